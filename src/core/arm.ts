@@ -1,0 +1,115 @@
+/**
+ * ARM access for one customer tenant through the real SDK clients. Everything streams: subscriptions,
+ * resource groups and resources arrive page by page (following `nextLink`), so memory does not grow
+ * with the size of a tenant. Retries (including 429 with Retry-After) are the SDK's own policy.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import type { HttpClient } from '@azure/core-rest-pipeline';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
+
+export interface ArmOptions {
+  cloud: CloudProfile;
+  maxRetries: number;
+  /** Tests inject an HttpClient here (never in integration tests). */
+  httpClient?: HttpClient;
+}
+
+/** What the inventory keeps of a resource or resource group (the fields change detection compares). */
+export interface InventoryItem {
+  id: string;
+  name: string;
+  type: string;
+  location: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  tags: Record<string, string>;
+  sku?: Record<string, unknown>;
+  kind?: string;
+  managedBy?: string;
+}
+
+export interface VisibleSubscription {
+  subscriptionId: string;
+  displayName: string;
+  state: string;
+  tenantId: string;
+}
+
+function clientOptions(options: ArmOptions) {
+  return {
+    endpoint: options.cloud.armEndpoint,
+    // The SDK derives its scope from the endpoint; pin it so the sandbox gets the ARM audience.
+    credentials: { scopes: [options.cloud.armScope] },
+    retryOptions: { maxRetries: options.maxRetries },
+    ...pipelineOptionsFor(options.cloud),
+    ...(options.httpClient ? { httpClient: options.httpClient } : {}),
+  };
+}
+
+export function subscriptionClient(credential: TokenCredential, options: ArmOptions): SubscriptionClient {
+  return new SubscriptionClient(credential, clientOptions(options));
+}
+
+export function resourceClient(
+  credential: TokenCredential,
+  subscriptionId: string,
+  options: ArmOptions,
+): ResourceManagementClient {
+  return new ResourceManagementClient(credential, subscriptionId, clientOptions(options));
+}
+
+export async function* listVisibleSubscriptions(
+  client: SubscriptionClient,
+): AsyncGenerator<VisibleSubscription> {
+  for await (const subscription of client.subscriptions.list()) {
+    if (!subscription.subscriptionId) continue;
+    yield {
+      subscriptionId: subscription.subscriptionId.toLowerCase(),
+      displayName: subscription.displayName ?? subscription.subscriptionId,
+      state: subscription.state ?? 'Enabled',
+      tenantId: (subscription.tenantId ?? '').toLowerCase(),
+    };
+  }
+}
+
+const RESOURCE_GROUP_OF = /\/resourcegroups\/([^/]+)/i;
+
+/** Resource groups first, then resources: one stream of inventory items for a subscription. */
+export async function* listInventoryItems(
+  client: ResourceManagementClient,
+  subscriptionId: string,
+): AsyncGenerator<InventoryItem> {
+  for await (const group of client.resourceGroups.list()) {
+    if (!group.id || !group.name) continue;
+    yield {
+      id: group.id,
+      name: group.name,
+      type: group.type ?? 'Microsoft.Resources/resourceGroups',
+      location: group.location ?? '',
+      resourceGroup: group.name,
+      subscriptionId,
+      tags: group.tags ?? {},
+      ...(group.managedBy ? { managedBy: group.managedBy } : {}),
+    };
+  }
+  for await (const resource of client.resources.list()) {
+    if (!resource.id || !resource.name || !resource.type) continue;
+    const item: InventoryItem = {
+      id: resource.id,
+      name: resource.name,
+      type: resource.type,
+      location: resource.location ?? '',
+      resourceGroup: RESOURCE_GROUP_OF.exec(resource.id)?.[1] ?? '',
+      subscriptionId,
+      tags: resource.tags ?? {},
+    };
+    if (resource.sku) item.sku = { ...resource.sku };
+    if (resource.kind) item.kind = resource.kind;
+    if (resource.managedBy) item.managedBy = resource.managedBy;
+    yield item;
+  }
+}
+
+export const STORAGE_ACCOUNT_TYPE = 'microsoft.storage/storageaccounts';

@@ -1,0 +1,75 @@
+/**
+ * The secretless credential chain.
+ *
+ *   user-assigned MI  --(token for the FIC audience, e.g. api://AzureADTokenExchange)-->  client_assertion
+ *   client_assertion  --(client credentials at {authority}/{customerTenant})-->  access token in that tenant
+ *
+ * One ManagedIdentityCredential for the process and one ClientAssertionCredential per customer tenant,
+ * both kept for the life of the process: @azure/identity caches tokens per credential instance, so a
+ * credential per call would ask Entra (and the MI endpoint) again every time.
+ */
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
+import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
+import { parseTenantId } from './ids.js';
+
+export interface CredentialChainOptions {
+  cloud: CloudProfile;
+  managedIdentityClientId: string;
+  appClientId: string;
+  /** For tests that count requests: a credential to use instead of the MI one. */
+  managedIdentityCredential?: TokenCredential;
+}
+
+export class CredentialChain {
+  readonly cloud: CloudProfile;
+  readonly appClientId: string;
+  private readonly managedIdentity: TokenCredential;
+  private readonly perTenant = new Map<string, ClientAssertionCredential>();
+
+  constructor(options: CredentialChainOptions) {
+    this.cloud = options.cloud;
+    this.appClientId = options.appClientId;
+    this.managedIdentity =
+      options.managedIdentityCredential ??
+      new ManagedIdentityCredential({
+        clientId: options.managedIdentityClientId,
+        ...pipelineOptionsFor(options.cloud),
+      });
+  }
+
+  /**
+   * The MI token presented as client assertion. The MI credential caches it, so this costs one MI
+   * endpoint request per token lifetime (24 h) for the whole process, whatever the number of tenants.
+   */
+  async assertion(options?: GetTokenOptions): Promise<string> {
+    const token = await this.managedIdentity.getToken(`${this.cloud.ficAudience}/.default`, options);
+    if (!token) throw new Error('The managed identity endpoint returned no token for the FIC audience.');
+    return token.token;
+  }
+
+  /** The credential acting as the multitenant app inside `tenantId` (validated, cached). */
+  forTenant(tenantId: string): TokenCredential {
+    const id = parseTenantId(tenantId);
+    let credential = this.perTenant.get(id);
+    if (!credential) {
+      credential = new ClientAssertionCredential(id, this.appClientId, () => this.assertion(), {
+        authorityHost: this.cloud.authorityHost,
+        disableInstanceDiscovery: this.cloud.disableInstanceDiscovery,
+        ...pipelineOptionsFor(this.cloud),
+      });
+      this.perTenant.set(id, credential);
+    }
+    return credential;
+  }
+
+  /** An ARM token in the tenant (used by diagnostics to check onboarding step by step). */
+  armToken(tenantId: string, options?: GetTokenOptions): Promise<AccessToken | null> {
+    return this.forTenant(tenantId).getToken(this.cloud.armScope, options);
+  }
+
+  /** How many tenants hold a cached credential (for progress and tests). */
+  get tenantCount(): number {
+    return this.perTenant.size;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Storage inventory of a customer's storage accounts with the tenant's FIC token for Azure Storage:
+ * containers with their public access level, blob count and bytes per container, or the exact refusal
+ * (missing data role, network rule, ...) as a diagnosis. A refused account is a result, not a failure.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { odata, type TableClient } from '@azure/data-tables';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
+import { diagnose, type Diagnosis } from './diagnosis.js';
+import { parseStorageAccountName } from './ids.js';
+import { TableBatchWriter } from './table-batch.js';
+
+export interface ContainerSummary {
+  name: string;
+  publicAccess: 'none' | 'blob' | 'container';
+  blobCount: number;
+  totalBytes: number;
+}
+
+export interface StorageAccountResult {
+  accountName: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  reachable: boolean;
+  containers: ContainerSummary[];
+  blobCount: number;
+  totalBytes: number;
+  diagnosis?: Diagnosis;
+}
+
+/** A Blob service client for a customer account: the URL comes from the cloud profile, never from input. */
+export function customerBlobService(
+  cloud: CloudProfile,
+  accountName: string,
+  credential: TokenCredential,
+): BlobServiceClient {
+  const name = parseStorageAccountName(accountName);
+  return new BlobServiceClient(cloud.blobEndpoint(name), credential, {
+    ...pipelineOptionsFor(cloud),
+    retryOptions: { maxTries: 3 },
+  });
+}
+
+export async function inventoryStorageAccount(
+  cloud: CloudProfile,
+  credential: TokenCredential,
+  account: { name: string; subscriptionId: string; resourceGroup: string },
+  diagnosisContext: { appClientId: string; tenantId: string },
+): Promise<StorageAccountResult> {
+  const result: StorageAccountResult = {
+    accountName: account.name,
+    subscriptionId: account.subscriptionId,
+    resourceGroup: account.resourceGroup,
+    reachable: true,
+    containers: [],
+    blobCount: 0,
+    totalBytes: 0,
+  };
+  try {
+    const service = customerBlobService(cloud, account.name, credential);
+    for await (const container of service.listContainers()) {
+      const summary: ContainerSummary = {
+        name: container.name,
+        publicAccess: container.properties.publicAccess ?? 'none',
+        blobCount: 0,
+        totalBytes: 0,
+      };
+      // Page by page: a container of millions of blobs never sits in memory.
+      for await (const page of service
+        .getContainerClient(container.name)
+        .listBlobsFlat()
+        .byPage({ maxPageSize: 5000 })) {
+        for (const blob of page.segment.blobItems) {
+          summary.blobCount++;
+          summary.totalBytes += blob.properties.contentLength ?? 0;
+        }
+      }
+      result.containers.push(summary);
+      result.blobCount += summary.blobCount;
+      result.totalBytes += summary.totalBytes;
+    }
+  } catch (error) {
+    const diagnosis = diagnose(error, { cloud, ...diagnosisContext });
+    if (diagnosis.retryable) throw error;
+    result.reachable = false;
+    result.containers = [];
+    result.blobCount = 0;
+    result.totalBytes = 0;
+    result.diagnosis = diagnosis;
+  }
+  return result;
+}
+
+/**
+ * Writes an account's result to the `storage` table: one account row (`{account}`) and one row per
+ * container (`{account}:{container}`) in the tenant's partition; container rows that no longer exist
+ * are deleted. Upserts only, so a redelivered message rewrites the same rows.
+ */
+export async function writeStorageResult(
+  table: TableClient,
+  tenantId: string,
+  runId: string,
+  now: string,
+  result: StorageAccountResult,
+): Promise<void> {
+  const writer = new TableBatchWriter(table);
+  const prefix = `${result.accountName}:`;
+  const existing = table.listEntities({
+    queryOptions: {
+      filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${prefix} and RowKey lt ${`${result.accountName};`}`,
+      select: ['RowKey'],
+    },
+  });
+  const current = new Set(result.containers.map((container) => `${prefix}${container.name}`));
+  for await (const row of existing) {
+    if (row.rowKey && !current.has(row.rowKey)) await writer.delete(tenantId, row.rowKey);
+  }
+  await writer.upsert({
+    partitionKey: tenantId,
+    rowKey: result.accountName,
+    kind: 'account',
+    accountName: result.accountName,
+    subscriptionId: result.subscriptionId,
+    resourceGroup: result.resourceGroup,
+    reachable: result.reachable,
+    containerCount: result.containers.length,
+    blobCount: result.blobCount,
+    totalBytes: result.totalBytes,
+    publicContainers: result.containers.filter((container) => container.publicAccess !== 'none').length,
+    diagnosisCode: result.diagnosis?.code ?? '',
+    diagnosisMeaning: result.diagnosis?.meaning ?? '',
+    diagnosisFix: result.diagnosis?.fix ?? '',
+    runId,
+    checkedAt: now,
+  });
+  for (const container of result.containers) {
+    await writer.upsert({
+      partitionKey: tenantId,
+      rowKey: `${prefix}${container.name}`,
+      kind: 'container',
+      accountName: result.accountName,
+      containerName: container.name,
+      publicAccess: container.publicAccess,
+      blobCount: container.blobCount,
+      totalBytes: container.totalBytes,
+      runId,
+      checkedAt: now,
+    });
+  }
+  await writer.flush();
+}
+
+/** Deletes the rows of accounts that are no longer in the tenant's inventory. */
+export async function retireMissingAccounts(
+  table: TableClient,
+  tenantId: string,
+  currentAccounts: Set<string>,
+): Promise<number> {
+  const writer = new TableBatchWriter(table);
+  let retired = 0;
+  const rows = table.listEntities<{ accountName?: string }>({
+    queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ['RowKey', 'accountName'] },
+  });
+  for await (const row of rows) {
+    const account = row.accountName ?? row.rowKey?.split(':')[0];
+    if (!row.rowKey || !account || currentAccounts.has(account)) continue;
+    if (!row.rowKey.includes(':')) retired++;
+    await writer.delete(tenantId, row.rowKey);
+  }
+  await writer.flush();
+  return retired;
+}

@@ -1,0 +1,81 @@
+/**
+ * Batches Table writes into entity group transactions: at most 100 operations, all in one partition
+ * (the service's limits). Writes are upserts and deletes, so replaying a batch after a redelivered
+ * message is harmless; a delete whose entity is already gone (404) is not an error.
+ */
+import { RestError, type TableClient, type TransactionAction, type TableEntity } from '@azure/data-tables';
+
+export const MAX_BATCH = 100;
+
+export interface BatchStats {
+  /** Entities written or deleted. */
+  operations: number;
+  /** Requests sent to the Table service (transactions and single fallbacks). */
+  requests: number;
+}
+
+export class TableBatchWriter {
+  private readonly pending = new Map<string, TransactionAction[]>();
+  readonly stats: BatchStats = { operations: 0, requests: 0 };
+
+  /**
+   * @param beforeFlush runs before any transaction of this writer is sent; the inventory uses it to
+   *   flush change records first, so a crash never leaves a row written without its change.
+   */
+  constructor(
+    private readonly table: TableClient,
+    private readonly beforeFlush?: () => Promise<void>,
+  ) {}
+
+  async upsert(entity: TableEntity): Promise<void> {
+    await this.add(entity.partitionKey, ['upsert', entity, 'Replace']);
+  }
+
+  async delete(partitionKey: string, rowKey: string): Promise<void> {
+    await this.add(partitionKey, ['delete', { partitionKey, rowKey }]);
+  }
+
+  private async add(partitionKey: string, action: TransactionAction): Promise<void> {
+    // One entity may appear only once per transaction: flush first if this row is already pending.
+    if (this.pending.get(partitionKey)?.some((pending) => pending[1].rowKey === action[1].rowKey)) {
+      await this.flushPartition(partitionKey);
+    }
+    const actions = this.pending.get(partitionKey) ?? [];
+    actions.push(action);
+    this.pending.set(partitionKey, actions);
+    if (actions.length >= MAX_BATCH) await this.flushPartition(partitionKey);
+  }
+
+  async flush(): Promise<void> {
+    for (const partitionKey of [...this.pending.keys()]) await this.flushPartition(partitionKey);
+  }
+
+  private async flushPartition(partitionKey: string): Promise<void> {
+    const actions = this.pending.get(partitionKey);
+    this.pending.delete(partitionKey);
+    if (!actions?.length) return;
+    await this.beforeFlush?.();
+    this.stats.requests++;
+    try {
+      await this.table.submitTransaction(actions);
+    } catch (error) {
+      // A delete of a row that is already gone fails the whole transaction (404): replay one by one.
+      if (!(error instanceof RestError) || error.statusCode !== 404) throw error;
+      for (const action of actions) await this.single(action);
+    }
+    this.stats.operations += actions.length;
+  }
+
+  private async single(action: TransactionAction): Promise<void> {
+    this.stats.requests++;
+    if (action[0] === 'delete') {
+      try {
+        await this.table.deleteEntity(action[1].partitionKey, action[1].rowKey);
+      } catch (error) {
+        if (!(error instanceof RestError) || error.statusCode !== 404) throw error;
+      }
+    } else if (action[0] === 'upsert') {
+      await this.table.upsertEntity(action[1], 'Replace');
+    }
+  }
+}

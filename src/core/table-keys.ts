@@ -1,0 +1,34 @@
+/**
+ * Safe Table storage keys. PartitionKey and RowKey may not contain / \ # ? or control characters,
+ * and ARM resource ids are full of slashes; keys are therefore escaped (reversibly, so a key still
+ * says which resource it is) and lower-cased (ARM ids are case-insensitive).
+ */
+
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN = /[%/\\#?\u0000-\u001f\u007f-\u009f]/g;
+
+/** Percent-escapes the characters Table keys forbid (and % itself, so the escape is reversible). */
+export function escapeKey(value: string): string {
+  return value.replace(FORBIDDEN, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function unescapeKey(key: string): string {
+  return key.replace(/%([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** Row key of a resource within its subscription's partition: the id after `/subscriptions/{id}/`. */
+export function resourceRowKey(resourceId: string): string {
+  const lower = resourceId.toLowerCase();
+  const relative = lower.replace(/^\/subscriptions\/[^/]+\//, '');
+  return escapeKey(relative);
+}
+
+/** Row key of a resource across subscriptions (the whole id). */
+export function resourceGlobalKey(resourceId: string): string {
+  return escapeKey(resourceId.toLowerCase());
+}
+
+/** A 14-digit key that sorts newest first (Table queries return rows in key order). */
+export function newestFirstKey(epochMs: number): string {
+  return String(99_999_999_999_999 - epochMs).padStart(14, '0');
+}

@@ -1,0 +1,27 @@
+/** Per-file isolation in the shared Azurite: a unique prefix for every table, queue and container. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { loadConfig, type FleetConfig } from '../../src/core/config.js';
+
+export function uniquePrefix(): string {
+  return `t${randomBytes(5).toString('hex')}`;
+}
+
+export function providerConnectionString(): string {
+  return inject('providerStorage');
+}
+
+/** Settings for a test: public cloud by default (no token is requested unless a test does). */
+export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    TENANT_FLEET_MI_CLIENT_ID: randomUUID(),
+    TENANT_FLEET_APP_CLIENT_ID: randomUUID(),
+    AzureWebJobsStorage: providerConnectionString(),
+    TENANT_FLEET_STORAGE_PREFIX: uniquePrefix(),
+    ...overrides,
+  };
+}
+
+export function testConfig(overrides: Record<string, string> = {}): FleetConfig {
+  return loadConfig(testSettings(overrides));
+}
