@@ -42,7 +42,19 @@ export const DEV_ACCOUNT = {
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
   const entry = require.resolve('azurite/dist/src/azurite.js');
-  const args = [entry, '--disableTelemetry', '--silent', '--blobPort', '0', '--queuePort', '0', '--tablePort', '0'];
+  // @azure/storage-blob 12.34 sends API version 2026-10-06, newer than Azurite 3.37 knows: skip the check.
+  const args = [
+    entry,
+    '--disableTelemetry',
+    '--silent',
+    '--skipApiVersionCheck',
+    '--blobPort',
+    '0',
+    '--queuePort',
+    '0',
+    '--tablePort',
+    '0',
+  ];
   if (options.location) {
     await mkdir(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -84,7 +96,9 @@ function waitForPorts(child: ChildProcess): Promise<{ blob: number; queue: numbe
     }, 30_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      for (const match of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at https?:\/\/[^:]+:(\d+)/g)) {
+      for (const match of output.matchAll(
+        /Azurite (Blob|Queue|Table) service is successfully listening at https?:\/\/[^:]+:(\d+)/g,
+      )) {
         found[match[1]!.toLowerCase() as 'blob' | 'queue' | 'table'] = Number(match[2]);
       }
       if (found.blob && found.queue && found.table) {
