@@ -29,7 +29,8 @@ export interface AccessTokenClaims extends JWTPayload {
 }
 
 /** Why a presented token was refused; consumers map reasons to their wire errors. */
-export type TokenRejection = 'malformed' | 'unknown-key' | 'bad-signature' | 'expired' | 'not-yet-valid' | 'wrong-audience';
+export type TokenRejection =
+  'malformed' | 'unknown-key' | 'bad-signature' | 'expired' | 'not-yet-valid' | 'wrong-audience';
 
 export class TokenRejectedError extends Error {
   constructor(
@@ -41,8 +42,31 @@ export class TokenRejectedError extends Error {
   }
 }
 
+/**
+ * RSA key generation costs ~100-200 ms per 2048-bit pair here, so a world of 200 tenants would spend
+ * most of a minute on keys. Every tenant still gets its own key id (and so its own JWKS entry and
+ * signer identity, which is what verification checks first), but the RSA material comes from a pool
+ * of `poolSize` pairs, handed out round robin. Entra itself signs every tenant's tokens with one global
+ * key set, so sharing material is, if anything, closer to the real thing.
+ */
+export interface KeyStoreOptions {
+  poolSize?: number;
+}
+
 export class KeyStore {
   private readonly keys = new Map<string, Promise<TenantKey>>();
+  private readonly pool: Array<Promise<{ privateKey: CryptoKey; publicKey: CryptoKey }>> = [];
+  private readonly poolSize: number;
+
+  constructor(options: KeyStoreOptions = {}) {
+    this.poolSize = Math.max(1, options.poolSize ?? 8);
+  }
+
+  private material(): Promise<{ privateKey: CryptoKey; publicKey: CryptoKey }> {
+    const index = this.keys.size % this.poolSize;
+    this.pool[index] ??= generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+    return this.pool[index];
+  }
   /** kid -> tenant id, so a token can be verified without trusting its own claims first. */
   private readonly tenantByKid = new Map<string, string>();
 
@@ -51,8 +75,9 @@ export class KeyStore {
     const id = tenantId.toLowerCase();
     let key = this.keys.get(id);
     if (!key) {
+      const material = this.material();
       key = (async () => {
-        const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+        const { privateKey, publicKey } = await material;
         const kid = randomUUID().replaceAll('-', '');
         const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
         this.tenantByKid.set(kid, id);
@@ -73,7 +98,12 @@ export class KeyStore {
   }
 
   /** Signs a JWT with the tenant's key. `lifetimeSeconds` defaults to one hour. */
-  async sign(tenantId: string, claims: JWTPayload, lifetimeSeconds = 3600, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+  async sign(
+    tenantId: string,
+    claims: JWTPayload,
+    lifetimeSeconds = 3600,
+    nowSeconds = Math.floor(Date.now() / 1000),
+  ): Promise<string> {
     const key = await this.keyFor(tenantId);
     return new SignJWT({ ...claims })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
@@ -112,8 +142,10 @@ export class KeyStore {
     }
     const signer = kid ? this.tenantByKid.get(kid) : undefined;
     const tenantId = options.tenantId?.toLowerCase() ?? signer;
-    if (!tenantId) throw new TokenRejectedError('unknown-key', `No signing key with kid '${kid ?? ''}' is known.`);
-    if (signer !== tenantId) throw new TokenRejectedError('bad-signature', 'The token is not signed by a key of its issuer.');
+    if (!tenantId)
+      throw new TokenRejectedError('unknown-key', `No signing key with kid '${kid ?? ''}' is known.`);
+    if (signer !== tenantId)
+      throw new TokenRejectedError('bad-signature', 'The token is not signed by a key of its issuer.');
     const key = await this.keyFor(tenantId);
     try {
       const { payload } = await jwtVerify(token, key.publicKey, {
@@ -123,10 +155,13 @@ export class KeyStore {
       });
       return payload as AccessTokenClaims;
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new TokenRejectedError('expired', 'The token is expired.');
+      if (error instanceof errors.JWTExpired)
+        throw new TokenRejectedError('expired', 'The token is expired.');
       if (error instanceof errors.JWTClaimValidationFailed) {
-        if (error.claim === 'nbf') throw new TokenRejectedError('not-yet-valid', 'The token is not yet valid.');
-        if (error.claim === 'aud') throw new TokenRejectedError('wrong-audience', 'The token audience is not accepted.');
+        if (error.claim === 'nbf')
+          throw new TokenRejectedError('not-yet-valid', 'The token is not yet valid.');
+        if (error.claim === 'aud')
+          throw new TokenRejectedError('wrong-audience', 'The token audience is not accepted.');
       }
       if (error instanceof errors.JWSSignatureVerificationFailed) {
         throw new TokenRejectedError('bad-signature', 'The token signature is invalid.');

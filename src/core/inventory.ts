@@ -192,6 +192,8 @@ export class InventorySync {
       resourceId: item.id,
       name: item.name,
       type: item.type,
+      // OData has no case-insensitive compare: a lower-cased copy lets the results API filter by type.
+      typeLower: item.type.toLowerCase(),
       location: item.location,
       resourceGroup: item.resourceGroup,
       subscriptionId: item.subscriptionId,
