@@ -1,0 +1,175 @@
+// The Function App (Flex Consumption, Linux, Node 22) that runs Tenant Fleet, running as the user-assigned
+// managed identity. Storage, deployment and telemetry are all identity-based; the HTTP API sits behind
+// App Service Authentication, which validates Entra tokens for the API app registration (no client secret:
+// token validation only) and passes the caller's roles to the code in x-ms-client-principal.
+
+@description('Name of the Function App (also its default host name prefix).')
+param name string
+
+@description('Azure region of the Function App.')
+param location string
+
+@description('Tags applied to the Function App; azd-service-name is added here.')
+param tags object
+
+@description('azd service name this app hosts (must match azure.yaml).')
+param serviceName string = 'api'
+
+@description('Resource id of the Flex Consumption (FC1) plan.')
+param planResourceId string
+
+@description('Resource id of the user-assigned managed identity the app runs as.')
+param identityResourceId string
+
+@description('Client id of that identity (selects it for storage, telemetry and the FIC token).')
+param identityClientId string
+
+@description('https endpoints of the provider storage account: { blob, queue, table }.')
+param storageEndpoints object
+
+@description('Blob container the app package is deployed to.')
+param deploymentContainerName string
+
+@description('Name of the Application Insights component in this resource group.')
+param applicationInsightsName string
+
+@description('Memory per instance in MB.')
+param instanceMemoryMB int
+
+@description('Upper bound of instances.')
+param maximumInstanceCount int
+
+@description('The TENANT_FLEET_* app settings the code reads (identifiers and a schedule; nothing secret).')
+param fleetSettings object
+
+@description('Client id of the API app registration App Service Authentication validates tokens for.')
+param authClientId string
+
+@description('Audiences App Service Authentication accepts (the API app\'s client id and identifier URI).')
+param authAllowedAudiences string[]
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Identity-based host storage: no AzureWebJobsStorage connection string, only service URIs plus the
+// identity to use. Telemetry is sent with an Entra token of the same identity (local auth is disabled).
+var hostSettings = {
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storageEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storageEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storageEndpoints.table
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+// App Service Authentication (authsettingsV2): every request needs a valid Entra token for the API app,
+// anonymous callers get 401. Only token validation is configured: there is no client secret, no login
+// flow and no token store (Flex Consumption has no file system to keep one).
+var authSettings = {
+  platform: {
+    enabled: true
+  }
+  globalValidation: {
+    requireAuthentication: true
+    unauthenticatedClientAction: 'Return401'
+  }
+  httpSettings: {
+    requireHttps: true
+  }
+  identityProviders: {
+    azureActiveDirectory: {
+      enabled: true
+      registration: {
+        clientId: authClientId
+        openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+      }
+      validation: {
+        allowedAudiences: authAllowedAudiences
+      }
+    }
+  }
+  login: {
+    tokenStore: {
+      enabled: false
+    }
+  }
+}
+
+module site 'br/public:avm/res/web/site:0.24.0' = {
+  name: 'function-app'
+  params: {
+    name: name
+    location: location
+    kind: 'functionapp,linux'
+    tags: union(tags, {
+      'azd-service-name': serviceName
+    })
+    serverFarmResourceId: planResourceId
+    managedIdentities: {
+      userAssignedResourceIds: [
+        identityResourceId
+      ]
+    }
+    httpsOnly: true
+    clientAffinityEnabled: false
+    publicNetworkAccess: 'Enabled'
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityResourceId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+    siteConfig: {
+      alwaysOn: false // not applicable to Flex Consumption; the AVM default (true) would be rejected
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    // Basic-auth publishing (FTP and SCM user/password) off: azd deploys with an Entra token.
+    basicPublishingCredentialsPolicies: [
+      {
+        name: 'ftp'
+        allow: false
+      }
+      {
+        name: 'scm'
+        allow: false
+      }
+    ]
+    configs: [
+      {
+        name: 'appsettings'
+        // The template is the single source of truth for settings.
+        retainCurrentAppSettings: false
+        properties: union(hostSettings, fleetSettings)
+      }
+      {
+        name: 'authsettingsV2'
+        properties: authSettings
+      }
+    ]
+  }
+}
+
+@description('Name of the Function App.')
+output name string = site.outputs.name
+
+@description('Default host name of the Function App (without scheme).')
+output defaultHostname string = site.outputs.defaultHostname

@@ -1,0 +1,226 @@
+// Tenant Fleet, provider side: everything `azd up` creates in the provider's subscription and tenant.
+// Secretless by design: the only credential is the user-assigned managed identity, which is a federated
+// identity credential (FIC) on the multitenant app registration. No key, secret or connection string is
+// created, stored or output anywhere in these templates.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; seeds the unique suffix of every resource name and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource. It must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Optional override of the resource group name (default rg-<environmentName>).')
+param resourceGroupName string = ''
+
+@description('Object id of the person or pipeline running azd (azd fills AZURE_PRINCIPAL_ID). It becomes owner of the API app registration and gets the Fleet.Admin app role; leave empty to assign roles yourself.')
+param principalId string = ''
+
+@description('NCRONTAB schedule (six fields, UTC) of the sweep timer; the app reads it as TENANT_FLEET_SWEEP_SCHEDULE.')
+param sweepSchedule string = '0 0 */6 * * *'
+
+@minLength(1)
+@maxLength(120)
+@description('Display name of the multitenant app registration: this is the name customers see in their tenant.')
+param appDisplayName string = 'Tenant Fleet'
+
+@description('Optional https redirect URI for the admin-consent link sent to customers (a page of yours that says thanks). Empty: no redirect URI is registered and customers onboard with the CLI script.')
+param consentRedirectUri string = ''
+
+@description('Optional service tree / CMDB reference that some tenants require on every app registration (Entra serviceManagementReference).')
+param serviceManagementReference string = ''
+
+@description('Client (app) ids allowed to request user tokens for the HTTP API without a consent prompt. The default is the Azure CLI, so operators can call the API with az account get-access-token.')
+param apiPreAuthorizedClientIds string[] = [
+  '04b07795-8ddb-461a-bbee-02f9e1bf7b46' // Azure CLI (first-party Microsoft app)
+]
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory per Flex Consumption instance in MB.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound of Flex Consumption instances; caps cost and the request rate against customer tenants.')
+param maximumInstanceCount int = 40
+
+@minValue(30)
+@maxValue(730)
+@description('Retention in days of the Log Analytics workspace (the first 31 days are included in the ingestion price).')
+param logRetentionInDays int = 30
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
+// Flex Consumption pulls the app package from this container with the user-assigned identity.
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+
+// The FIC audience and the app's cloud name both follow the cloud the template is deployed to: a FIC
+// works across tenants but never across clouds.
+var clouds = {
+  AzureCloud: {
+    fleetCloud: 'AzurePublicCloud'
+    ficAudience: 'api://AzureADTokenExchange'
+  }
+  AzureUSGovernment: {
+    fleetCloud: 'AzureUSGovernment'
+    ficAudience: 'api://AzureADTokenExchangeUSGov'
+  }
+  AzureChinaCloud: {
+    fleetCloud: 'AzureChinaCloud'
+    ficAudience: 'api://AzureADTokenExchangeChina'
+  }
+}
+var cloud = contains(clouds, environment().name)
+  ? clouds[environment().name]
+  : fail('Tenant Fleet supports AzureCloud, AzureUSGovernment and AzureChinaCloud, not ${environment().name}.')
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+// The only credential of the system: the Function App runs as this identity, reaches its own storage and
+// monitoring with it, and presents its token (audience api://AzureADTokenExchange) as client assertion of
+// the multitenant app in each customer tenant.
+module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.6.0' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    retentionInDays: logRetentionInDays
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module entra 'app/entra.bicep' = {
+  name: 'entra'
+  scope: rg
+  params: {
+    resourceToken: resourceToken
+    appDisplayName: appDisplayName
+    identityPrincipalId: identity.outputs.principalId
+    ficAudience: cloud.ficAudience
+    consentRedirectUri: consentRedirectUri
+    serviceManagementReference: serviceManagementReference
+    apiPreAuthorizedClientIds: apiPreAuthorizedClientIds
+    adminPrincipalId: principalId
+  }
+}
+
+module plan 'br/public:avm/res/web/serverfarm:0.7.0' = {
+  name: 'plan'
+  scope: rg
+  params: {
+    name: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    skuName: 'FC1' // Flex Consumption: scales to zero, billed per execution.
+    kind: 'functionapp'
+    reserved: true // Linux
+    zoneRedundant: false
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    tags: tags
+    planResourceId: plan.outputs.resourceId
+    identityResourceId: identity.outputs.resourceId
+    identityClientId: identity.outputs.clientId
+    storageEndpoints: storage.outputs.endpoints
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    fleetSettings: {
+      TENANT_FLEET_CLOUD: cloud.fleetCloud
+      TENANT_FLEET_MI_CLIENT_ID: identity.outputs.clientId
+      TENANT_FLEET_APP_CLIENT_ID: entra.outputs.fleetAppClientId
+      TENANT_FLEET_SWEEP_SCHEDULE: sweepSchedule
+      TENANT_FLEET_HTTP_AUTH: 'appservice'
+    }
+    authClientId: entra.outputs.apiAppClientId
+    authAllowedAudiences: [
+      entra.outputs.apiAppClientId
+      entra.outputs.apiIdentifierUri
+    ]
+  }
+  // The host starts with identity-based storage: give it its data roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// Outputs land in .azure/<env>/.env; the postprovision hook prints what to send to customers.
+// Identifiers only: nothing here is a secret.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = 'https://${api.outputs.defaultHostname}'
+output TENANT_FLEET_CLOUD string = cloud.fleetCloud
+output TENANT_FLEET_APP_CLIENT_ID string = entra.outputs.fleetAppClientId
+output TENANT_FLEET_APP_DISPLAY_NAME string = appDisplayName
+output TENANT_FLEET_MI_CLIENT_ID string = identity.outputs.clientId
+output TENANT_FLEET_MI_PRINCIPAL_ID string = identity.outputs.principalId
+output TENANT_FLEET_FIC_ISSUER string = entra.outputs.ficIssuer
+output TENANT_FLEET_FIC_AUDIENCE string = cloud.ficAudience
+output TENANT_FLEET_API_CLIENT_ID string = entra.outputs.apiAppClientId
+output TENANT_FLEET_API_IDENTIFIER_URI string = entra.outputs.apiIdentifierUri
+output TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE string = entra.outputs.adminConsentUrlTemplate
