@@ -1,0 +1,57 @@
+// Tenant Fleet onboarding, customer side, a management group: grants the provider's multitenant app (through
+// its service principal in YOUR tenant) read access to every subscription under this management group (now
+// and later ones), and optionally blob data access.
+// Nothing else: no identity, no secret, no resource is created. Revoke by deleting these role assignments
+// or the service principal (see docs/deployment.md, "Onboarding a customer tenant").
+targetScope = 'managementGroup'
+
+import { builtInRoleIds } from '../shared/built-in-roles.bicep'
+
+@minLength(36)
+@maxLength(36)
+@description('Object id of the provider app\'s service principal in your tenant (az ad sp show --id <app id> --query id -o tsv).')
+param providerServicePrincipalObjectId string
+
+@allowed([
+  'None'
+  'Reader'
+  'Contributor'
+])
+@description('Blob data access for the provider: None, Reader (Storage Blob Data Reader: list and read blobs) or Contributor (Storage Blob Data Contributor: also write and delete blobs).')
+param blobDataAccess string = 'None'
+
+@minLength(1)
+@description('Name shown in the role assignment descriptions, so your auditors know whom the grant is for.')
+param providerName string = 'Tenant Fleet'
+
+// Reader always; at most one blob data role on top.
+var blobRoleIds = {
+  None: []
+  Reader: [
+    builtInRoleIds.storageBlobDataReader
+  ]
+  Contributor: [
+    builtInRoleIds.storageBlobDataContributor
+  ]
+}
+var roleIds = concat([builtInRoleIds.reader], blobRoleIds[blobDataAccess])
+
+resource grants 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in roleIds: {
+    // guid(scope, principal, role): re-running the onboarding is idempotent.
+    name: guid(managementGroup().id, providerServicePrincipalObjectId, roleId)
+    properties: {
+      roleDefinitionId: managementGroupResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: providerServicePrincipalObjectId
+      // Set explicitly: a service principal created seconds ago may not have replicated yet.
+      principalType: 'ServicePrincipal'
+      description: '${providerName} (multitenant app, secretless): onboarding grant'
+    }
+  }
+]
+
+@description('Role definition ids granted to the provider at this management group (inherited by its subscriptions).')
+output grantedRoleDefinitionIds string[] = roleIds
+
+@description('Resource ids of the role assignments (delete them to revoke).')
+output roleAssignmentIds string[] = [for (roleId, i) in roleIds: grants[i].id]
