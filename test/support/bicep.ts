@@ -1,0 +1,511 @@
+/**
+ * Offline checks of Bicep templates. The Bicep compiler cannot run here, so templates are parsed with
+ * tree-sitter-bicep (WebAssembly build) and checked by walking the syntax tree: security invariants
+ * (no shared keys, no secrets, TLS, HTTPS), role assignment hygiene and pinned module versions.
+ */
+import { createRequire } from 'node:module';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+
+/** A 1-based position in a template. */
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+/** A place where tree-sitter could not parse the template. */
+export interface SyntaxProblem extends SourcePosition {
+  kind: 'error' | 'missing';
+  /** The unparsed source text (first 80 characters). */
+  text: string;
+}
+
+/** One parsed template. */
+export interface BicepTemplate {
+  /** Label used in messages, usually the path relative to the repository root. */
+  file: string;
+  source: string;
+  root: Node;
+  syntaxProblems: SyntaxProblem[];
+  /**
+   * Aliases of `extension <alias>` statements. tree-sitter-bicep 1.1.0 predates the `extension` keyword
+   * (Bicep replaced `provider`/`import` with it in 0.30), so these lines are blanked before parsing and
+   * reported here for the caller to check against bicepconfig.json.
+   */
+  extensionAliases: string[];
+}
+
+/** A broken rule, with where and why. */
+export interface Violation {
+  rule: string;
+  file: string;
+  line: number;
+  message: string;
+}
+
+/** A key that must appear with exactly this value wherever it occurs (and at least `minCount` times). */
+export interface RequiredSetting {
+  key: string;
+  /** Expected value as Bicep source text, whitespace-insensitive: `false`, `'TLS1_2'`. */
+  value: string;
+  minCount?: number;
+  why: string;
+}
+
+/** Parses Bicep source into a {@link BicepTemplate}. */
+export type BicepParse = (source: string, file: string) => BicepTemplate;
+
+const EXTENSION_STATEMENT = /^([ \t]*)extension[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*(\/\/.*)?$/;
+
+/** Loads the tree-sitter-bicep grammar and returns a parse function. */
+export async function createBicepParser(wasmPath?: string): Promise<BicepParse> {
+  const grammar =
+    wasmPath ?? createRequire(import.meta.url).resolve('tree-sitter-bicep/tree-sitter-bicep.wasm');
+  await Parser.init();
+  const language = await Language.load(grammar);
+  const parser = new Parser();
+  parser.setLanguage(language);
+  return (source, file) => {
+    const extensionAliases: string[] = [];
+    // Blank (not delete) extension lines so every other line and column keeps its position.
+    const masked = source
+      .split('\n')
+      .map((line) => {
+        const match = EXTENSION_STATEMENT.exec(line);
+        if (!match) return line;
+        extensionAliases.push(match[2]!);
+        return ' '.repeat(line.length);
+      })
+      .join('\n');
+    const tree = parser.parse(masked);
+    if (!tree) throw new Error(`tree-sitter returned no tree for ${file}`);
+    const root = tree.rootNode;
+    return { file, source, root, syntaxProblems: syntaxProblems(root), extensionAliases };
+  };
+}
+
+function position(node: Node): SourcePosition {
+  return { line: node.startPosition.row + 1, column: node.startPosition.column + 1 };
+}
+
+function syntaxProblems(root: Node): SyntaxProblem[] {
+  const problems: SyntaxProblem[] = [];
+  const visit = (node: Node): void => {
+    if (node.isError || node.isMissing) {
+      problems.push({
+        kind: node.isMissing ? 'missing' : 'error',
+        ...position(node),
+        text: node.text.slice(0, 80),
+      });
+      return;
+    }
+    if (!node.hasError) return;
+    for (const child of node.children) if (child) visit(child);
+  };
+  visit(root);
+  return problems;
+}
+
+/** Every node of the given types under `root`, in source order. */
+export function nodesOfType(root: Node, ...types: string[]): Node[] {
+  return root.descendantsOfType(types).filter((node): node is Node => node !== null);
+}
+
+function namedChildren(node: Node): Node[] {
+  return node.namedChildren.filter((child): child is Node => child !== null && child.type !== 'comment');
+}
+
+/** The text of a string literal without quotes (interpolations keep their `${...}` source). */
+export function stringValue(node: Node): string {
+  if (node.type !== 'string') return node.text;
+  const text = node.text;
+  return text.startsWith("'''") ? text.slice(3, -3) : text.slice(1, -1);
+}
+
+/** One `key: value` pair of an object literal. */
+export interface PropertyEntry {
+  key: string;
+  value: Node;
+  line: number;
+}
+
+/** Every object property under `root` (nested objects included). */
+export function objectProperties(root: Node): PropertyEntry[] {
+  return nodesOfType(root, 'object_property').flatMap((property) => {
+    const [keyNode, value] = namedChildren(property);
+    if (!keyNode || !value) return [];
+    const key = keyNode.type === 'string' ? stringValue(keyNode) : keyNode.text;
+    return [{ key, value, line: position(property).line }];
+  });
+}
+
+/** The direct properties of one object literal, by key. */
+export function propertiesOf(object: Node): Map<string, Node> {
+  const result = new Map<string, Node>();
+  for (const property of namedChildren(object)) {
+    if (property.type !== 'object_property') continue;
+    const [keyNode, value] = namedChildren(property);
+    if (keyNode && value) result.set(keyNode.type === 'string' ? stringValue(keyNode) : keyNode.text, value);
+  }
+  return result;
+}
+
+/** A top-level declaration with the decorators written above it. */
+export interface Declaration {
+  kind: 'param' | 'output' | 'var' | 'resource' | 'module' | 'type' | 'func';
+  name: string;
+  /** Decorator names without `@`, e.g. `description`, `secure`. */
+  decorators: string[];
+  node: Node;
+  line: number;
+}
+
+const DECLARATION_KINDS: Record<string, Declaration['kind']> = {
+  parameter_declaration: 'param',
+  output_declaration: 'output',
+  variable_declaration: 'var',
+  resource_declaration: 'resource',
+  module_declaration: 'module',
+  type_declaration: 'type',
+  user_defined_function: 'func',
+};
+
+/** Top-level declarations of a template. Decorators are sibling statements right before a declaration. */
+export function declarations(template: BicepTemplate): Declaration[] {
+  const result: Declaration[] = [];
+  let pending: string[] = [];
+  for (const statement of namedChildren(template.root)) {
+    if (statement.type === 'decorators') {
+      pending = nodesOfType(statement, 'decorator').map((decorator) => {
+        const call = namedChildren(decorator)[0];
+        const callee = call?.type === 'call_expression' ? call.childForFieldName('function') : call;
+        return (callee?.text ?? '').replace(/^sys\./, '');
+      });
+      continue;
+    }
+    const kind = DECLARATION_KINDS[statement.type];
+    if (kind) {
+      const nameNode = namedChildren(statement).find((child) => child.type === 'identifier');
+      result.push({
+        kind,
+        name: nameNode?.text ?? '',
+        decorators: pending,
+        node: statement,
+        line: position(statement).line,
+      });
+    }
+    pending = [];
+  }
+  return result;
+}
+
+/** A function call: its name (last segment for `a.b()`), its arguments and where it is. */
+export interface CallSite {
+  name: string;
+  args: Node[];
+  node: Node;
+  line: number;
+}
+
+/** The call a `call_expression` node makes, or undefined for any other node. */
+export function callOf(node: Node | undefined): CallSite | undefined {
+  if (node?.type !== 'call_expression') return undefined;
+  const callee = node.childForFieldName('function');
+  const name =
+    callee?.type === 'member_expression'
+      ? (callee.childForFieldName('property')?.text ?? '')
+      : (callee?.text ?? '');
+  const argumentList = node.childForFieldName('arguments');
+  return { name, args: argumentList ? namedChildren(argumentList) : [], node, line: position(node).line };
+}
+
+/** Every function call under `root`. */
+export function calls(root: Node): CallSite[] {
+  return nodesOfType(root, 'call_expression').flatMap((node) => callOf(node) ?? []);
+}
+
+/** Every string literal (unquoted content) under `root`. */
+export function stringLiterals(root: Node): { value: string; line: number }[] {
+  return nodesOfType(root, 'string').map((node) => ({ value: stringValue(node), line: position(node).line }));
+}
+
+/** A `resource` declaration: symbolic name, type string and body object (loops and conditions unwrapped). */
+export interface ResourceDeclaration {
+  name: string;
+  type: string;
+  existing: boolean;
+  body: Node | undefined;
+  line: number;
+}
+
+/** Every resource declaration in the template, nested child resources included. */
+export function resources(template: BicepTemplate): ResourceDeclaration[] {
+  return nodesOfType(template.root, 'resource_declaration').map((node) => {
+    const children = namedChildren(node);
+    const typeNode = children.find((child) => child.type === 'string');
+    const bodyHolder = children.at(-1);
+    const body =
+      bodyHolder?.type === 'object'
+        ? bodyHolder
+        : bodyHolder
+          ? nodesOfType(bodyHolder, 'object')[0]
+          : undefined;
+    return {
+      name: children.find((child) => child.type === 'identifier')?.text ?? '',
+      type: typeNode ? stringValue(typeNode) : '',
+      existing: node.children.some((child) => child?.type === 'existing'),
+      body,
+      line: position(node).line,
+    };
+  });
+}
+
+/** Paths of `module` declarations (local files or registry references). */
+export function moduleReferences(template: BicepTemplate): { path: string; line: number }[] {
+  return nodesOfType(template.root, 'module_declaration').flatMap((node) => {
+    const pathNode = namedChildren(node).find((child) => child.type === 'string');
+    return pathNode ? [{ path: stringValue(pathNode), line: position(node).line }] : [];
+  });
+}
+
+const compact = (text: string): string => text.replace(/\s+/g, '');
+
+// Functions that return keys, SAS tokens or secrets: listKeys, listAccountSas, listSecrets, list*...
+const LIST_FUNCTION = /^list[A-Z]?/;
+// Key material or key-based connection strings written into a template.
+const KEY_MATERIAL =
+  /AccountKey=|SharedAccessSignature=|SharedAccessKey=|DefaultEndpointsProtocol=|InstrumentationKey=/i;
+// Property keys that carry or point to secrets. AzureWebJobsStorage alone is a (key-based) connection string;
+// the identity-based form uses AzureWebJobsStorage__* keys instead.
+const SECRET_PROPERTY =
+  /secret|password|^(key|password)Credentials$|^AzureWebJobsStorage$|connectionstring$|sasurl|accountkey|^WEBSITE_CONTENTAZUREFILECONNECTIONSTRING$/i;
+// Parameter and output names that suggest a secret goes in or out.
+const SECRET_NAME =
+  /secret|password|accountkey|primarykey|secondarykey|connectionstring|sastoken|accesstoken|credential/i;
+// Cloud-specific hosts: templates must use environment() so they deploy to every cloud.
+const HARDCODED_CLOUD_HOST =
+  /login\.microsoftonline\.(com|us)|login\.chinacloudapi\.cn|management\.(azure\.com|usgovcloudapi\.net|chinacloudapi\.cn)|\.core\.(windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)/i;
+// Registry modules must be pinned to an exact version: br/public:avm/res/web/site:0.24.0
+const PINNED_MODULE = /^br\/public:avm\/(res|ptn|utl)\/[a-z0-9-]+(\/[a-z0-9-]+)+:\d+\.\d+\.\d+$/;
+const ROLE_DEFINITION_FUNCTIONS = new Set([
+  'subscriptionResourceId',
+  'managementGroupResourceId',
+  'tenantResourceId',
+  'resourceId',
+]);
+
+/** Options of {@link checkTemplate}. */
+export interface CheckOptions {
+  /**
+   * When set, every role assignment must have a `scope:` naming an `existing` resource of one of these
+   * types (least privilege: no resource-group or subscription-wide grant on the provider side).
+   */
+  roleAssignmentScopeTypes?: string[];
+}
+
+/** Checks one template against the per-file rules. Returns every violation (empty when clean). */
+export function checkTemplate(template: BicepTemplate, options: CheckOptions = {}): Violation[] {
+  const violations: Violation[] = [];
+  const add = (rule: string, line: number, message: string): void => {
+    violations.push({ rule, file: template.file, line, message });
+  };
+
+  for (const problem of template.syntaxProblems) {
+    add(
+      'syntax',
+      problem.line,
+      `cannot parse at ${problem.line}:${problem.column} (${problem.kind}): ${problem.text}`,
+    );
+  }
+
+  for (const call of calls(template.root)) {
+    if (LIST_FUNCTION.test(call.name))
+      add('no-list-functions', call.line, `${call.name}() reads keys or secrets`);
+  }
+
+  for (const literal of stringLiterals(template.root)) {
+    if (KEY_MATERIAL.test(literal.value))
+      add('no-key-material', literal.line, 'string literal with key material');
+    if (HARDCODED_CLOUD_HOST.test(literal.value)) {
+      add(
+        'no-hardcoded-cloud-urls',
+        literal.line,
+        `cloud-specific host in '${literal.value}': use environment()`,
+      );
+    }
+  }
+
+  for (const property of objectProperties(template.root)) {
+    if (SECRET_PROPERTY.test(property.key)) {
+      add('no-secret-properties', property.line, `property '${property.key}' carries a secret`);
+    }
+  }
+
+  for (const declaration of declarations(template)) {
+    if (declaration.kind !== 'param' && declaration.kind !== 'output') continue;
+    if (declaration.decorators.includes('secure')) {
+      add(
+        'no-secure-declarations',
+        declaration.line,
+        `@secure() ${declaration.kind} '${declaration.name}': nothing in Tenant Fleet is secret`,
+      );
+    }
+    if (SECRET_NAME.test(declaration.name)) {
+      add(
+        'no-secret-names',
+        declaration.line,
+        `${declaration.kind} '${declaration.name}' is named like a secret`,
+      );
+    }
+    if (declaration.kind === 'param' && !declaration.decorators.includes('description')) {
+      add('param-description', declaration.line, `param '${declaration.name}' has no @description`);
+    }
+  }
+
+  for (const reference of moduleReferences(template)) {
+    if (reference.path.startsWith('br') && !PINNED_MODULE.test(reference.path)) {
+      add(
+        'pinned-module',
+        reference.line,
+        `registry module '${reference.path}' is not an AVM module pinned to an exact version`,
+      );
+    }
+  }
+
+  const resourceDeclarations = resources(template);
+  const scopeTypes = new Map(resourceDeclarations.filter((r) => r.existing).map((r) => [r.name, r.type]));
+  for (const resource of resourceDeclarations) {
+    if (!resource.type.startsWith('Microsoft.Authorization/roleAssignments@')) continue;
+    const body = resource.body ? propertiesOf(resource.body) : new Map<string, Node>();
+    const name = body.get('name');
+    const nameCall = callOf(name);
+    if (nameCall?.name !== 'guid' || nameCall.args.length !== 3) {
+      add(
+        'role-assignment',
+        resource.line,
+        `role assignment '${resource.name}': name must be guid(scope, principal, role)`,
+      );
+    }
+    const properties = body.get('properties');
+    const props = properties?.type === 'object' ? propertiesOf(properties) : new Map<string, Node>();
+    if (!props.has('principalType')) {
+      add('role-assignment', resource.line, `role assignment '${resource.name}': principalType is not set`);
+    }
+    const roleDefinition = props.get('roleDefinitionId');
+    const roleCall = callOf(roleDefinition);
+    const [typeArgument, idArgument] = roleCall?.args ?? [];
+    if (
+      !roleCall ||
+      !ROLE_DEFINITION_FUNCTIONS.has(roleCall.name) ||
+      typeArgument?.type !== 'string' ||
+      stringValue(typeArgument) !== 'Microsoft.Authorization/roleDefinitions' ||
+      !idArgument ||
+      idArgument.type === 'string'
+    ) {
+      add(
+        'role-assignment',
+        resource.line,
+        `role assignment '${resource.name}': roleDefinitionId must be a *ResourceId('Microsoft.Authorization/roleDefinitions', <id from the role map>)`,
+      );
+    }
+    if (options.roleAssignmentScopeTypes) {
+      const scope = body.get('scope');
+      const scopeType = scope?.type === 'identifier' ? scopeTypes.get(scope.text) : undefined;
+      if (!scopeType || !options.roleAssignmentScopeTypes.some((type) => scopeType.startsWith(`${type}@`))) {
+        add(
+          'role-assignment-scope',
+          resource.line,
+          `role assignment '${resource.name}' must be scoped to an existing ${options.roleAssignmentScopeTypes.join(' or ')}`,
+        );
+      }
+    }
+  }
+  return violations;
+}
+
+/**
+ * Checks that no template but the role map carries a built-in role id as a string literal: every role
+ * assignment takes its id from the one map, so a wrong id can only live in one place.
+ */
+export function checkRoleIdsOutsideMap(
+  templates: BicepTemplate[],
+  roleIds: string[],
+  mapFile: string,
+): Violation[] {
+  const known = new Set(roleIds.map((id) => id.toLowerCase()));
+  const guids = (text: string): string[] =>
+    [...text.toLowerCase().matchAll(/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}/g)].map((match) => match[0]);
+  return templates
+    .filter((template) => template.file !== mapFile)
+    .flatMap((template) =>
+      stringLiterals(template.root)
+        .filter((literal) => guids(literal.value).some((guid) => known.has(guid)))
+        .map((literal) => ({
+          rule: 'role-id-outside-map',
+          file: template.file,
+          line: literal.line,
+          message: `built-in role id written outside ${mapFile}: import builtInRoleIds instead`,
+        })),
+    );
+}
+
+/**
+ * Checks that each required setting appears at least `minCount` times (default 1) across `templates`
+ * and never with another value.
+ */
+export function checkRequiredSettings(templates: BicepTemplate[], required: RequiredSetting[]): Violation[] {
+  const violations: Violation[] = [];
+  const occurrences = templates.flatMap((template) =>
+    objectProperties(template.root).map((property) => ({ file: template.file, ...property })),
+  );
+  for (const setting of required) {
+    const found = occurrences.filter((occurrence) => occurrence.key === setting.key);
+    for (const occurrence of found) {
+      if (compact(occurrence.value.text) !== compact(setting.value)) {
+        violations.push({
+          rule: 'required-setting',
+          file: occurrence.file,
+          line: occurrence.line,
+          message: `${setting.key} is ${occurrence.value.text}, must be ${setting.value} (${setting.why})`,
+        });
+      }
+    }
+    const minCount = setting.minCount ?? 1;
+    if (found.length < minCount) {
+      violations.push({
+        rule: 'required-setting',
+        file: templates.map((template) => template.file).join(', '),
+        line: 0,
+        message: `${setting.key}: ${setting.value} appears ${found.length} time(s), expected at least ${minCount} (${setting.why})`,
+      });
+    }
+  }
+  return violations;
+}
+
+/** The provider-side security settings every deployment must carry. */
+export const PROVIDER_REQUIRED_SETTINGS: RequiredSetting[] = [
+  {
+    key: 'allowSharedKeyAccess',
+    value: 'false',
+    why: 'no shared keys: storage accepts Entra ID tokens only',
+  },
+  { key: 'allowBlobPublicAccess', value: 'false', why: 'no anonymous blob access' },
+  { key: 'publicAccess', value: "'None'", why: 'every container is private (set in the container loop)' },
+  { key: 'supportsHttpsTrafficOnly', value: 'true', why: 'storage over HTTPS only' },
+  { key: 'minimumTlsVersion', value: "'TLS1_2'", why: 'storage TLS 1.2 minimum' },
+  { key: 'httpsOnly', value: 'true', why: 'the Function App redirects HTTP to HTTPS' },
+  { key: 'minTlsVersion', value: "'1.2'", why: 'Function App TLS 1.2 minimum' },
+  { key: 'scmMinTlsVersion', value: "'1.2'", why: 'deployment endpoint TLS 1.2 minimum' },
+  { key: 'ftpsState', value: "'Disabled'", why: 'no FTP' },
+  { key: 'allow', value: 'false', minCount: 2, why: 'no basic-auth publishing credentials (FTP, SCM)' },
+  {
+    key: 'disableLocalAuth',
+    value: 'true',
+    minCount: 2,
+    why: 'Log Analytics and Application Insights accept Entra auth only',
+  },
+  { key: 'requireAuthentication', value: 'true', why: 'App Service Authentication on every request' },
+  { key: 'unauthenticatedClientAction', value: "'Return401'", why: 'anonymous API callers get 401' },
+  { key: 'requireHttps', value: 'true', why: 'authentication over HTTPS only' },
+  { key: 'AzureWebJobsStorage__credential', value: "'managedidentity'", why: 'identity-based host storage' },
+];
