@@ -132,24 +132,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "'none' is only allowed with TENANT_FLEET_CLOUD=Sandbox; use 'appservice' in Azure",
     );
   }
-  const prefix = settings.TENANT_FLEET_STORAGE_PREFIX;
-  const sweepQueue = `${prefix}tenant-sweep`;
   return Object.freeze({
     cloud,
     managedIdentityClientId: settings.TENANT_FLEET_MI_CLIENT_ID.toLowerCase(),
     appClientId: settings.TENANT_FLEET_APP_CLIENT_ID.toLowerCase(),
     storage: resolveStorage(settings),
-    names: Object.freeze({
-      tenantsTable: `${prefix}tenants`,
-      runsTable: `${prefix}runs`,
-      runTenantsTable: `${prefix}runtenants`,
-      inventoryTable: `${prefix}inventory`,
-      changesTable: `${prefix}changes`,
-      storageTable: `${prefix}storage`,
-      sweepQueue,
-      poisonQueue: `${sweepQueue}-poison`,
-      snapshotsContainer: `${prefix}snapshots`,
-    }),
+    names: resourceNames(settings.TENANT_FLEET_STORAGE_PREFIX),
     sweep: Object.freeze({
       schedule: settings.TENANT_FLEET_SWEEP_SCHEDULE,
       subscriptionConcurrency: settings.TENANT_FLEET_SUBSCRIPTION_CONCURRENCY,
@@ -160,6 +148,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       snapshots: settings.TENANT_FLEET_SNAPSHOTS === 'true',
     }),
     httpAuth: settings.TENANT_FLEET_HTTP_AUTH,
+  });
+}
+
+/**
+ * Names of the app's tables, queues and container. The prefix isolates test runs in one account;
+ * it is empty in Azure, where the Bicep creates exactly these names.
+ */
+export function resourceNames(prefix = ''): ResourceNames {
+  const sweepQueue = `${prefix}tenant-sweep`;
+  return Object.freeze({
+    tenantsTable: `${prefix}tenants`,
+    runsTable: `${prefix}runs`,
+    runTenantsTable: `${prefix}runtenants`,
+    inventoryTable: `${prefix}inventory`,
+    changesTable: `${prefix}changes`,
+    storageTable: `${prefix}storage`,
+    sweepQueue,
+    poisonQueue: `${sweepQueue}-poison`,
+    snapshotsContainer: `${prefix}snapshots`,
   });
 }
 

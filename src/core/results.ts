@@ -82,12 +82,10 @@ export async function listInventory(
       throw new InputError('type', 'must be a resource type such as Microsoft.Compute/virtualMachines');
     filter += ` and ${odata`typeLower eq ${options.type.toLowerCase()}`}`;
   }
-  const pages = table
-    .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
-    .byPage({
-      maxPageSize: pageSize(options.top),
-      ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-    });
+  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({
+    maxPageSize: pageSize(options.top),
+    ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+  });
   const { rows, continuationToken } = await firstPage(pages);
   return {
     items: rows.map((row) => ({
@@ -99,7 +97,7 @@ export async function listInventory(
       subscriptionId: String(row.subscriptionId),
       tags: parseJsonField(row.tags) ?? {},
       ...(row.sku ? { sku: parseJsonField(row.sku) } : {}),
-      ...(row.kind ? { kind: String(row.kind) } : {}),
+      ...(typeof row.kind === 'string' && row.kind ? { kind: row.kind } : {}),
       firstSeen: String(row.firstSeen),
       lastModified: String(row.lastModified),
     })),
@@ -132,12 +130,10 @@ export async function listChanges(
     filter += ` and ${odata`RowKey gt ${`${options.runId}_`} and RowKey lt ${`${options.runId}\``}`}`;
   }
   const table = runtime.storage.table(runtime.config.names.changesTable);
-  const pages = table
-    .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
-    .byPage({
-      maxPageSize: pageSize(options.top),
-      ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-    });
+  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({
+    maxPageSize: pageSize(options.top),
+    ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+  });
   const { rows, continuationToken } = await firstPage(pages);
   return {
     items: rows.map((row) => ({

@@ -1,0 +1,80 @@
+/**
+ * Blob operations in a customer's storage account, as the provider's app in that tenant:
+ *   GET    /api/tenants/{t}/storage/{account}/containers                    list containers
+ *   GET    /api/tenants/{t}/storage/{account}/containers/{c}/blobs          list blobs (?prefix=&top=&continuationToken=)
+ *   GET    /api/tenants/{t}/storage/{account}/containers/{c}/blobs/{*name}  read a blob (at most 4 MiB)
+ *   PUT    same                                                             write a blob (Fleet.Admin)
+ *   DELETE same                                                             delete a blob (Fleet.Admin)
+ */
+import { app, type HttpRequest } from '@azure/functions';
+import { deleteBlob, listBlobs, listContainers, readBlob, writeBlob } from '../core/blob-operations.js';
+import { InputError } from '../core/errors.js';
+import { handle, intQuery, json } from './shared/http.js';
+import { roleForMethod } from './shared/auth.js';
+
+function target(request: HttpRequest) {
+  return {
+    tenantId: request.params.tenantId ?? '',
+    account: request.params.account ?? '',
+    container: request.params.container ?? '',
+    blob: request.params.blobName ?? '',
+  };
+}
+
+export const storageContainers = handle('Fleet.Read', async (request, { runtime }) => {
+  const { tenantId, account } = target(request);
+  return json(200, { items: await listContainers(runtime, tenantId, account) });
+});
+
+export const storageBlobs = handle(roleForMethod, async (request, { runtime }) => {
+  const { tenantId, account, container, blob } = target(request);
+  if (!blob && request.method !== 'GET')
+    throw new InputError('blobName', 'a blob name is required to write or delete');
+  if (!blob) {
+    const top = intQuery(request, 'top');
+    const page = await listBlobs(runtime, tenantId, account, container, {
+      ...(top !== undefined ? { top } : {}),
+      ...(request.query.get('prefix') ? { prefix: request.query.get('prefix')! } : {}),
+      ...(request.query.get('continuationToken')
+        ? { continuationToken: request.query.get('continuationToken')! }
+        : {}),
+    });
+    return json(200, page);
+  }
+  if (request.method === 'PUT') {
+    const body = Buffer.from(await request.arrayBuffer());
+    const result = await writeBlob(
+      runtime,
+      tenantId,
+      account,
+      container,
+      blob,
+      body,
+      request.headers.get('content-type') ?? undefined,
+    );
+    return json(201, { name: blob, ...result });
+  }
+  if (request.method === 'DELETE') {
+    await deleteBlob(runtime, tenantId, account, container, blob);
+    return { status: 204 };
+  }
+  const { content, contentType, etag } = await readBlob(runtime, tenantId, account, container, blob);
+  return {
+    status: 200,
+    body: content,
+    headers: { 'content-type': contentType, 'cache-control': 'no-store', ...(etag ? { etag } : {}) },
+  };
+});
+
+app.http('storageContainers', {
+  route: 'tenants/{tenantId}/storage/{account}/containers',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: storageContainers,
+});
+app.http('storageBlobs', {
+  route: 'tenants/{tenantId}/storage/{account}/containers/{container}/blobs/{*blobName}',
+  methods: ['GET', 'PUT', 'DELETE'],
+  authLevel: 'anonymous',
+  handler: storageBlobs,
+});

@@ -1,0 +1,20 @@
+/**
+ * Queue worker: sweeps one tenant. Retryable failures are rethrown so the host redelivers the message
+ * (host.json: visibilityTimeout, maxDequeueCount); everything else is recorded by the core.
+ */
+import { app, type InvocationContext } from '@azure/functions';
+import { resourceNames } from '../core/config.js';
+import { getRuntime } from '../core/runtime.js';
+import { processTenantMessage } from '../core/sweep.js';
+
+export async function sweepWorker(message: unknown, context: InvocationContext): Promise<void> {
+  const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const outcome = await processTenantMessage(getRuntime(), message, { dequeueCount });
+  context.log(`sweep message (delivery ${dequeueCount}): ${outcome}`);
+}
+
+app.storageQueue('sweepWorker', {
+  queueName: resourceNames(process.env.TENANT_FLEET_STORAGE_PREFIX).sweepQueue,
+  connection: 'AzureWebJobsStorage',
+  handler: sweepWorker,
+});

@@ -1,0 +1,15 @@
+/** POST /api/tenants/{tenantId}/reset: closes the circuit breaker after the cause was fixed. */
+import { app } from '@azure/functions';
+import { handle, json } from './shared/http.js';
+
+export const tenantReset = handle('Fleet.Admin', async (request, { runtime }) => {
+  const record = await runtime.registry.resetCircuit(request.params.tenantId ?? '');
+  return json(200, record, { etag: record.etag });
+});
+
+app.http('tenantReset', {
+  route: 'tenants/{tenantId}/reset',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: tenantReset,
+});

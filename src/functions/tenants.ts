@@ -1,0 +1,24 @@
+/** GET /api/tenants (list, with invalid rows reported) and POST /api/tenants (register). */
+import { app } from '@azure/functions';
+import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/registry.js';
+import { handle, json, readJson } from './shared/http.js';
+import { roleForMethod } from './shared/auth.js';
+
+export const tenants = handle(roleForMethod, async (request, { runtime, actor }) => {
+  if (request.method === 'POST') {
+    const record = await runtime.registry.add(await readJson(request), actor);
+    return json(201, record, { etag: record.etag, location: `/api/tenants/${record.tenantId}` });
+  }
+  const enabledOnly = request.query.get('enabled') === 'true';
+  const tag = request.query.get('tag');
+  const items: TenantRecord[] = [];
+  const invalid: InvalidTenantRow[] = [];
+  for await (const row of runtime.registry.list({ enabledOnly })) {
+    if (isInvalidRow(row)) invalid.push(row);
+    else if (!tag || row.tags.includes(tag))
+      items.push({ ...row, circuitOpen: runtime.registry.isCircuitOpen(row) } as TenantRecord);
+  }
+  return json(200, { items, invalid });
+});
+
+app.http('tenants', { route: 'tenants', methods: ['GET', 'POST'], authLevel: 'anonymous', handler: tenants });
