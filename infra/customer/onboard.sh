@@ -6,8 +6,9 @@
 #   3. prints what to send back to the provider.
 # No secret is created or exchanged: the provider authenticates with its own managed identity.
 # Needs: Azure CLI (with Bicep), permission to create service principals (e.g. Cloud Application
-# Administrator) and to assign roles at the scope (Owner, User Access Administrator or Role Based Access
-# Control Administrator).
+# Administrator), and Owner at the scope: deploying the template needs Microsoft.Resources/deployments/write
+# as well as role assignment rights (User Access Administrator alone has only the latter; see
+# docs/deployment.md for the az role assignment create equivalent).
 set -euo pipefail
 
 usage() {
