@@ -65,12 +65,10 @@ export async function listBlobs(
   const service = await serviceFor(runtime, tenantId, account);
   const client = service.getContainerClient(parseContainerName(container));
   try {
-    const pages = client
-      .listBlobsFlat(options.prefix ? { prefix: options.prefix } : {})
-      .byPage({
-        maxPageSize: top,
-        ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-      });
+    const pages = client.listBlobsFlat(options.prefix ? { prefix: options.prefix } : {}).byPage({
+      maxPageSize: top,
+      ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+    });
     const page = await pages.next();
     if (page.done) return { items: [] };
     const items = page.value.segment.blobItems.map((blob) => ({

@@ -7,7 +7,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 
-/** App roles defined on the API app registration (infra/app/api-app-registration.bicep). */
+/** App roles defined on the API app registration (infra/app/entra.bicep). */
 export type Role = 'Fleet.Read' | 'Fleet.Admin';
 
 export class AuthError extends Error {
