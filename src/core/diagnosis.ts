@@ -118,8 +118,9 @@ const ENTRA: Record<string, Entry> = {
   '90002': {
     category: 'input',
     owner: 'provider',
-    meaning: 'The tenant does not exist in this cloud.',
-    fix: 'Correct the tenant id in the registry, or register the tenant under the right cloud.',
+    meaning:
+      'The tenant does not exist in this cloud: Entra has no metadata for it (MSAL reports endpoints_resolution_error, which an unreachable or untrusted authority host also causes).',
+    fix: 'Correct the tenant id in the registry, or register the tenant under the right cloud; if every tenant fails so, check the authority host is reachable.',
     retryable: false,
   },
   '500011': {
@@ -147,6 +148,9 @@ const REQUEST_SHAPE: Entry = {
 };
 for (const code of ['900144', '70003', '1002012', '7000218', '7000215', '700038'])
   ENTRA[code] = REQUEST_SHAPE;
+// Same faults under Entra's other numbers: a malformed JWT (50027) and a key absent from the issuer's metadata (7000272).
+ENTRA['50027'] = ENTRA['50013']!;
+ENTRA['7000272'] = ENTRA['700027']!;
 
 /** ARM and Azure Storage service error codes. */
 const SERVICE: Record<string, Entry> = {
@@ -305,7 +309,8 @@ const TRANSIENT_NETWORK =
 /** Classifies any error of the credential chain, ARM or storage into a {@link Diagnosis}. */
 export function diagnose(error: unknown, context: DiagnosisContext): Diagnosis {
   const detail = redact(messageOf(error).split('\n')[0] ?? '').slice(0, 500);
-  const entra = entraErrorNumber(error);
+  // An unknown tenant fails MSAL's metadata discovery before any token request: no AADSTS number comes back.
+  const entra = entraErrorNumber(error) ?? (/endpoints_resolution_error/.test(detail) ? '90002' : undefined);
   if (entra) {
     const entry = ENTRA[entra] ?? {
       category: 'unknown',
