@@ -1,16 +1,15 @@
 /** GET /api/tenants/{tenantId}/changes?runId=&top=&continuationToken= : the change history. */
 import { app } from '@azure/functions';
 import { listChanges } from '../core/results.js';
-import { handle, intQuery, json } from './shared/http.js';
+import { handle, intQuery, json, tableContinuationToken } from './shared/http.js';
 
 export const tenantChanges = handle('Fleet.Read', async (request, { runtime }) => {
   const top = intQuery(request, 'top');
+  const continuationToken = tableContinuationToken(request);
   const page = await listChanges(runtime, request.params.tenantId ?? '', {
     ...(top !== undefined ? { top } : {}),
     ...(request.query.get('runId') ? { runId: request.query.get('runId')! } : {}),
-    ...(request.query.get('continuationToken')
-      ? { continuationToken: request.query.get('continuationToken')! }
-      : {}),
+    ...(continuationToken ? { continuationToken } : {}),
   });
   return json(200, page);
 });
