@@ -163,6 +163,7 @@ export function tenantIdOf(world: World, displayName: string): string {
 
 export interface Fleet {
   sandbox: Sandbox;
+  /** The sandbox's live world (changes made through `sandbox.store` show here). */
   world: World;
   runtime: FleetRuntime;
   /** Everything the runtime logged (levels and messages). */
@@ -198,7 +199,7 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<Fleet>
     setRuntime(runtime);
     return {
       sandbox,
-      world,
+      world: sandbox.store.world,
       runtime,
       runtimeLogs,
       close: async () => {
