@@ -41,17 +41,8 @@ const GENERATED_TYPES: readonly GeneratedType[] = [
     ],
   },
   { type: 'Microsoft.Network/networkSecurityGroups', prefix: 'nsg' },
-  {
-    type: 'Microsoft.Storage/storageAccounts',
-    prefix: 'st',
-    compactName: true,
-    skus: [
-      { name: 'Standard_LRS', tier: 'Standard' },
-      { name: 'Standard_GRS', tier: 'Standard' },
-      { name: 'Standard_ZRS', tier: 'Standard' },
-    ],
-    kinds: ['StorageV2', 'StorageV2', 'BlobStorage'],
-  },
+  // No storage accounts here: every account ARM lists must be served by the storage front too, so they
+  // come only from the world's `storageAccounts` (generateWorld's storageAccountsPerTenant).
   { type: 'Microsoft.KeyVault/vaults', prefix: 'kv' },
   { type: 'Microsoft.Web/sites', prefix: 'app', kinds: ['app', 'functionapp', 'app,linux'] },
   {
@@ -78,7 +69,7 @@ const GENERATED_TYPES: readonly GeneratedType[] = [
 ];
 
 /** The weighted draw over {@link GENERATED_TYPES} (indices; VMs, disks and NICs are the most common). */
-const TYPE_WEIGHTS = [3, 4, 4, 1, 2, 2, 2, 1, 2, 1, 1, 1];
+const TYPE_WEIGHTS = [3, 4, 4, 1, 2, 2, 1, 2, 1, 1, 1];
 const WEIGHTED_TYPES: readonly number[] = TYPE_WEIGHTS.flatMap((weight, index) =>
   Array.from({ length: weight }, () => index),
 );
