@@ -327,3 +327,24 @@ export class InventorySync {
     return result;
   }
 }
+
+/**
+ * The changes a run recorded for a tenant, counted from the change rows themselves: a tenant whose
+ * first delivery died half-way wrote part of them then, so counting only what this delivery found
+ * would under-count (and counting both would double-count).
+ */
+export async function countRunChanges(
+  changes: TableClient,
+  tenantId: string,
+  runId: string,
+): Promise<Record<ChangeType, number>> {
+  const counts: Record<ChangeType, number> = { added: 0, removed: 0, modified: 0 };
+  const rows = changes.listEntities<{ changeType?: ChangeType }>({
+    queryOptions: {
+      filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${`${runId}_`} and RowKey lt ${`${runId}\``}`,
+      select: ['changeType'],
+    },
+  });
+  for await (const row of rows) if (row.changeType && row.changeType in counts) counts[row.changeType]++;
+  return counts;
+}

@@ -21,7 +21,7 @@ import {
 } from './arm.js';
 import { diagnose, diagnosisFor, type Diagnosis } from './diagnosis.js';
 import { ConflictError, NotFoundError, ensureError } from './errors.js';
-import { InventorySync, type SubscriptionSyncResult } from './inventory.js';
+import { countRunChanges, InventorySync, type SubscriptionSyncResult } from './inventory.js';
 import { isInvalidRow, type TenantRecord } from './registry.js';
 import {
   newRunId,
@@ -458,12 +458,11 @@ export async function sweepTenant(
       blobBytes: 0,
     };
     for (const result of synced) {
+      if (!current.has(result.subscriptionId)) continue; // retired: nothing of it is in the inventory now
       counts.resourceGroups += result.resourceGroups;
       counts.resources += result.items - result.resourceGroups;
-      counts.added += result.added;
-      counts.removed += result.removed;
-      counts.modified += result.modified;
     }
+    Object.assign(counts, await countRunChanges(tables.changes, tenantId, runId));
 
     const storageTable = storage.table(config.names.storageTable);
     const accounts = synced.flatMap((result) => result.storageAccounts);
