@@ -317,6 +317,17 @@ describe('composed sandbox and admin API', () => {
     expect(snapshot.json.generatedDrift?.[0]?.subscriptionId).toBe(subscriptionId);
   });
 
+  it('lists what programmatic drift changed, on the next request', async () => {
+    const before = await listedIds();
+    const result = sandbox.store.driftGenerated(subscriptionId, { seed: 99, remove: 2, add: 1, modify: 1 });
+    const after = await listedIds();
+    expect(after).toHaveLength(before.length - 2 + 1);
+    expect(after).toEqual(expect.arrayContaining([...result.added, ...result.modified]));
+    for (const id of result.removed) expect(after).not.toContain(id);
+    const modified = (await collect(armClient().resources.list())).find((r) => r.id === result.modified[0]);
+    expect(modified?.tags).toMatchObject({ modifiedBy: 'drift', driftSeed: '99' });
+  });
+
   it('provisions and removes service principals, and reads / resets counters and ARM settings', async () => {
     const home = facts.homeTenantId;
     const provisioned = await admin('POST', '/admin/service-principals', {
