@@ -14,7 +14,10 @@ export const BLOB_READ_ROLES: readonly BuiltInRoleName[] = [
   'Storage Blob Data Owner',
 ];
 /** Roles that allow writing blobs. */
-export const BLOB_WRITE_ROLES: readonly BuiltInRoleName[] = ['Storage Blob Data Contributor', 'Storage Blob Data Owner'];
+export const BLOB_WRITE_ROLES: readonly BuiltInRoleName[] = [
+  'Storage Blob Data Contributor',
+  'Storage Blob Data Owner',
+];
 
 /** True when `ancestor` is `scope` or one of its parents (case-insensitive, on path-segment boundaries). */
 export function scopeContains(ancestor: string, scope: string): boolean {
@@ -24,7 +27,12 @@ export function scopeContains(ancestor: string, scope: string): boolean {
 }
 
 /** True when the principal holds one of `roles` at `scope` or above. */
-export function hasRole(world: World, principalId: string, scope: string, roles: readonly BuiltInRoleName[]): boolean {
+export function hasRole(
+  world: World,
+  principalId: string,
+  scope: string,
+  roles: readonly BuiltInRoleName[],
+): boolean {
   const principal = principalId.toLowerCase();
   return world.roleAssignments.some(
     (assignment) =>
@@ -35,7 +43,12 @@ export function hasRole(world: World, principalId: string, scope: string, roles:
 }
 
 /** True when the principal holds one of `roles` anywhere inside `scope` (at it, above it or below it). */
-export function hasRoleWithin(world: World, principalId: string, scope: string, roles: readonly BuiltInRoleName[]): boolean {
+export function hasRoleWithin(
+  world: World,
+  principalId: string,
+  scope: string,
+  roles: readonly BuiltInRoleName[],
+): boolean {
   const principal = principalId.toLowerCase();
   return world.roleAssignments.some(
     (assignment) =>

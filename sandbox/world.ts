@@ -122,7 +122,9 @@ export const storageAccountSchema = z.object({
   name: z.string().regex(/^[a-z0-9]{3,24}$/, 'storage account names are 3-24 lowercase letters and digits'),
   location: z.string().min(1),
   tags,
-  sku: z.object({ name: z.string(), tier: z.string().optional() }).default({ name: 'Standard_LRS', tier: 'Standard' }),
+  sku: z
+    .object({ name: z.string(), tier: z.string().optional() })
+    .default({ name: 'Standard_LRS', tier: 'Standard' }),
   kind: z.string().default('StorageV2'),
   /** `Deny` emulates a firewall that refuses the caller's network (403 AuthorizationFailure). */
   networkDefaultAction: z.enum(['Allow', 'Deny']).default('Allow'),

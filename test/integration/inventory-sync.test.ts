@@ -33,6 +33,7 @@ function resource(index: number, patch: Partial<InventoryItem> = {}): InventoryI
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/require-await -- an async source, as ARM's pages are
 async function* stream(items: InventoryItem[]): AsyncGenerator<InventoryItem> {
   for (const item of items) yield item;
 }
@@ -48,7 +49,7 @@ async function sweep(runId: string, items: InventoryItem[]) {
 }
 
 async function rows(table: 'inventory' | 'changes', filter: string) {
-  const found = [];
+  const found: Array<Record<string, unknown>> = [];
   for await (const entity of tables[table].listEntities<Record<string, unknown>>({
     queryOptions: { filter },
   }))
@@ -96,7 +97,9 @@ describe('inventory change detection', () => {
     const { result } = await sweep('run-3', drifted);
     expect(result).toMatchObject({ added: 3, removed: 2, modified: 2 });
     const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-3'}`);
-    const byName = Object.fromEntries(changes.map((change) => [change.name, change]));
+    const byName: Record<string, Record<string, unknown>> = Object.fromEntries(
+      changes.map((change) => [String(change.name), change]),
+    );
     expect(Object.keys(byName).sort()).toEqual(
       ['vm-0', 'vm-1', 'vm-1000', 'vm-1001', 'vm-1002', 'vm-5', 'vm-6'].sort(),
     );
