@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { compileResourceFilter, compileResourceGroupFilter, InvalidFilterError } from './arm-filter.js';
 import type { RequestCounters } from './counters.js';
 import { FaultInjector, type FaultRule } from './faults.js';
+import { sendJson } from './http.js';
 import { TokenRejectedError, type AccessTokenClaims, type KeyStore } from './keys.js';
 import { CONTROL_PLANE_READ_ROLES, scopeContains } from './rbac.js';
 import { parseOrThrow, resourceId, type WorldStore } from './state.js';
@@ -314,7 +315,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
     handle(request, response).catch((error: unknown) => {
       // Never a crash and never internals (tokens) in the answer.
       if (!response.headersSent) {
-        send(
+        sendJson(
           response,
           500,
           { error: { code: 'InternalServerError', message: 'Encountered internal server error.' } },
@@ -396,7 +397,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
         );
       }
       const body = execute(operation, claims, url, settings);
-      send(response, 200, body, headers);
+      sendJson(response, 200, body, headers);
     } catch (error) {
       if (!(error instanceof ArmError)) throw error;
       if (error.status === 401) {
@@ -405,7 +406,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
           `error_description="${error.message.split('. ')[0]!.replace(/"/g, "'")}."`;
       }
       if (error.status === 429 || error.status >= 500) headers['x-ms-failure-cause'] = 'gateway';
-      send(
+      sendJson(
         response,
         error.status,
         { error: { code: error.code, message: error.message } },
@@ -718,7 +719,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
     if (retryAfter !== undefined && fault.kind !== '500') headers['retry-after'] = String(retryAfter);
     if (fault.kind === '429') {
       headers['x-ms-ratelimit-remaining-subscription-reads'] = '0';
-      send(
+      sendJson(
         response,
         429,
         {
@@ -732,7 +733,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
         headers,
       );
     } else if (fault.kind === '503') {
-      send(
+      sendJson(
         response,
         503,
         {
@@ -744,7 +745,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
         headers,
       );
     } else {
-      send(
+      sendJson(
         response,
         500,
         {
@@ -757,21 +758,6 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
       );
     }
   }
-}
-
-function send(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string>,
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
 }
 
 function safeDecode(token: string): { exp?: unknown; aud?: unknown } | undefined {

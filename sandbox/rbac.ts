@@ -26,6 +26,22 @@ export function scopeContains(ancestor: string, scope: string): boolean {
   return s === a || s.startsWith(`${a}/`);
 }
 
+/** True when one of the principal's assignments of `roles` satisfies `applies(assignmentScope)`. */
+function anyAssignment(
+  world: World,
+  principalId: string,
+  roles: readonly BuiltInRoleName[],
+  applies: (assignmentScope: string) => boolean,
+): boolean {
+  const principal = principalId.toLowerCase();
+  return world.roleAssignments.some(
+    (assignment) =>
+      assignment.principalId === principal &&
+      roles.includes(assignment.roleDefinitionName) &&
+      applies(assignment.scope),
+  );
+}
+
 /** True when the principal holds one of `roles` at `scope` or above. */
 export function hasRole(
   world: World,
@@ -33,13 +49,7 @@ export function hasRole(
   scope: string,
   roles: readonly BuiltInRoleName[],
 ): boolean {
-  const principal = principalId.toLowerCase();
-  return world.roleAssignments.some(
-    (assignment) =>
-      assignment.principalId === principal &&
-      roles.includes(assignment.roleDefinitionName) &&
-      scopeContains(assignment.scope, scope),
-  );
+  return anyAssignment(world, principalId, roles, (assigned) => scopeContains(assigned, scope));
 }
 
 /** True when the principal holds one of `roles` anywhere inside `scope` (at it, above it or below it). */
@@ -49,12 +59,11 @@ export function hasRoleWithin(
   scope: string,
   roles: readonly BuiltInRoleName[],
 ): boolean {
-  const principal = principalId.toLowerCase();
-  return world.roleAssignments.some(
-    (assignment) =>
-      assignment.principalId === principal &&
-      roles.includes(assignment.roleDefinitionName) &&
-      (scopeContains(assignment.scope, scope) || scopeContains(scope, assignment.scope)),
+  return anyAssignment(
+    world,
+    principalId,
+    roles,
+    (assigned) => scopeContains(assigned, scope) || scopeContains(scope, assigned),
   );
 }
 

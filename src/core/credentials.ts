@@ -60,7 +60,18 @@ export class CredentialChain {
       });
       this.perTenant.set(id, credential);
     }
-    return credential;
+    const pinned = credential;
+    // A resource of another tenant answers 401 with a challenge naming its tenant. The credential
+    // refuses that tenant, but the SDK's token cycler swallows the refusal and retries every 3 s until
+    // the current token expires (an hour): the call hangs. Keep this tenant's token instead, so the
+    // retried request fails at once with the service's own 401.
+    return {
+      getToken: (scopes, options) => {
+        if (!options?.tenantId || options.tenantId.toLowerCase() === id) return pinned.getToken(scopes, options);
+        const { tenantId: _foreign, ...rest } = options;
+        return pinned.getToken(scopes, rest);
+      },
+    };
   }
 
   /** An ARM token in the tenant (used by diagnostics to check onboarding step by step). */

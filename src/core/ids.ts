@@ -50,11 +50,13 @@ export function parseBlobName(value: unknown, field = 'blob'): string {
     value.length > 1024 ||
     // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f]/.test(value) ||
-    /[./\\]$/.test(value)
+    /[./\\]$/.test(value) ||
+    // A "." or ".." segment is resolved by the URL parser: `invoices` + `../exports/x` reads exports/x.
+    /(^|\/)\.\.?(\/|$)/.test(value)
   ) {
     throw new InputError(
       field,
-      'must be a blob name of 1-1024 characters without control characters or a trailing dot or slash',
+      'must be a blob name of 1-1024 characters without control characters, "." or ".." segments, or a trailing dot or slash',
     );
   }
   return value;

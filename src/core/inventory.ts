@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import type { InventoryItem, VisibleSubscription } from './arm.js';
 import { TableBatchWriter, type BatchStats } from './table-batch.js';
-import { resourceGlobalKey, resourceRowKey } from './table-keys.js';
+import { resourceGlobalKey, resourceRowKey, underscorePrefixRange } from './table-keys.js';
 
 /** Row key of a subscription's marker row; `!` sorts before every escaped resource key. */
 export const SUBSCRIPTION_MARKER = '!subscription';
@@ -298,7 +298,7 @@ export class InventorySync {
       state?: string;
     }>({
       queryOptions: {
-        filter: odata`PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``} and RowKey eq ${SUBSCRIPTION_MARKER}`,
+        filter: `${underscorePrefixRange('PartitionKey', tenantId)} and ${odata`RowKey eq ${SUBSCRIPTION_MARKER}`}`,
       },
     });
     for await (const row of rows) {
@@ -341,7 +341,7 @@ export async function countRunChanges(
   const counts: Record<ChangeType, number> = { added: 0, removed: 0, modified: 0 };
   const rows = changes.listEntities<{ changeType?: ChangeType }>({
     queryOptions: {
-      filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${`${runId}_`} and RowKey lt ${`${runId}\``}`,
+      filter: `${odata`PartitionKey eq ${tenantId}`} and ${underscorePrefixRange('RowKey', runId)}`,
       select: ['changeType'],
     },
   });

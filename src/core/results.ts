@@ -2,7 +2,8 @@
  * Reads of what sweeps wrote: inventory, changes and storage results of a tenant, page by page with
  * the Table service's own continuation tokens (opaque to callers).
  */
-import { odata } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
+import { underscorePrefixRange } from './table-keys.js';
 import { InputError } from './errors.js';
 import { parseSubscriptionId, parseTenantId } from './ids.js';
 import { inventoryPartition, SUBSCRIPTION_MARKER } from './inventory.js';
@@ -37,9 +38,47 @@ function parseJsonField(value: unknown): unknown {
   }
 }
 
-async function firstPage(
-  iterator: AsyncIterableIterator<Array<Record<string, unknown>> & { continuationToken?: string }>,
+/**
+ * The Table SDK's continuation token is base64 JSON `{ nextPartitionKey, nextRowKey? }`. One this API
+ * never issued either fails inside the SDK's serializer or silently restarts at page 1 (a client's
+ * paging loop would never end): refuse it.
+ */
+function checkContinuationToken(raw: string): void {
+  const token = decodeToken(raw);
+  const valid =
+    raw.length <= 4096 &&
+    /^[A-Za-z0-9+/_-]+=*$/.test(raw) &&
+    !!token &&
+    typeof token === 'object' &&
+    !Array.isArray(token) &&
+    typeof token.nextPartitionKey === 'string' &&
+    token.nextPartitionKey !== '' &&
+    (token.nextRowKey === undefined || typeof token.nextRowKey === 'string');
+  if (!valid) throw new InputError('continuationToken', 'is not a token this API returned');
+}
+
+function decodeToken(raw: string): { nextPartitionKey?: unknown; nextRowKey?: unknown } | null {
+  try {
+    return JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as {
+      nextPartitionKey?: unknown;
+      nextRowKey?: unknown;
+    } | null;
+  } catch {
+    return null;
+  }
+}
+
+/** One page of a query, resumed from the caller's continuation token. */
+async function queryPage(
+  table: TableClient,
+  filter: string,
+  options: PageOptions,
 ): Promise<{ rows: Array<Record<string, unknown>>; continuationToken?: string }> {
+  if (options.continuationToken !== undefined) checkContinuationToken(options.continuationToken);
+  const iterator = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({
+    maxPageSize: pageSize(options.top),
+    ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+  });
   try {
     const next = await iterator.next();
     if (next.done) return { rows: [] };
@@ -75,18 +114,14 @@ export async function listInventory(
   const table = runtime.storage.table(runtime.config.names.inventoryTable);
   const partitionFilter = options.subscriptionId
     ? odata`PartitionKey eq ${inventoryPartition(tenantId, parseSubscriptionId(options.subscriptionId))}`
-    : odata`PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``}`;
+    : underscorePrefixRange('PartitionKey', tenantId);
   let filter = `${partitionFilter} and ${odata`RowKey ne ${SUBSCRIPTION_MARKER}`}`;
   if (options.type !== undefined) {
     if (!/^[A-Za-z0-9.]+\/[A-Za-z0-9/]+$/.test(options.type))
       throw new InputError('type', 'must be a resource type such as Microsoft.Compute/virtualMachines');
     filter += ` and ${odata`typeLower eq ${options.type.toLowerCase()}`}`;
   }
-  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({
-    maxPageSize: pageSize(options.top),
-    ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-  });
-  const { rows, continuationToken } = await firstPage(pages);
+  const { rows, continuationToken } = await queryPage(table, filter, options);
   return {
     items: rows.map((row) => ({
       resourceId: String(row.resourceId),
@@ -127,14 +162,10 @@ export async function listChanges(
   let filter = odata`PartitionKey eq ${tenantId}`;
   if (options.runId !== undefined) {
     if (!isRunId(options.runId)) throw new InputError('runId', 'is not a run id');
-    filter += ` and ${odata`RowKey gt ${`${options.runId}_`} and RowKey lt ${`${options.runId}\``}`}`;
+    filter += ` and ${underscorePrefixRange('RowKey', options.runId)}`;
   }
   const table = runtime.storage.table(runtime.config.names.changesTable);
-  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({
-    maxPageSize: pageSize(options.top),
-    ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-  });
-  const { rows, continuationToken } = await firstPage(pages);
+  const { rows, continuationToken } = await queryPage(table, filter, options);
   return {
     items: rows.map((row) => ({
       runId: String(row.runId),

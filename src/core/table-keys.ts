@@ -3,6 +3,7 @@
  * and ARM resource ids are full of slashes; keys are therefore escaped (reversibly, so a key still
  * says which resource it is) and lower-cased (ARM ids are case-insensitive).
  */
+import { odata } from '@azure/data-tables';
 
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[%/\\#?\u0000-\u001f\u007f-\u009f]/g;
@@ -31,4 +32,14 @@ export function resourceGlobalKey(resourceId: string): string {
 /** A 14-digit key that sorts newest first (Table queries return rows in key order). */
 export function newestFirstKey(epochMs: number): string {
   return String(99_999_999_999_999 - epochMs).padStart(14, '0');
+}
+
+/**
+ * An OData range matching every key that starts with `${prefix}_` (keys sort as strings, and the
+ * backtick is the character after the underscore). Built with the `odata` template: values are escaped.
+ */
+export function underscorePrefixRange(column: 'PartitionKey' | 'RowKey', prefix: string): string {
+  return column === 'PartitionKey'
+    ? odata`PartitionKey ge ${`${prefix}_`} and PartitionKey lt ${`${prefix}\``}`
+    : odata`RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
 }
