@@ -67,7 +67,8 @@ export class CredentialChain {
     // retried request fails at once with the service's own 401.
     return {
       getToken: (scopes, options) => {
-        if (!options?.tenantId || options.tenantId.toLowerCase() === id) return pinned.getToken(scopes, options);
+        if (!options?.tenantId || options.tenantId.toLowerCase() === id)
+          return pinned.getToken(scopes, options);
         const { tenantId: _foreign, ...rest } = options;
         return pinned.getToken(scopes, rest);
       },
