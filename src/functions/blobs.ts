@@ -6,9 +6,10 @@
  *   PUT    same                                                             write a blob (Fleet.Admin)
  *   DELETE same                                                             delete a blob (Fleet.Admin)
  */
-import { app, type HttpRequest } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { deleteBlob, listBlobs, listContainers, readBlob, writeBlob } from '../core/blob-operations.js';
-import { InputError } from '../core/errors.js';
+import { errorCodeOf, InputError, NotFoundError } from '../core/errors.js';
+import type { FleetRuntime } from '../core/runtime.js';
 import { handle, intQuery, json } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
@@ -21,12 +22,32 @@ function target(request: HttpRequest) {
   };
 }
 
+/**
+ * An account name that exists nowhere has no DNS name in Azure (`ENOTFOUND`, after the client's
+ * retries); the sandbox's storage front answers `InvalidUri` as Azure's front end does for an unknown
+ * host. Either way the caller named an account that is not there: a 404 naming it, not a 500.
+ */
+async function inAccount<T>(account: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    const code = errorCodeOf(error);
+    if (code === 'ENOTFOUND' || code === 'InvalidUri')
+      throw new NotFoundError(`storage account ${account} does not exist`);
+    throw error;
+  }
+}
+
 export const storageContainers = handle('Fleet.Read', async (request, { runtime }) => {
   const { tenantId, account } = target(request);
-  return json(200, { items: await listContainers(runtime, tenantId, account) });
+  return json(200, { items: await inAccount(account, () => listContainers(runtime, tenantId, account)) });
 });
 
 export const storageBlobs = handle(roleForMethod, async (request, { runtime }) => {
+  return inAccount(target(request).account, () => blobOperation(request, runtime));
+});
+
+async function blobOperation(request: HttpRequest, runtime: FleetRuntime): Promise<HttpResponseInit> {
   const { tenantId, account, container, blob } = target(request);
   if (!blob && request.method !== 'GET')
     throw new InputError('blobName', 'a blob name is required to write or delete');
@@ -64,7 +85,7 @@ export const storageBlobs = handle(roleForMethod, async (request, { runtime }) =
     body: content,
     headers: { 'content-type': contentType, 'cache-control': 'no-store', ...(etag ? { etag } : {}) },
   };
-});
+}
 
 app.http('storageContainers', {
   route: 'tenants/{tenantId}/storage/{account}/containers',
