@@ -19,7 +19,7 @@ import type { RequestCounters } from './counters.js';
 import { close as closeServer, listen } from './http.js';
 import { TokenRejectedError, type AccessTokenClaims, type KeyStore, type TokenRejection } from './keys.js';
 import { BLOB_READ_ROLES, BLOB_WRITE_ROLES, hasRole, storageAccountId } from './rbac.js';
-import { azuriteApiVersion, seedStorageAccounts, sharedKeyServiceClient } from './storage-seed.js';
+import { seedStorageAccounts, sharedKeyServiceClient } from './storage-seed.js';
 import type { SandboxTls } from './tls.js';
 import type { StorageAccount, World } from './world.js';
 
@@ -485,9 +485,6 @@ function forward(upstream: Upstream, request: IncomingMessage, response: ServerR
   const host = request.headers.host ?? '';
   if (!/^(127\.0\.0\.1|localhost)(:\d+)?$/i.test(host))
     headers.host = `127.0.0.1:${request.socket.localPort}`;
-  // Not signed for Bearer or SAS requests (the only ones forwarded), so it can be made one Azurite accepts.
-  const version = request.headers['x-ms-version'];
-  if (typeof version === 'string') headers['x-ms-version'] = azuriteApiVersion(version);
   const outgoing = httpsRequest({
     host: '127.0.0.1',
     port: upstream.azurite.blobPort,

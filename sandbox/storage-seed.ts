@@ -6,7 +6,6 @@
  * only rewrites blobs whose content differs from the world.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import {
   BlobServiceClient,
   RestError,
@@ -14,7 +13,6 @@ import {
   newPipeline,
   type ContainerClient,
   type PublicAccessType,
-  type RequestPolicyFactory,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import type { TlsSettings } from '@azure/core-rest-pipeline';
@@ -43,35 +41,6 @@ export interface SeedReport {
   /** Total bytes of all seeded blobs (written or unchanged). */
   bytes: number;
 }
-
-const require = createRequire(import.meta.url);
-
-/** The Blob API versions this Azurite accepts, newest first (read from Azurite itself, so upgrades follow). */
-const AZURITE_API_VERSIONS: readonly string[] = (
-  require('azurite/dist/src/blob/utils/constants.js') as { ValidAPIVersions: string[] }
-).ValidAPIVersions;
-
-/**
- * The `x-ms-version` to send Azurite: the requested one when Azurite knows it, else Azurite's newest.
- * Why: @azure/storage-blob 12.34 sends 2026-10-06, Azurite 3.37 knows versions up to 2026-06-06 and
- * refuses newer ones (400 InvalidHeaderValue) unless started with `--skipApiVersionCheck`, which
- * sandbox/azurite.ts cannot pass yet. Blob semantics did not change between these versions.
- */
-export function azuriteApiVersion(requested: string | undefined): string | undefined {
-  if (requested === undefined || AZURITE_API_VERSIONS.includes(requested)) return requested;
-  return AZURITE_API_VERSIONS[0];
-}
-
-/** A request policy (runs before signing) that sets an `x-ms-version` Azurite accepts. */
-const azuriteApiVersionPolicy: RequestPolicyFactory = {
-  create: (next) => ({
-    sendRequest: (request) => {
-      const version = azuriteApiVersion(request.headers.get('x-ms-version'));
-      if (version) request.headers.set('x-ms-version', version);
-      return next.sendRequest(request);
-    },
-  }),
-};
 
 /** How many blob uploads run at once per container (Azurite is local; this only bounds memory). */
 const UPLOAD_CONCURRENCY = 8;
@@ -150,7 +119,6 @@ export function sharedKeyServiceClient(
     retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
   const pipeline = newPipeline(new StorageSharedKeyCredential(accountName, accountKey), options);
-  pipeline.factories.push(azuriteApiVersionPolicy);
   return new BlobServiceClient(endpoint, pipeline);
 }
 
