@@ -254,7 +254,10 @@ export class TenantRegistry {
       throw error;
     }
     const record = parseTenantRow(entity);
-    if (isInvalidRow(record)) throw new Error(`registry row ${record.rowKey} is invalid: ${record.problem}`);
+    if (isInvalidRow(record))
+      throw new ConflictError(
+        `registry row ${record.rowKey} is invalid (${record.problem}); correct or delete it`,
+      );
     return record;
   }
 
