@@ -175,6 +175,27 @@ describe('GET /api/tenants', () => {
     for (const item of items) expect(item).toHaveProperty('circuitOpen');
   });
 
+  it('answers 409 naming the problem for an invalid row read by id, and lets it be deleted', async () => {
+    const tenantId = randomUUID();
+    await runtime.storage.table(runtime.config.names.tenantsTable).upsertEntity({
+      partitionKey: 'tenant',
+      rowKey: tenantId,
+      displayName: 'Half written',
+      enabled: true,
+      tags: 'gold',
+      createdAt: 'x',
+      updatedAt: 'x',
+    });
+    for (const response of [await getTenant(tenantId), await patch(tenantId, { displayName: 'Fixed' })]) {
+      expect(response.status, response.text).toBe(409);
+      expect(response.error().message).toContain(tenantId);
+      expect(response.error().message).toContain('tags');
+    }
+    const removed = await call(tenant, { method: 'DELETE', headers: admin, params: { tenantId } });
+    expect(removed.status).toBe(204);
+    expect((await getTenant(tenantId)).status).toBe(404);
+  });
+
   it('filters by tag and by enabled', async () => {
     const tag = `t${randomUUID().slice(0, 8)}`;
     const tagged = await registered('Tailspin', { tags: [tag, 'other'] });
