@@ -1,11 +1,12 @@
 /** GET /api/tenants/{tenantId}/inventory?subscriptionId=&type=&top=&continuationToken= */
 import { app } from '@azure/functions';
 import { listInventory } from '../core/results.js';
-import { handle, intQuery, json, tableContinuationToken } from './shared/http.js';
+import { handle, intQuery, json } from './shared/http.js';
 
 export const tenantInventory = handle('Fleet.Read', async (request, { runtime }) => {
   const top = intQuery(request, 'top');
-  const continuationToken = tableContinuationToken(request);
+  // An opaque Table SDK token; results.ts refuses one this API never issued.
+  const continuationToken = request.query.get('continuationToken');
   const page = await listInventory(runtime, request.params.tenantId ?? '', {
     ...(top !== undefined ? { top } : {}),
     ...(request.query.get('subscriptionId') ? { subscriptionId: request.query.get('subscriptionId')! } : {}),

@@ -100,35 +100,6 @@ export function intQuery(request: HttpRequest, name: string): number | undefined
   return Number(raw);
 }
 
-/**
- * The `continuationToken` of a table-backed listing (inventory, changes): the Table SDK's own token,
- * base64 of `{ nextPartitionKey, nextRowKey? }` with string values. One the API never issued either
- * fails inside the SDK's request serializer (a plain Error: a 500) or is silently ignored (page 1
- * again, so a client's paging loop never ends), so its shape is checked here and refused with a 400.
- */
-export function tableContinuationToken(request: HttpRequest): string | undefined {
-  const raw = request.query.get('continuationToken');
-  if (raw === null || raw === '') return undefined;
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  const token = decoded as { nextPartitionKey?: unknown; nextRowKey?: unknown } | null | undefined;
-  const valid =
-    raw.length <= 4096 &&
-    /^[A-Za-z0-9+/_-]+=*$/.test(raw) &&
-    !!token &&
-    typeof token === 'object' &&
-    !Array.isArray(token) &&
-    typeof token.nextPartitionKey === 'string' &&
-    token.nextPartitionKey !== '' &&
-    (token.nextRowKey === undefined || typeof token.nextRowKey === 'string');
-  if (!valid) throw new InputError('continuationToken', 'is not a token this API returned');
-  return raw;
-}
-
 export interface HandlerScope {
   runtime: FleetRuntime;
   /** Who is calling (for audit fields such as excludedBy). */
