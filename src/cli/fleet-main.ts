@@ -1,0 +1,4 @@
+/** Entry point of `npm run fleet`; the commands live in fleet.ts (testable without a process). */
+import { runFleetCommand } from './fleet.js';
+
+process.exitCode = await runFleetCommand(process.argv.slice(2), process.env, (text) => console.log(text));
