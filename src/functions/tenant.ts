@@ -1,11 +1,27 @@
 /** GET, PATCH (If-Match) and DELETE /api/tenants/{tenantId}. */
-import { app } from '@azure/functions';
+import { app, type HttpRequest } from '@azure/functions';
+import { InputError } from '../core/errors.js';
 import { handle, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
+/** `*` or one weak entity tag (RFC 9110), the form of the `W/"datetime'...'"` ETags this API returns. */
+const IF_MATCH_PATTERN = /^(\*|W\/"[^"]{1,1024}")$/;
+
+/**
+ * The If-Match header, checked before it reaches the Table service: a malformed one is the caller's
+ * mistake (400), where the service would answer InvalidOperation and the API a 500.
+ */
+function ifMatchOf(request: HttpRequest): string | undefined {
+  const value = request.headers.get('if-match')?.trim();
+  if (!value) return undefined;
+  if (!IF_MATCH_PATTERN.test(value))
+    throw new InputError('If-Match', 'must be * or the ETag of the tenant as returned by this API');
+  return value;
+}
+
 export const tenant = handle(roleForMethod, async (request, { runtime, actor }) => {
   const tenantId = request.params.tenantId ?? '';
-  const ifMatch = request.headers.get('if-match') ?? undefined;
+  const ifMatch = ifMatchOf(request);
   if (request.method === 'PATCH') {
     const record = await runtime.registry.update(tenantId, await readJson(request), actor, ifMatch);
     return json(200, record, { etag: record.etag });
