@@ -61,8 +61,9 @@ const tag = z
 const subscriptionScopeInput = z
   .object({
     mode: z.enum(['all', 'list']).default('all'),
-    include: z.array(subscriptionId).max(500).default([]),
-    exclude: z.array(subscriptionId).max(500).default([]),
+    // Stored as one JSON string property (at most 32K characters): 2 x 400 ids is about 31.2K.
+    include: z.array(subscriptionId).max(400).default([]),
+    exclude: z.array(subscriptionId).max(400).default([]),
   })
   .strict()
   .refine((scope) => scope.mode === 'all' || scope.include.length > 0, {
