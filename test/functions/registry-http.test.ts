@@ -130,6 +130,25 @@ describe('POST /api/tenants', () => {
     expect(response.error().message).toContain('owner');
   });
 
+  it('refuses a subscription scope too large to store with 400, not a 500', async () => {
+    const ids = (count: number) => Array.from({ length: count }, () => randomUUID());
+    const response = await create({
+      tenantId: randomUUID(),
+      displayName: 'x',
+      subscriptions: { mode: 'list', include: ids(500), exclude: ids(500) },
+    });
+    expect(response.status, response.text).toBe(400);
+    expect(response.error().field).toBe('subscriptions.include');
+    // The largest scope the schema allows still fits in its table property.
+    const largest = await create({
+      tenantId: randomUUID(),
+      displayName: 'x',
+      subscriptions: { mode: 'list', include: ids(400), exclude: ids(400) },
+    });
+    expect(largest.status, largest.text).toBe(201);
+    expect(largest.json<Tenant>().subscriptions.include).toHaveLength(400);
+  });
+
   it('refuses a body over 256 KiB with 400', async () => {
     const response = await create({ tenantId: randomUUID(), displayName: 'x'.repeat(300 * 1024) });
     expect(response.status).toBe(400);
@@ -248,6 +267,33 @@ describe('PATCH /api/tenants/{tenantId}', () => {
       tags: [],
       etag: updated.json<Tenant>().etag,
     });
+  });
+
+  it.each(['garbage', '"strong-etag"', 'W/unquoted', '*, W/"a"'])(
+    'refuses a malformed If-Match %j with 400 on PATCH and DELETE, changing nothing',
+    async (ifMatch) => {
+      const created = await registered('Margie');
+      const patched = await patch(created.tenantId, { displayName: 'Changed' }, { 'if-match': ifMatch });
+      expect(patched.status, patched.text).toBe(400);
+      expect(patched.error()).toMatchObject({ code: 'InvalidInput', field: 'If-Match' });
+      const deleted = await call(tenant, {
+        method: 'DELETE',
+        headers: { ...admin, 'if-match': ifMatch },
+        params: { tenantId: created.tenantId },
+      });
+      expect(deleted.status, deleted.text).toBe(400);
+      expect((await getTenant(created.tenantId)).json<Tenant>()).toMatchObject({
+        displayName: 'Margie',
+        etag: created.etag,
+      });
+    },
+  );
+
+  it('accepts If-Match: * (any version)', async () => {
+    const created = await registered('Alpine');
+    const response = await patch(created.tenantId, { tags: ['ski'] }, { 'if-match': '*' });
+    expect(response.status).toBe(200);
+    expect(response.json<Tenant>().tags).toEqual(['ski']);
   });
 
   it('needs a reason to disable, records who disabled it and why, and re-enables', async () => {
