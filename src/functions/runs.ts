@@ -30,7 +30,9 @@ export const runs = handle(roleForMethod, async (request, { runtime }) => {
   }
   const top = intQuery(request, 'top') ?? 20;
   if (top < 1 || top > 200) throw new InputError('top', 'must be from 1 to 200');
-  return json(200, { items: await runtime.runs.listRuns(top) });
+  // The table's ETag is internal (GET /api/runs/{runId} leaves it out too).
+  const items = (await runtime.runs.listRuns(top)).map(({ etag: _etag, ...run }) => run);
+  return json(200, { items });
 });
 
 app.http('runs', { route: 'runs', methods: ['GET', 'POST'], authLevel: 'anonymous', handler: runs });
