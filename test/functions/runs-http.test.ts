@@ -171,6 +171,7 @@ describe('a whole run over HTTP', () => {
     expect(mine.map((item) => item.runId)).toEqual([second.runId, runId]);
     expect(mine.map((item) => item.status)).toEqual(['completed', 'completedWithErrors']);
     expect(mine[0]!.totals?.tenants).toBe(1);
+    for (const item of mine) expect(item).not.toHaveProperty('etag');
 
     const top = await call(runs, { query: { top: '1' } });
     expect(top.json<RunList>().items.map((item) => item.runId)).toEqual([second.runId]);
