@@ -70,6 +70,9 @@ export interface FunctionResponse {
   logs: LogLine[];
 }
 
+/** Matches a JWT anywhere in a text: nothing the API returns or logs may contain one. */
+export const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/;
+
 function requestBody(body: unknown): { string: string } | { bytes: Uint8Array } | undefined {
   if (body === undefined) return undefined;
   if (typeof body === 'string') return { string: body };
@@ -101,6 +104,15 @@ export async function call(handler: HttpHandler, options: CallOptions = {}): Pro
   const response = new azureFunctions.HttpResponse(init);
   const bytes = Buffer.from(await response.arrayBuffer());
   const text = bytes.toString('utf8');
+  // House rule, checked on every call of every test: no token or assertion in an answer or a log.
+  const outputs = [
+    { where: 'response', content: text },
+    ...logs.map((line) => ({ where: 'log', content: line.text })),
+  ];
+  for (const { where, content } of outputs) {
+    if (JWT_LIKE.test(content) || /client_assertion=|bearer\s+ey/i.test(content))
+      throw new Error(`a token-like value appeared in a ${where} of ${method} (status ${response.status})`);
+  }
   return {
     status: response.status,
     headers: response.headers,
@@ -141,9 +153,6 @@ export const stringContaining = (text: string): unknown => expect.stringContaini
 export const objectContaining = (shape: Record<string, unknown>): unknown =>
   expect.objectContaining(shape) as unknown;
 export const arrayContaining = (items: unknown[]): unknown => expect.arrayContaining(items) as unknown;
-
-/** Matches a JWT anywhere in a text: nothing the API returns or logs may contain one. */
-export const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/;
 
 // ---- the fleet: sandbox demo world + the app's runtime ---------------------------------------------
 
@@ -205,6 +214,8 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<Fleet>
       close: async () => {
         setRuntime(undefined);
         await sandbox.close();
+        const leaked = runtimeLogs.find((line) => JWT_LIKE.test(line.message));
+        if (leaked) throw new Error(`the runtime logged a token-like value (${leaked.level})`);
       },
     };
   } catch (error) {
@@ -222,6 +233,7 @@ export async function drainRun(
   runId: string,
   options: { timeoutMs?: number; onMessage?: (event: MessageEvent) => void } = {},
 ): Promise<void> {
+  const functionLogs: LogLine[] = [];
   const host = new LocalFunctionsHost({
     runtime,
     handlers: await loadFunctionHandlers(),
@@ -229,9 +241,12 @@ export async function drainRun(
     // host.json retries after 30 s; a test retries at once (the sandbox's faults are off by default).
     retryDelaySeconds: 0,
     ...(options.onMessage ? { onMessage: options.onMessage } : {}),
+    onLog: (level, text) => functionLogs.push({ level, text }),
   });
   await host.drain(async () => (await runtime.runs.getRun(runId)).status !== 'running', {
     pollMs: 50,
     timeoutMs: options.timeoutMs ?? 120_000,
   });
+  const leaked = functionLogs.find((line) => JWT_LIKE.test(line.text));
+  if (leaked) throw new Error(`a queue function logged a token-like value (${leaked.level})`);
 }
