@@ -21,7 +21,7 @@ import {
   redact,
 } from '../core/errors.js';
 import { diagnoseTenant } from '../core/onboarding.js';
-import { isInvalidRow } from '../core/registry.js';
+import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/registry.js';
 import { createRuntime, type FleetRuntime } from '../core/runtime.js';
 import { startSweep } from '../core/sweep.js';
 
@@ -110,9 +110,12 @@ async function dispatch(
   if (group === 'tenants') {
     switch (action) {
       case 'list': {
-        const items = [];
-        const invalid = [];
-        for await (const row of registry.list()) (isInvalidRow(row) ? invalid : items).push(row);
+        const items: TenantRecord[] = [];
+        const invalid: InvalidTenantRow[] = [];
+        for await (const row of registry.list()) {
+          if (isInvalidRow(row)) invalid.push(row);
+          else items.push(row);
+        }
         return { items, invalid };
       }
       case 'show':

@@ -61,13 +61,18 @@ export function formatSummary(
       }
       if (tenant.warnings) {
         for (const warning of JSON.parse(tenant.warnings) as Array<{
-          scope: string;
-          id: string;
-          code: string;
-          fix: string;
+          scope?: string;
+          id?: string;
+          code?: string;
+          fix?: string;
+          truncated?: number;
         }>) {
-          lines.push(`- ${name}: ${warning.scope} ${warning.id}: ${warning.code}`);
-          lines.push(`    fix: ${warning.fix}`);
+          if (warning.truncated) {
+            lines.push(`- ${name}: ... and ${warning.truncated} more (GET /api/runs/${run.runId})`);
+            continue;
+          }
+          lines.push(`- ${name}: ${warning.scope ?? ''} ${warning.id ?? ''}: ${warning.code ?? ''}`);
+          lines.push(`    fix: ${warning.fix ?? ''}`);
         }
       }
     }

@@ -38,12 +38,22 @@ export class CredentialChain {
       });
   }
 
+  /** The MI token request in flight, shared by every caller that needs it meanwhile. */
+  private pendingAssertion: Promise<AccessToken | null> | undefined;
+
   /**
    * The MI token presented as client assertion. The MI credential caches it, so this costs one MI
    * endpoint request per token lifetime (24 h) for the whole process, whatever the number of tenants.
+   * Callers that arrive while that request is in flight wait for it: the credential's cache fills only
+   * when it answers, so the 16 tenants a worker instance starts at once would otherwise each ask.
    */
   async assertion(options?: GetTokenOptions): Promise<string> {
-    const token = await this.managedIdentity.getToken(`${this.cloud.ficAudience}/.default`, options);
+    this.pendingAssertion ??= this.managedIdentity
+      .getToken(`${this.cloud.ficAudience}/.default`, options)
+      .finally(() => {
+        this.pendingAssertion = undefined;
+      });
+    const token = await this.pendingAssertion;
     if (!token) throw new Error('The managed identity endpoint returned no token for the FIC audience.');
     return token.token;
   }

@@ -47,6 +47,15 @@ export interface InvalidTenantRow {
   problem: string;
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const displayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(256)
+  .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
+
 const subscriptionId = z
   .string()
   .regex(GUID_PATTERN, 'must be a subscription id (GUID)')
@@ -77,7 +86,7 @@ export const newTenantSchema = z
       .string()
       .regex(GUID_PATTERN, 'must be a tenant id (GUID)')
       .transform((s) => s.toLowerCase()),
-    displayName: z.string().trim().min(1).max(256),
+    displayName: displayName,
     enabled: z.boolean().default(true),
     tags: z.array(tag).max(50).default([]),
     subscriptions: subscriptionScopeInput.default({ mode: 'all', include: [], exclude: [] }),
@@ -88,7 +97,7 @@ export type NewTenant = z.input<typeof newTenantSchema>;
 
 export const tenantPatchSchema = z
   .object({
-    displayName: z.string().trim().min(1).max(256).optional(),
+    displayName: displayName.optional(),
     enabled: z.boolean().optional(),
     /** Why the tenant is excluded; required when disabling. */
     reason: z.string().trim().min(1).max(1024).optional(),

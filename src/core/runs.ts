@@ -306,7 +306,7 @@ export class RunStore {
           diagnosisDetail: details.diagnosis.detail,
         });
       }
-      if (details.warnings?.length) entity.warnings = JSON.stringify(details.warnings).slice(0, 30_000);
+      if (details.warnings?.length) entity.warnings = boundedJsonList(details.warnings, 30_000);
       if (details.snapshotBlob) entity.snapshotBlob = details.snapshotBlob;
       try {
         if (current) await this.runTenants.updateEntity(entity, 'Merge', { etag: current.etag });
@@ -407,6 +407,26 @@ export class RunStore {
     await this.releaseLock(runId);
     return this.getRun(runId);
   }
+}
+
+/**
+ * A JSON list that fits a Table string property (32K characters): whole items are kept while they fit
+ * and a last `{ truncated: n }` item says how many were left out, so the value always parses.
+ */
+export function boundedJsonList(items: unknown[], maxChars: number): string {
+  const kept: unknown[] = [];
+  let length = 2;
+  for (const [index, item] of items.entries()) {
+    const text = JSON.stringify(item);
+    const reserve = index < items.length - 1 ? 40 : 0; // room for the truncation marker
+    if (length + text.length + 1 + reserve > maxChars) {
+      kept.push({ truncated: items.length - index });
+      break;
+    }
+    kept.push(item);
+    length += text.length + 1;
+  }
+  return JSON.stringify(kept);
 }
 
 function flatten(row: Omit<TenantRunRecord, 'runId' | 'attempts'>): Record<string, unknown> {

@@ -72,6 +72,19 @@ export async function startSweep(
   await runtime.storage.ensureResources();
   const now = runtime.now();
   const nowIso = now.toISOString();
+  if (options.tenantIds) {
+    // Unknown tenants are refused before anything is locked or recorded (no empty run is left behind).
+    const missing: string[] = [];
+    for (const tenantId of new Set(options.tenantIds.map((id) => id.toLowerCase()))) {
+      try {
+        await registry.get(tenantId);
+      } catch (error) {
+        if (error instanceof NotFoundError) missing.push(tenantId);
+        else if (!(error instanceof ConflictError)) throw error; // an invalid row is reported by the run
+      }
+    }
+    if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
+  }
   const closedStuckRun = await closeStuckRun(runtime, now);
   const runId = newRunId(now);
   await runs.acquireLock(runId, nowIso);

@@ -5,25 +5,32 @@ import { handle, json } from './shared/http.js';
 
 type TenantView = Omit<TenantRunRecord, 'etag' | 'warnings'> & {
   warnings?: unknown[];
-  /** The stored warnings were cut to fit a table property and can no longer be read. */
-  warningsTruncated?: true;
+  /** How many warnings were left out to fit a table property (the list keeps the first ones). */
+  warningsOmitted?: number;
+  /** A stored value that is not a JSON list (written by hand or by an older version). */
+  warningsUnreadable?: true;
 };
 
 /**
  * Warnings are stored as a JSON string (Table storage has no lists); callers get the list itself, not
- * a string they would have to parse again. A stored value cut at the property's size limit is not
- * JSON any more: say so instead of failing the whole run.
+ * a string they would have to parse again. A list cut to fit the property says how many were left out.
  */
 function tenantView(tenant: TenantRunRecord): TenantView {
   const { etag: _etag, warnings, ...rest } = tenant;
   if (!warnings) return rest;
   try {
     const parsed: unknown = JSON.parse(warnings);
-    if (Array.isArray(parsed)) return { ...rest, warnings: parsed };
+    if (Array.isArray(parsed)) {
+      // boundedJsonList (src/core/runs.ts) ends a cut list with { truncated: n }.
+      const last = parsed.at(-1) as { truncated?: unknown } | undefined;
+      if (typeof last?.truncated === 'number')
+        return { ...rest, warnings: parsed.slice(0, -1), warningsOmitted: last.truncated };
+      return { ...rest, warnings: parsed };
+    }
   } catch {
-    // fall through: truncated or hand-written
+    // fall through: hand-written or from an older version
   }
-  return { ...rest, warningsTruncated: true };
+  return { ...rest, warningsUnreadable: true };
 }
 
 export const run = handle('Fleet.Read', async (request, { runtime }) => {

@@ -83,3 +83,21 @@ describe('identifier validation', () => {
     expect(call).toThrow(InputError);
   });
 });
+
+describe('bounded warning lists', () => {
+  it('keeps whole items that fit and says how many were left out, always valid JSON', async () => {
+    const { boundedJsonList } = await import('../../src/core/runs.js');
+    const items = Array.from({ length: 500 }, (_, index) => ({
+      scope: 'storageAccount',
+      id: `account${index}`,
+      code: 'AuthorizationFailure',
+    }));
+    const text = boundedJsonList(items, 2_000);
+    expect(text.length).toBeLessThanOrEqual(2_000);
+    const parsed = JSON.parse(text) as Array<Record<string, unknown>>;
+    const marker = parsed.at(-1)!;
+    expect(marker.truncated).toBe(500 - (parsed.length - 1));
+    expect(parsed[0]).toEqual(items[0]);
+    expect(JSON.parse(boundedJsonList(items.slice(0, 3), 2_000))).toEqual(items.slice(0, 3));
+  });
+});
