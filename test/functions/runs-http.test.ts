@@ -215,7 +215,7 @@ describe('GET /api/runs/{runId}: stored data the API must survive', () => {
     });
     const response = await call(run, { params: { runId } });
     expect(response.status, response.text).toBe(200);
-    const [tenant] = response.json<RunView>().tenants as Array<{
+    const [tenant] = response.json<RunView>().tenants as unknown as Array<{
       warnings: unknown[];
       warningsOmitted: number;
     }>;
