@@ -1,0 +1,152 @@
+/**
+ * Each contender runs in its own Node process (forked with tsx), so its peak RSS and CPU are its own.
+ * The benchmark drives it over the IPC channel: the contender prepares (not timed), says `ready`, and
+ * then runs one timed phase per `run` command, while the benchmark resets and reads the counters of
+ * the sandbox and the storage proxy around each phase.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { ROOT } from './sandbox-process.js';
+
+type ParentMessage = { type: 'run'; phase: string } | { type: 'exit' };
+type ChildMessage =
+  | { type: 'ready'; info: unknown }
+  | { type: 'result'; phase: string; result: unknown }
+  | { type: 'failed'; message: string };
+
+/** Figures every contender reports for a phase. */
+export interface PhaseFigures {
+  wallMs: number;
+  /** CPU time of the contender's process during the phase. */
+  cpuMs: number;
+  /** Highest RSS sampled (every 20 ms) during the phase, MiB. */
+  phasePeakRssMb: number;
+  /** The process's peak RSS since it started (the kernel's high-water mark), MiB. */
+  processPeakRssMb: number;
+}
+
+/** Parent side: a running contender. */
+export class ContenderProcess<Info, Result> {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly info: Info,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Forks `bench/<entry>` with its input in BENCH_INPUT and waits for it to be ready. */
+  static async start<Info, Result>(entry: string, input: unknown): Promise<ContenderProcess<Info, Result>> {
+    const child = fork(resolve(ROOT, 'bench', entry), [], {
+      cwd: ROOT,
+      // BENCH_CPU_PROFILE=<dir>: V8 CPU profiles of the contender processes, for finding hot spots.
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_CPU_PROFILE
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
+          : []),
+      ],
+      env: { ...process.env, BENCH_INPUT: JSON.stringify(input) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const message = await ContenderProcess.next(child);
+    if (message.type !== 'ready') throw new Error(`${entry} did not start: ${describe(message)}`);
+    return new ContenderProcess<Info, Result>(child, message.info as Info);
+  }
+
+  private static async next(child: ChildProcess): Promise<ChildMessage> {
+    return Promise.race([
+      once(child, 'message').then(([message]) => message as ChildMessage),
+      once(child, 'exit').then(([code, signal]) => {
+        throw new Error(`the contender process ended (${String(code ?? signal)})`);
+      }),
+    ]);
+  }
+
+  /** Runs one timed phase and returns its result. */
+  async run(phase: string): Promise<Result> {
+    this.child.send({ type: 'run', phase } satisfies ParentMessage);
+    const message = await ContenderProcess.next(this.child);
+    if (message.type !== 'result') throw new Error(`phase ${phase} failed: ${describe(message)}`);
+    return message.result as Result;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ type: 'exit' } satisfies ParentMessage);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function describe(message: ChildMessage): string {
+  return message.type === 'failed' ? message.message : JSON.stringify(message);
+}
+
+/** The input the benchmark gave this contender process. */
+export function contenderInput<T>(): T {
+  const text = process.env.BENCH_INPUT;
+  if (!text) throw new Error('BENCH_INPUT is not set: this file is started by bench/run.ts');
+  return JSON.parse(text) as T;
+}
+
+/**
+ * Measures one phase in this process: wall time, CPU time, the RSS sampled while it runs and the
+ * kernel's high-water mark afterwards.
+ */
+export async function measurePhase<T>(work: () => Promise<T>): Promise<{ figures: PhaseFigures; value: T }> {
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 20);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  try {
+    const value = await work();
+    const wallMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return {
+      value,
+      figures: {
+        wallMs,
+        cpuMs: (used.user + used.system) / 1000,
+        phasePeakRssMb: peak / 2 ** 20,
+        processPeakRssMb: process.resourceUsage().maxRSS / 1024,
+      },
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/**
+ * Child side: announces `ready` with `info`, then runs `phases[phase]` for every `run` command until
+ * told to exit. A failure is reported to the benchmark, which stops with its message.
+ */
+export function serveContender<Info>(info: Info, phases: Record<string, () => Promise<unknown>>): void {
+  const send = (message: ChildMessage): void => {
+    process.send!(message);
+  };
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'exit') {
+      process.disconnect();
+      process.exit(0);
+    }
+    const phase = phases[message.phase];
+    if (!phase) {
+      send({ type: 'failed', message: `unknown phase '${message.phase}'` });
+      return;
+    }
+    phase().then(
+      (result) => send({ type: 'result', phase: message.phase, result }),
+      (error: unknown) => send({ type: 'failed', message: (error as Error).message }),
+    );
+  });
+  send({ type: 'ready', info });
+}

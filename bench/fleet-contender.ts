@@ -1,0 +1,136 @@
+/**
+ * Contender (a): Tenant Fleet's sweep along the production path, in its own process. The app's own
+ * timer, queue and worker handlers run under the local Functions host with host.json's queue
+ * semantics (batchSize = the tenants one instance works on at once), exactly as `npm start` does.
+ * Setup (tables, registering the tenants) is not timed; each `run` is one whole scheduled sweep.
+ */
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import type { Sandbox, SandboxEndpoints } from '../sandbox/index.js';
+import { generateWorld, worldFacts } from '../sandbox/generator.js';
+import { parseWorld } from '../sandbox/world.js';
+import {
+  LocalFunctionsHost,
+  loadFunctionHandlers,
+  readQueueSemantics,
+  runScheduledSweep,
+} from '../src/cli/local-host.js';
+import { sandboxFleetConfig } from '../src/cli/sandbox-fleet.js';
+import { createRuntime } from '../src/core/runtime.js';
+import type { RunTotals } from '../src/core/runs.js';
+import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
+import type { WorldShape } from './options.js';
+import { ROOT } from './sandbox-process.js';
+import { startRequestTrace, traceMark } from './trace.js';
+
+export interface FleetInput {
+  endpoints: SandboxEndpoints;
+  world: WorldShape;
+  /** The provider storage (through the benchmark's counting proxy). */
+  connectionString: string;
+  /** Table/queue/container prefix of this contender. */
+  prefix: string;
+}
+
+export interface FleetInfo {
+  tenants: number;
+  /** Tenants one instance works on at once (host.json queues.batchSize). */
+  workers: number;
+  newBatchThreshold: number;
+  subscriptionConcurrency: number;
+  snapshots: boolean;
+  setupMs: number;
+}
+
+export interface FleetPhaseResult extends PhaseFigures {
+  runId: string;
+  runStatus: string;
+  totals?: RunTotals;
+  /** Queue outcomes: completed messages, retried deliveries, poisoned messages. */
+  messages: { completed: number; retried: number; poisoned: number };
+  /** The first warnings and errors the app logged (empty on a clean sweep). */
+  problems: string[];
+}
+
+async function main(): Promise<void> {
+  const input = contenderInput<FleetInput>();
+  startRequestTrace(process.env.BENCH_TRACE);
+  const started = performance.now();
+  const world = parseWorld(
+    generateWorld({
+      seed: input.world.seed,
+      tenants: input.world.tenants,
+      subscriptionsPerTenant: input.world.subscriptionsPerTenant,
+      resourcesPerSubscription: input.world.resourcesPerSubscription,
+    }),
+  );
+  // sandboxFleetConfig reads only the sandbox's endpoints and world; the sandbox itself runs elsewhere.
+  const sandboxView = { endpoints: input.endpoints, store: { world } } as unknown as Sandbox;
+  const config = sandboxFleetConfig(sandboxView, {
+    providerConnectionString: input.connectionString,
+    prefix: input.prefix,
+  });
+  let problems: string[] = [];
+  const runtime = createRuntime(config, {
+    log: (level, message) => {
+      if (level !== 'info' && problems.length < 20) problems.push(`${level}: ${message}`);
+    },
+  });
+  await runtime.storage.ensureResources();
+  const facts = worldFacts(world);
+  const names = new Map(world.tenants.map((tenant) => [tenant.id, tenant.displayName]));
+  const limit = pLimit(16);
+  await Promise.all(
+    facts.customerTenantIds.map((tenantId) =>
+      limit(() => runtime.registry.add({ tenantId, displayName: names.get(tenantId) ?? tenantId }, 'bench')),
+    ),
+  );
+
+  const semantics = readQueueSemantics(join(ROOT, 'host.json'));
+  const messages = { completed: 0, retried: 0, poisoned: 0 };
+  const host = new LocalFunctionsHost({
+    runtime,
+    handlers: await loadFunctionHandlers(),
+    semantics,
+    onMessage: (event) => {
+      if (event.outcome === 'completed') messages.completed++;
+      else if (event.outcome === 'retry') messages.retried++;
+      else messages.poisoned++;
+      if (event.outcome !== 'completed' && problems.length < 20)
+        problems.push(`${event.outcome}: ${event.error ?? ''}`);
+    },
+  });
+
+  const sweep = async (): Promise<FleetPhaseResult> => {
+    problems = [];
+    messages.completed = messages.retried = messages.poisoned = 0;
+    traceMark('sweep');
+    const { figures, value: runId } = await measurePhase(() => runScheduledSweep(host, runtime));
+    const run = await runtime.runs.getRun(runId);
+    return {
+      ...figures,
+      runId,
+      runStatus: run.status,
+      ...(run.totals ? { totals: run.totals } : {}),
+      messages: { ...messages },
+      problems,
+    };
+  };
+
+  serveContender<FleetInfo>(
+    {
+      tenants: facts.customerTenantIds.length,
+      workers: semantics.batchSize,
+      newBatchThreshold: semantics.newBatchThreshold,
+      subscriptionConcurrency: config.sweep.subscriptionConcurrency,
+      snapshots: config.sweep.snapshots,
+      setupMs: performance.now() - started,
+    },
+    { first: sweep, repeat: sweep },
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`fleet contender: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

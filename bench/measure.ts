@@ -1,0 +1,165 @@
+/**
+ * Measures the contenders on one world: a fresh Azurite (behind the counting proxy), the sandbox in
+ * its own process, then the fleet's first sweep and a repeat sweep with no changes, then (optionally)
+ * the naive loop, on the same sandbox and the same Azurite, one after the other. Around every phase
+ * the sandbox's and the proxy's counters are reset and read, and the CPU time of Azurite and of the
+ * sandbox is sampled, so each figure belongs to exactly one phase.
+ */
+import { startAzurite, type AzuriteHandle } from '../sandbox/azurite.js';
+import type { ArmSettings } from '../sandbox/arm.js';
+import { ContenderProcess } from './contender-ipc.js';
+import type { FleetInfo, FleetInput, FleetPhaseResult } from './fleet-contender.js';
+import { idealBound, type IdealBound } from './ideal.js';
+import type { NaiveInfo, NaiveInput, NaivePhaseResult } from './naive-contender.js';
+import type { ArmShape, WorldShape } from './options.js';
+import { childProcesses, cpuBetween, sampleProcess, type ProcessSample } from './processes.js';
+import { startSandboxProcess, type SandboxCounters, type SandboxProcess } from './sandbox-process.js';
+import { StorageProxy, type StorageCounts } from './storage-proxy.js';
+
+/** Resource groups of a generated subscription (sandbox/generator.ts: `resourceGroupCount: 4`). */
+export const GENERATED_RESOURCE_GROUPS = 4;
+
+export interface PhaseMeasurement<Result> {
+  result: Result;
+  /** Requests the sandbox received during the phase. */
+  sandbox: SandboxCounters;
+  /** Requests Azurite received during the phase (through the proxy). */
+  storage: StorageCounts;
+  /** CPU time the other processes spent during the phase. */
+  cpuMs: { azurite: number; sandbox: number };
+}
+
+export interface WorldMeasurement {
+  world: WorldShape;
+  /** The sandbox ARM's settings as it reported them. */
+  arm: ArmSettings;
+  ideal: IdealBound;
+  fleetInfo: FleetInfo;
+  fleet: { first: PhaseMeasurement<FleetPhaseResult>; repeat: PhaseMeasurement<FleetPhaseResult> };
+  naive?: PhaseMeasurement<NaivePhaseResult>;
+  /** Peak RSS and total CPU of the helper processes at the end of the world's measurement. */
+  processes: { azurite?: ProcessSample; sandbox?: ProcessSample };
+}
+
+export interface MeasureOptions {
+  naive: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+  /** Distinguishes the tables of different worlds in logs. */
+  label: string;
+}
+
+async function startProviderStorage(): Promise<{ azurite: AzuriteHandle; pid: number | undefined }> {
+  const before = new Set(childProcesses(process.pid, 'azurite'));
+  // Azurite keeps every entity in one Node heap; at a million rows it needs more than the default cap.
+  const nodeOptions = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --max-old-space-size=16384`.trim();
+  let azurite: AzuriteHandle;
+  try {
+    azurite = await startAzurite();
+  } finally {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
+  }
+  const pid = childProcesses(process.pid, 'azurite').find((candidate) => !before.has(candidate));
+  return { azurite, pid };
+}
+
+async function phase<Result>(
+  run: () => Promise<Result>,
+  sandbox: SandboxProcess,
+  proxy: StorageProxy,
+  azuritePid: number | undefined,
+): Promise<PhaseMeasurement<Result>> {
+  await sandbox.resetCounters();
+  proxy.take();
+  const azuriteBefore = azuritePid ? sampleProcess(azuritePid) : undefined;
+  const sandboxBefore = sampleProcess(sandbox.pid);
+  const result = await run();
+  const storage = proxy.take();
+  const counters = await sandbox.counters();
+  return {
+    result,
+    sandbox: counters,
+    storage,
+    cpuMs: {
+      azurite: cpuBetween(azuriteBefore, azuritePid ? sampleProcess(azuritePid) : undefined),
+      sandbox: cpuBetween(sandboxBefore, sampleProcess(sandbox.pid)),
+    },
+  };
+}
+
+export async function measureWorld(
+  world: WorldShape,
+  armShape: ArmShape,
+  options: MeasureOptions,
+): Promise<WorldMeasurement> {
+  const { log, label } = options;
+  const { azurite, pid: azuritePid } = await startProviderStorage();
+  let proxy: StorageProxy | undefined;
+  let sandbox: SandboxProcess | undefined;
+  const contenders: Array<{ stop(): Promise<void> }> = [];
+  try {
+    proxy = await StorageProxy.start(azurite);
+    sandbox = await startSandboxProcess(world, armShape);
+    const arm = await sandbox.armSettings();
+    log(`${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet`);
+
+    const fleet = await ContenderProcess.start<FleetInfo, FleetPhaseResult>('fleet-contender.ts', {
+      endpoints: sandbox.endpoints,
+      world,
+      connectionString: proxy.connectionString,
+      prefix: 'fleet',
+    } satisfies FleetInput);
+    contenders.push(fleet);
+    const ideal = idealBound({
+      tenants: fleet.info.tenants,
+      subscriptionsPerTenant: world.subscriptionsPerTenant,
+      resourcesPerSubscription: world.resourcesPerSubscription,
+      resourceGroupsPerSubscription: world.resourcesPerSubscription > 0 ? GENERATED_RESOURCE_GROUPS : 0,
+      latencyMs: arm.latencyMs,
+      pageSize: arm.pageSize,
+      throttle: arm.throttle,
+      workers: fleet.info.workers,
+      subscriptionConcurrency: fleet.info.subscriptionConcurrency,
+    });
+    log(`${label}: fleet ready in ${Math.round(fleet.info.setupMs)} ms; first sweep`);
+    const first = await phase(() => fleet.run('first'), sandbox, proxy, azuritePid);
+    log(`${label}: first sweep ${Math.round(first.result.wallMs)} ms; repeat sweep`);
+    const repeat = await phase(() => fleet.run('repeat'), sandbox, proxy, azuritePid);
+    log(`${label}: repeat sweep ${Math.round(repeat.result.wallMs)} ms`);
+    await fleet.stop();
+
+    let naive: PhaseMeasurement<NaivePhaseResult> | undefined;
+    if (options.naive) {
+      log(`${label}: naive loop (one tenant, one subscription, one row at a time)`);
+      const loop = await ContenderProcess.start<NaiveInfo, NaivePhaseResult>('naive-contender.ts', {
+        endpoints: sandbox.endpoints,
+        world,
+        connectionString: proxy.connectionString,
+        table: 'naiveinventory',
+      } satisfies NaiveInput);
+      contenders.push(loop);
+      naive = await phase(() => loop.run('loop'), sandbox, proxy, azuritePid);
+      log(`${label}: naive loop ${Math.round(naive.result.wallMs)} ms`);
+      await loop.stop();
+    }
+    return {
+      world,
+      arm,
+      ideal,
+      fleetInfo: fleet.info,
+      fleet: { first, repeat },
+      ...(naive ? { naive } : {}),
+      processes: {
+        ...(azuritePid ? { azurite: sampleProcess(azuritePid) } : {}),
+        sandbox: sampleProcess(sandbox.pid),
+      },
+    };
+  } finally {
+    for (const contender of contenders) await contender.stop().catch(() => undefined);
+    await sandbox?.stop();
+    await proxy?.close();
+    await azurite.stop();
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Command-line options of `npm run bench`. Every dimension of the world and of the sandbox's ARM can
+ * be scaled; `--quick` is a small run (well under a minute) for checking the benchmark itself.
+ */
+
+/** The generated world: customer tenants x subscriptions x resources per subscription. */
+export interface WorldShape {
+  tenants: number;
+  subscriptionsPerTenant: number;
+  resourcesPerSubscription: number;
+  seed: number;
+}
+
+/** The sandbox ARM's settings the benchmark runs with (throttling: ARM's 2024+ token bucket). */
+export interface ArmShape {
+  latencyMs: number;
+  pageSize: number;
+  throttle: { enabled: boolean; burst: number; refillPerSecond: number };
+}
+
+export interface BenchOptions {
+  world: WorldShape;
+  arm: ArmShape;
+  /** Run the naive loop (contender b); off only to save time while working on the product. */
+  naive: boolean;
+  series: {
+    enabled: boolean;
+    /** Tenants of every series world (default: the fewest whose largest point reaches 1,000,000 resources). */
+    tenants: number;
+    /** Multipliers of resources per subscription (so of resources per tenant). */
+    multipliers: number[];
+  };
+  quick: boolean;
+  /** Where bench.json and the chart go. */
+  reportDirectory: string;
+}
+
+/** The issue's default world and ARM: 200 x 2 x 300, 25 ms, pages of 100, throttling 250 burst / 25 per s. */
+export const DEFAULTS = {
+  tenants: 200,
+  subscriptionsPerTenant: 2,
+  resourcesPerSubscription: 300,
+  seed: 7,
+  latencyMs: 25,
+  pageSize: 100,
+  burst: 250,
+  refillPerSecond: 25,
+  multipliers: [1, 10, 100],
+  /** The series' largest point must reach this many resources in total. */
+  seriesTarget: 1_000_000,
+} as const;
+
+/** `--quick`: small enough for well under a minute, same code paths. */
+export const QUICK = {
+  tenants: 20,
+  subscriptionsPerTenant: 2,
+  resourcesPerSubscription: 100,
+  seriesTenants: 4,
+  multipliers: [1, 10],
+} as const;
+
+export const USAGE = `usage: npm run bench -- [options]
+  --tenants N             customer tenants (default ${DEFAULTS.tenants})
+  --subscriptions N       subscriptions per tenant (default ${DEFAULTS.subscriptionsPerTenant})
+  --resources N           resources per subscription (default ${DEFAULTS.resourcesPerSubscription})
+  --seed N                world seed (default ${DEFAULTS.seed})
+  --latency-ms N          ARM latency per request (default ${DEFAULTS.latencyMs})
+  --page-size N           ARM page size (default ${DEFAULTS.pageSize})
+  --no-throttle           ARM throttling off (default on: ${DEFAULTS.burst} burst, ${DEFAULTS.refillPerSecond}/s refill)
+  --series | --no-series  the scaling series (default on)
+  --series-tenants N      tenants of the series worlds (default: enough for 1,000,000 resources at the largest point)
+  --series-multipliers L  comma-separated multipliers of resources per subscription (default ${DEFAULTS.multipliers.join(',')})
+  --no-naive              skip the naive loop (no speedup figure)
+  --quick                 ${QUICK.tenants} x ${QUICK.subscriptionsPerTenant} x ${QUICK.resourcesPerSubscription}, series ${QUICK.seriesTenants} tenants x${QUICK.multipliers.join(', x')} (well under a minute)
+  --report-dir DIR        where bench.json and bench-series.svg go (default reports/)`;
+
+/** A usage error; the message names the flag and what it needs. */
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+function integer(flag: string, text: string | undefined, min: number, max = 10_000_000): number {
+  if (text === undefined || !/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new BenchUsageError(`${flag} needs an integer from ${min} to ${max} (got '${text ?? ''}')`);
+  }
+  return Number(text);
+}
+
+function multipliers(text: string | undefined): number[] {
+  const parts = (text ?? '').split(',').map((part) => part.trim());
+  if (parts.length === 0 || parts.some((part) => !/^\d+$/.test(part) || Number(part) < 1)) {
+    throw new BenchUsageError(
+      `--series-multipliers needs positive integers like 1,10,100 (got '${text ?? ''}')`,
+    );
+  }
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
+}
+
+/** Smallest tenant count whose largest series point reaches `target` resources. */
+export function seriesTenantsFor(
+  subscriptionsPerTenant: number,
+  resourcesPerSubscription: number,
+  largestMultiplier: number,
+  target: number = DEFAULTS.seriesTarget,
+): number {
+  const perTenant = subscriptionsPerTenant * resourcesPerSubscription * largestMultiplier;
+  return perTenant > 0 ? Math.max(1, Math.ceil(target / perTenant)) : 1;
+}
+
+/** Parses the arguments after `tsx bench/run.ts`; throws {@link BenchUsageError}. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
+  const quick = argv.includes('--quick');
+  let tenants: number = quick ? QUICK.tenants : DEFAULTS.tenants;
+  let subscriptions: number = quick ? QUICK.subscriptionsPerTenant : DEFAULTS.subscriptionsPerTenant;
+  let resources: number = quick ? QUICK.resourcesPerSubscription : DEFAULTS.resourcesPerSubscription;
+  let seed: number = DEFAULTS.seed;
+  let latencyMs: number = DEFAULTS.latencyMs;
+  let pageSize: number = DEFAULTS.pageSize;
+  let throttle = true;
+  let series = true;
+  let seriesTenants: number | undefined = quick ? QUICK.seriesTenants : undefined;
+  let seriesMultipliers: number[] = quick ? [...QUICK.multipliers] : [...DEFAULTS.multipliers];
+  let naive = true;
+  let reportDirectory = 'reports';
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string | undefined => argv[++i];
+    switch (flag) {
+      case '--tenants':
+        tenants = integer(flag, value(), 1);
+        break;
+      case '--subscriptions':
+        subscriptions = integer(flag, value(), 1, 1000);
+        break;
+      case '--resources':
+        resources = integer(flag, value(), 0);
+        break;
+      case '--seed':
+        seed = integer(flag, value(), 0, 2 ** 31);
+        break;
+      case '--latency-ms':
+        latencyMs = integer(flag, value(), 0, 60_000);
+        break;
+      case '--page-size':
+        pageSize = integer(flag, value(), 1, 5000);
+        break;
+      case '--no-throttle':
+        throttle = false;
+        break;
+      case '--series':
+        series = true;
+        break;
+      case '--no-series':
+        series = false;
+        break;
+      case '--series-tenants':
+        seriesTenants = integer(flag, value(), 1);
+        break;
+      case '--series-multipliers':
+        seriesMultipliers = multipliers(value());
+        break;
+      case '--no-naive':
+        naive = false;
+        break;
+      case '--quick':
+        break;
+      case '--report-dir': {
+        const directory = value();
+        if (!directory || directory.startsWith('--'))
+          throw new BenchUsageError('--report-dir needs a directory');
+        reportDirectory = directory;
+        break;
+      }
+      case '--help':
+      case '-h':
+        return 'help';
+      default:
+        throw new BenchUsageError(`unknown flag '${flag}'`);
+    }
+  }
+  const largest = seriesMultipliers[seriesMultipliers.length - 1]!;
+  return {
+    world: { tenants, subscriptionsPerTenant: subscriptions, resourcesPerSubscription: resources, seed },
+    arm: {
+      latencyMs,
+      pageSize,
+      throttle: { enabled: throttle, burst: DEFAULTS.burst, refillPerSecond: DEFAULTS.refillPerSecond },
+    },
+    naive,
+    series: {
+      enabled: series,
+      tenants: seriesTenants ?? seriesTenantsFor(subscriptions, resources, largest),
+      multipliers: seriesMultipliers,
+    },
+    quick,
+    reportDirectory,
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The benchmark's outputs: the table on stdout, reports/bench.json and the series chart.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { seriesChart, type SeriesPoint } from './chart.js';
+import type { Target, WorldFigures } from './figures.js';
+import type { BenchOptions } from './options.js';
+
+export interface SeriesEntry extends WorldFigures {
+  multiplier: number;
+}
+
+export interface BenchReport {
+  generatedAt: string;
+  machine: { cpus: number; memoryGb: number; node: string };
+  options: BenchOptions;
+  // The figures the issue names, for the default world (first sweep unless said otherwise).
+  tenants: number;
+  subscriptions: number;
+  resources: number;
+  fleetMs: number;
+  repeatSweepMs: number;
+  naiveMs: number | null;
+  idealMs: number;
+  speedupVsNaive: number | null;
+  speedupVsNaiveRepeatSweep: number | null;
+  ratioToIdeal: number;
+  ratioToIdealRepeatSweep: number;
+  miRequests: number;
+  tokenRequests: number;
+  armRequests: number;
+  tableRequestsPer1000Rows: number;
+  /** Inventory and change rows the repeat sweep wrote (the marker rows; change detection's cost). */
+  repeatSweepWrites: number;
+  /** Every row the repeat sweep wrote, run and registry bookkeeping included. */
+  repeatSweepWritesAllTables: number;
+  /** Peak RSS of the fleet's process on the default world, MiB. */
+  peakRssMb: number;
+  /** Peak RSS of the fleet's process at the series' largest point (the 1,000,000-resource target). */
+  peakRssMbLargestSeriesPoint: number | null;
+  targets: Target[];
+  main: WorldFigures;
+  series: SeriesEntry[];
+}
+
+const seconds = (ms: number): string => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+const integer = (value: number): string => value.toLocaleString('en-US');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+        .join('  '),
+    )
+    .join('\n');
+}
+
+/** The text printed on stdout. */
+export function formatReport(report: BenchReport): string {
+  const { main, options } = report;
+  const arm = options.arm;
+  const lines: string[] = [];
+  lines.push(
+    `Tenant Fleet benchmark: ${integer(main.tenants)} tenants x ${options.world.subscriptionsPerTenant} subscriptions x ` +
+      `${integer(options.world.resourcesPerSubscription)} resources = ${integer(main.resources)} resources; ARM ${arm.latencyMs} ms per request, ` +
+      `pages of ${arm.pageSize}, throttling ${arm.throttle.enabled ? `${arm.throttle.burst} burst + ${arm.throttle.refillPerSecond}/s` : 'off'}`,
+  );
+  lines.push(
+    `Ideal bound: ${seconds(main.idealMs)} s (${main.idealWaves} waves of ${report.main.tenants > 0 ? 'up to ' : ''}workers x ${main.idealTenantMs} ms per tenant, ${integer(main.idealArmRequests)} ARM requests)`,
+  );
+  lines.push('');
+  const naive = main.naive;
+  const rows: string[][] = [
+    ['', 'fleet: first sweep', 'fleet: repeat sweep', 'naive loop'],
+    [
+      'wall time (s)',
+      seconds(main.first.wallMs),
+      seconds(main.repeat.wallMs),
+      naive ? seconds(naive.wallMs) : '-',
+    ],
+    [
+      'ratio to ideal bound',
+      `${main.first.ratioToIdeal}x`,
+      `${main.repeat.ratioToIdeal}x`,
+      naive ? `${(naive.wallMs / main.idealMs).toFixed(1)}x` : '-',
+    ],
+    [
+      'speedup naive / fleet',
+      naive ? `${naive.speedupVsNaive}x` : '-',
+      naive ? `${naive.speedupVsNaiveRepeat}x` : '-',
+      '1x',
+    ],
+    [
+      'MI requests',
+      integer(main.first.miRequests),
+      integer(main.repeat.miRequests),
+      naive ? integer(naive.miRequests) : '-',
+    ],
+    [
+      'token requests',
+      integer(main.first.tokenRequests),
+      integer(main.repeat.tokenRequests),
+      naive ? integer(naive.tokenRequests) : '-',
+    ],
+    [
+      'ARM requests',
+      integer(main.first.armRequests),
+      integer(main.repeat.armRequests),
+      naive ? integer(naive.armRequests) : '-',
+    ],
+    [
+      'table requests',
+      integer(main.first.tableRequests),
+      integer(main.repeat.tableRequests),
+      naive ? integer(naive.tableRequests) : '-',
+    ],
+    [
+      'rows written (all tables)',
+      integer(main.first.rowsWritten),
+      integer(main.repeat.rowsWritten),
+      naive ? integer(naive.rowsWritten) : '-',
+    ],
+    [
+      '  of which inventory+changes',
+      integer(main.first.inventoryRowsWritten),
+      integer(main.repeat.inventoryRowsWritten),
+      '-',
+    ],
+    [
+      'table requests / 1,000 rows',
+      main.first.tableRequestsPer1000Rows.toFixed(2),
+      main.repeat.tableRequestsPer1000Rows.toFixed(2),
+      naive && naive.rowsWritten ? ((naive.tableRequests / naive.rowsWritten) * 1000).toFixed(2) : '-',
+    ],
+    [
+      'peak RSS, contender process (MiB)',
+      main.first.processPeakRssMb.toFixed(0),
+      main.repeat.processPeakRssMb.toFixed(0),
+      naive ? naive.processPeakRssMb.toFixed(0) : '-',
+    ],
+    [
+      'CPU s: contender / Azurite / sandbox',
+      `${seconds(main.first.cpuMs.fleet)} / ${seconds(main.first.cpuMs.azurite)} / ${seconds(main.first.cpuMs.sandbox)}`,
+      `${seconds(main.repeat.cpuMs.fleet)} / ${seconds(main.repeat.cpuMs.azurite)} / ${seconds(main.repeat.cpuMs.sandbox)}`,
+      naive
+        ? `${seconds(naive.cpuMs.naive)} / ${seconds(naive.cpuMs.azurite)} / ${seconds(naive.cpuMs.sandbox)}`
+        : '-',
+    ],
+  ];
+  lines.push(table(rows));
+  lines.push(
+    `Sandbox process peak RSS ${main.sandboxPeakRssMb.toFixed(0)} MiB; Azurite process peak RSS ${main.azuritePeakRssMb.toFixed(0)} MiB.`,
+  );
+  if (report.series.length) {
+    lines.push('');
+    lines.push(
+      `Scaling series: ${report.series[0]!.tenants} tenants x ${options.world.subscriptionsPerTenant} subscriptions x (${options.world.resourcesPerSubscription} x multiplier) resources`,
+    );
+    const seriesRows: string[][] = [
+      [
+        'multiplier',
+        'resources',
+        'first sweep (s)',
+        'repeat sweep (s)',
+        'ideal (s)',
+        'fleet peak RSS (MiB)',
+        'sandbox RSS',
+        'Azurite RSS',
+      ],
+      ...report.series.map((entry) => [
+        `x${entry.multiplier}`,
+        integer(entry.resources),
+        seconds(entry.first.wallMs),
+        seconds(entry.repeat.wallMs),
+        seconds(entry.idealMs),
+        Math.max(entry.first.processPeakRssMb, entry.repeat.processPeakRssMb).toFixed(0),
+        entry.sandboxPeakRssMb.toFixed(0),
+        entry.azuritePeakRssMb.toFixed(0),
+      ]),
+    ];
+    lines.push(table(seriesRows));
+  }
+  lines.push('');
+  lines.push('Targets (default world, first sweep; RSS at the largest series point):');
+  lines.push(
+    table([
+      ['target', 'wanted', 'measured', 'met'],
+      ...report.targets.map((target) => [
+        target.name,
+        target.target,
+        target.value,
+        target.met === true ? 'yes' : target.met === false ? 'NO' : String(target.met),
+      ]),
+    ]),
+  );
+  return lines.join('\n');
+}
+
+/** Writes bench.json and bench-series.svg; returns their paths. */
+export async function writeReport(report: BenchReport, directory: string): Promise<string[]> {
+  await mkdir(directory, { recursive: true });
+  const written: string[] = [];
+  const jsonPath = join(directory, 'bench.json');
+  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  written.push(jsonPath);
+  if (report.series.length) {
+    const points: SeriesPoint[] = report.series.map((entry) => ({
+      multiplier: entry.multiplier,
+      resources: entry.resources,
+      firstSweepMs: entry.first.wallMs,
+      repeatSweepMs: entry.repeat.wallMs,
+      idealMs: entry.idealMs,
+      peakRssMb: Math.max(entry.first.processPeakRssMb, entry.repeat.processPeakRssMb),
+    }));
+    const options = report.options;
+    const svgPath = join(directory, 'bench-series.svg');
+    await writeFile(
+      svgPath,
+      seriesChart(
+        points,
+        `${report.series[0]!.tenants} tenants x ${options.world.subscriptionsPerTenant} subscriptions; ARM ${options.arm.latencyMs} ms, pages of ${options.arm.pageSize}; ${report.generatedAt}`,
+      ),
+    );
+    written.push(svgPath);
+  }
+  return written;
+}

@@ -1,0 +1,244 @@
+/**
+ * A counting pass-through in front of Azurite (the provider's storage): every Table, Queue and Blob
+ * request a contender sends goes through it unchanged, so the counts are what the service received,
+ * whatever client sent them (the product's writers, its registry and run rows, the naive loop's SDK
+ * calls). A Table transaction ($batch) is opened to count its operations and the tables they touch.
+ * Loopback only; the benchmark's own process runs it, so its CPU is not the product's.
+ */
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { close, listen } from '../sandbox/http.js';
+import { DEV_ACCOUNT, type AzuriteHandle } from '../sandbox/azurite.js';
+
+/** Requests of one table (or of all tables). */
+export interface TableCounts {
+  /** Requests received: transactions, queries, point reads, single writes, table creation. */
+  requests: number;
+  /** Entity group transactions ($batch). */
+  transactions: number;
+  /** Query pages (GET on `table()`), each one request. */
+  queries: number;
+  pointReads: number;
+  /** Single-entity writes (insert, upsert, merge, delete outside a transaction). */
+  singleWrites: number;
+  /** Entities written or deleted, inside transactions or not. */
+  rowsWritten: number;
+}
+
+export interface StorageCounts {
+  table: TableCounts;
+  /** Per table (a transaction's operations are attributed to the table they name). */
+  tables: Record<string, TableCounts>;
+  queue: { requests: number };
+  blob: { requests: number; bytesUploaded: number };
+  /** Answers with status 5xx (the emulator failing, never expected). */
+  serverErrors: number;
+}
+
+const emptyTable = (): TableCounts => ({
+  requests: 0,
+  transactions: 0,
+  queries: 0,
+  pointReads: 0,
+  singleWrites: 0,
+  rowsWritten: 0,
+});
+
+export function emptyStorageCounts(): StorageCounts {
+  return {
+    table: emptyTable(),
+    tables: {},
+    queue: { requests: 0 },
+    blob: { requests: 0, bytesUploaded: 0 },
+    serverErrors: 0,
+  };
+}
+
+const WRITE_METHODS = new Set(['PUT', 'PATCH', 'MERGE', 'DELETE', 'POST']);
+/** An operation line inside a transaction body: `PUT http://host/account/table(...) HTTP/1.1`. */
+const OPERATION_LINE = /^(PUT|PATCH|MERGE|DELETE|POST|GET) (\S+) HTTP\/1\.1\r?$/gm;
+
+/** The table a Table-service path names (`/account/inventory(PartitionKey=...)` -> `inventory`). */
+export function tableOfPath(path: string): { table: string; entity: 'query' | 'entity' | 'collection' } {
+  const [, , segment = ''] = path.split('?')[0]!.split('/');
+  let decoded = segment;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    // keep the raw segment
+  }
+  const open = decoded.indexOf('(');
+  if (open < 0) return { table: decoded, entity: 'collection' };
+  const inside = decoded.slice(open + 1, decoded.lastIndexOf(')'));
+  return { table: decoded.slice(0, open), entity: inside.trim() === '' ? 'query' : 'entity' };
+}
+
+/** Counts the operations of a transaction body per table. */
+export function transactionOperations(body: string): Map<string, number> {
+  const perTable = new Map<string, number>();
+  for (const match of body.matchAll(OPERATION_LINE)) {
+    let path = match[2]!;
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      // already a path
+    }
+    const { table } = tableOfPath(path);
+    perTable.set(table, (perTable.get(table) ?? 0) + 1);
+  }
+  return perTable;
+}
+
+type Service = 'table' | 'queue' | 'blob';
+
+export class StorageProxy {
+  counts: StorageCounts = emptyStorageCounts();
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+  private constructor(
+    private readonly servers: Record<Service, Server>,
+    readonly ports: Record<Service, number>,
+  ) {}
+
+  /** Starts one listener per service in front of an Azurite. */
+  static async start(
+    azurite: Pick<AzuriteHandle, 'blobPort' | 'queuePort' | 'tablePort'>,
+  ): Promise<StorageProxy> {
+    const targets: Record<Service, number> = {
+      table: azurite.tablePort,
+      queue: azurite.queuePort,
+      blob: azurite.blobPort,
+    };
+    const servers = {} as Record<Service, Server>;
+    const ports = {} as Record<Service, number>;
+    const proxy = new StorageProxy(servers, ports);
+    for (const service of ['table', 'queue', 'blob'] as const) {
+      servers[service] = createServer((request, response) => {
+        proxy.forward(service, targets[service], request, response);
+      });
+      ports[service] = await listen(servers[service]);
+    }
+    return proxy;
+  }
+
+  /** The development account's connection string, pointed at this proxy. */
+  get connectionString(): string {
+    const base = `http://127.0.0.1`;
+    return (
+      `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT.name};AccountKey=${DEV_ACCOUNT.key};` +
+      `BlobEndpoint=${base}:${this.ports.blob}/${DEV_ACCOUNT.name};` +
+      `QueueEndpoint=${base}:${this.ports.queue}/${DEV_ACCOUNT.name};` +
+      `TableEndpoint=${base}:${this.ports.table}/${DEV_ACCOUNT.name};`
+    );
+  }
+
+  /** Returns the counts since the last reset and starts new ones. */
+  take(): StorageCounts {
+    const counts = this.counts;
+    this.counts = emptyStorageCounts();
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.servers).map((server) => close(server)));
+    this.agent.destroy();
+  }
+
+  private tableCounts(table: string): TableCounts {
+    return (this.counts.tables[table] ??= emptyTable());
+  }
+
+  private countTable(method: string, path: string, body: Buffer | undefined): void {
+    const total = this.counts.table;
+    total.requests++;
+    const { table, entity } = tableOfPath(path);
+    if (table === '$batch') {
+      total.transactions++;
+      const operations = transactionOperations(body?.toString('utf8') ?? '');
+      let first = true;
+      for (const [name, count] of operations) {
+        const counts = this.tableCounts(name);
+        // The request counts once, for the table of its first operation (one transaction, one partition).
+        if (first) {
+          counts.requests++;
+          counts.transactions++;
+          first = false;
+        }
+        counts.rowsWritten += count;
+        total.rowsWritten += count;
+      }
+      return;
+    }
+    const counts = this.tableCounts(table);
+    counts.requests++;
+    if (method === 'GET' && entity === 'query') {
+      counts.queries++;
+      total.queries++;
+    } else if (method === 'GET') {
+      counts.pointReads++;
+      total.pointReads++;
+    } else if (WRITE_METHODS.has(method) && table !== 'Tables') {
+      counts.singleWrites++;
+      counts.rowsWritten++;
+      total.singleWrites++;
+      total.rowsWritten++;
+    }
+  }
+
+  private forward(
+    service: Service,
+    targetPort: number,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): void {
+    const method = request.method ?? 'GET';
+    const path = request.url ?? '/';
+    const send = (body: Buffer | undefined): void => {
+      const upstream = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: targetPort,
+          method,
+          path,
+          headers: request.headers,
+          agent: this.agent,
+        },
+        (answer) => {
+          if ((answer.statusCode ?? 0) >= 500) this.counts.serverErrors++;
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      upstream.on('error', (error) => {
+        if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
+        response.end(`bench proxy: ${error.message}`);
+      });
+      if (body) upstream.end(body);
+      else request.pipe(upstream);
+    };
+    if (service === 'table') {
+      // Table bodies are small (a transaction is at most 4 MiB): read them whole to count operations.
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const body = Buffer.concat(chunks);
+        this.countTable(method, path, body);
+        send(body);
+      });
+      return;
+    }
+    if (service === 'queue') this.counts.queue.requests++;
+    else {
+      this.counts.blob.requests++;
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (method === 'PUT' && Number.isFinite(length)) this.counts.blob.bytesUploaded += length;
+    }
+    send(undefined);
+  }
+}
