@@ -216,7 +216,10 @@ export class InventorySync {
     items: AsyncIterable<InventoryItem>,
   ): Promise<SubscriptionSyncResult> {
     const partition = inventoryPartition(context.tenantId, subscription.subscriptionId);
-    const previous = await this.previousHashes(partition);
+    // The previous state is read while ARM's first pages are on their way (both are round trips).
+    const previousRead = this.previousHashes(partition);
+    previousRead.catch(() => undefined); // a failure surfaces at the await below
+    let previous: Map<string, string> | undefined;
     const result: SubscriptionSyncResult = {
       subscriptionId: subscription.subscriptionId,
       items: 0,
@@ -228,6 +231,7 @@ export class InventorySync {
     };
     const seen = new Set<string>();
     for await (const item of items) {
+      previous ??= await previousRead;
       const rowKey = resourceRowKey(item.id);
       if (seen.has(rowKey)) continue; // a page boundary can repeat an item; count it once
       seen.add(rowKey);
@@ -263,6 +267,7 @@ export class InventorySync {
       }
       previous.delete(rowKey);
     }
+    previous ??= await previousRead;
     // What was there before and is not any more.
     for (const rowKey of previous.keys()) {
       const before = await this.previousRow(partition, rowKey);
