@@ -6,7 +6,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { basename, join, resolve } from 'node:path';
 import { ROOT } from './sandbox-process.js';
 
 type ParentMessage = { type: 'run'; phase: string } | { type: 'exit' };
@@ -24,6 +26,8 @@ export interface PhaseFigures {
   phasePeakRssMb: number;
   /** The process's peak RSS since it started (the kernel's high-water mark), MiB. */
   processPeakRssMb: number;
+  /** Node's memory breakdown at the sampled peak, MiB (where the resident set went). */
+  atPeakMb: { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
 }
 
 /** Parent side: a running contender. */
@@ -42,13 +46,7 @@ export class ContenderProcess<Info, Result> {
     const child = fork(resolve(ROOT, 'bench', entry), [], {
       cwd: ROOT,
       // BENCH_CPU_PROFILE=<dir>: V8 CPU profiles of the contender processes, for finding hot spots.
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(process.env.BENCH_CPU_PROFILE
-          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
-          : []),
-      ],
+      execArgv: ['--import', 'tsx'],
       env: { ...process.env, BENCH_INPUT: JSON.stringify(input) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -99,18 +97,29 @@ export function contenderInput<T>(): T {
  * Measures one phase in this process: wall time, CPU time, the RSS sampled while it runs and the
  * kernel's high-water mark afterwards.
  */
-export async function measurePhase<T>(work: () => Promise<T>): Promise<{ figures: PhaseFigures; value: T }> {
-  let peak = process.memoryUsage.rss();
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 20);
+export async function measurePhase<T>(
+  work: () => Promise<T>,
+  label = 'phase',
+): Promise<{ figures: PhaseFigures; value: T }> {
+  const profile = await startPhaseProfile(label);
+  let peak = 0;
+  let atPeak = process.memoryUsage();
+  const sample = (): void => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= peak) return;
+    peak = rss;
+    atPeak = process.memoryUsage();
+  };
+  sample();
+  const sampler = setInterval(sample, 20);
   const cpu = process.cpuUsage();
   const started = performance.now();
   try {
     const value = await work();
     const wallMs = performance.now() - started;
     const used = process.cpuUsage(cpu);
-    peak = Math.max(peak, process.memoryUsage.rss());
+    sample();
+    const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
     return {
       value,
       figures: {
@@ -118,11 +127,39 @@ export async function measurePhase<T>(work: () => Promise<T>): Promise<{ figures
         cpuMs: (used.user + used.system) / 1000,
         phasePeakRssMb: peak / 2 ** 20,
         processPeakRssMb: process.resourceUsage().maxRSS / 1024,
+        atPeakMb: {
+          heapTotal: mb(atPeak.heapTotal),
+          heapUsed: mb(atPeak.heapUsed),
+          external: mb(atPeak.external),
+          arrayBuffers: mb(atPeak.arrayBuffers),
+        },
       },
     };
   } finally {
     clearInterval(sampler);
+    await profile?.stop();
   }
+}
+
+/**
+ * BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of each phase (`<dir>/<contender>-<label>.cpuprofile`,
+ * open it in Chrome DevTools), for finding where a sweep's CPU goes. Off by default.
+ */
+async function startPhaseProfile(label: string): Promise<{ stop(): Promise<void> } | undefined> {
+  const directory = process.env.BENCH_CPU_PROFILE;
+  if (!directory) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      const name = `${basename(process.argv[1] ?? 'contender', '.ts')}-${label}.cpuprofile`;
+      await writeFile(join(directory, name), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
  * From measurements to the figures the issue asks for, and the targets they are held against.
  * Pure functions: the smoke test checks them on a tiny world.
  */
+import type { PhaseFigures } from './contender-ipc.js';
 import type { WorldMeasurement } from './measure.js';
 import type { StorageCounts, TableCounts } from './storage-proxy.js';
 
@@ -50,6 +51,8 @@ export interface SweepFigures {
   cpuMs: { fleet: number; azurite: number; sandbox: number };
   processPeakRssMb: number;
   phasePeakRssMb: number;
+  /** Node's heap and off-heap memory when the phase's RSS peaked. */
+  memoryAtPeakMb: PhaseFigures['atPeakMb'];
   tenantsSucceeded: number;
   runStatus: string;
   retried: number;
@@ -97,6 +100,7 @@ function sweepFigures(
     },
     processPeakRssMb: round(result.processPeakRssMb, 1),
     phasePeakRssMb: round(result.phasePeakRssMb, 1),
+    memoryAtPeakMb: result.atPeakMb,
     tenantsSucceeded: result.totals?.succeeded ?? 0,
     runStatus: result.runStatus,
     retried: result.messages.retried,

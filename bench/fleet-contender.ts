@@ -101,11 +101,11 @@ async function main(): Promise<void> {
     },
   });
 
-  const sweep = async (): Promise<FleetPhaseResult> => {
+  const sweep = async (label: string): Promise<FleetPhaseResult> => {
     problems = [];
     messages.completed = messages.retried = messages.poisoned = 0;
     traceMark('sweep');
-    const { figures, value: runId } = await measurePhase(() => runScheduledSweep(host, runtime));
+    const { figures, value: runId } = await measurePhase(() => runScheduledSweep(host, runtime), label);
     const run = await runtime.runs.getRun(runId);
     return {
       ...figures,
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       snapshots: config.sweep.snapshots,
       setupMs: performance.now() - started,
     },
-    { first: sweep, repeat: sweep },
+    { first: () => sweep('first'), repeat: () => sweep('repeat') },
   );
 }
 

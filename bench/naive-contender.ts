@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     { tenants: facts.customerTenantIds.length },
     {
       loop: async (): Promise<NaivePhaseResult> => {
-        const { figures, value } = await measurePhase(loop);
+        const { figures, value } = await measurePhase(loop, 'loop');
         return { ...figures, ...value };
       },
     },
