@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
+import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
 
 export interface ArmOptions {
   cloud: CloudProfile;
@@ -43,7 +43,7 @@ function clientOptions(options: ArmOptions) {
     // The SDK derives its scope from the endpoint; pin it so the sandbox gets the ARM audience.
     credentials: { scopes: [options.cloud.armScope] },
     retryOptions: { maxRetries: options.maxRetries },
-    ...pipelineOptionsFor(options.cloud),
+    ...sharedPipelineOptionsFor(options.cloud),
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };
 }

@@ -10,7 +10,7 @@
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
-import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
+import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
 import { parseTenantId } from './ids.js';
 
 export interface CredentialChainOptions {
@@ -34,7 +34,7 @@ export class CredentialChain {
       options.managedIdentityCredential ??
       new ManagedIdentityCredential({
         clientId: options.managedIdentityClientId,
-        ...pipelineOptionsFor(options.cloud),
+        ...sharedPipelineOptionsFor(options.cloud),
       });
   }
 
@@ -66,7 +66,7 @@ export class CredentialChain {
       credential = new ClientAssertionCredential(id, this.appClientId, () => this.assertion(), {
         authorityHost: this.cloud.authorityHost,
         disableInstanceDiscovery: this.cloud.disableInstanceDiscovery,
-        ...pipelineOptionsFor(this.cloud),
+        ...sharedPipelineOptionsFor(this.cloud),
       });
       this.perTenant.set(id, credential);
     }
