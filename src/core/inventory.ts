@@ -1,16 +1,27 @@
 /**
  * Inventory with change history. For one subscription:
- *  1. read the previous state's keys and content hashes (one partition query, projected to two columns);
+ *  1. read the previous state's key and content hashes: the manifest in the marker row (one point read,
+ *     see inventory-manifest.ts), or one partition query projected to two columns when there is none;
  *  2. stream the current resources from ARM; a new key is `added`, a different hash is `modified`
  *     (the previous row is read to say what changed), the same hash costs nothing;
  *  3. keys left over are `removed`.
  * Change records are written before the inventory rows they describe and are keyed by run and resource,
  * so a redelivered message (a crash half-way) neither loses nor duplicates a change.
- * An unchanged subscription costs one write: its marker row (last swept, counts).
+ * An unchanged subscription costs one read and one write: its marker row (last swept, counts, manifest).
  */
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import type { InventoryItem, VisibleSubscription } from './arm.js';
+import {
+  contentHashWords,
+  HashManifest,
+  KeySet,
+  keyText,
+  MANIFEST_MAX_CHUNKS,
+  MANIFEST_MAX_ENTRIES,
+  MANIFEST_VERSION,
+  rowKeyHash,
+} from './inventory-manifest.js';
 import { TableBatchWriter, type BatchStats } from './table-batch.js';
 import { resourceGlobalKey, resourceRowKey, underscorePrefixRange } from './table-keys.js';
 
@@ -104,6 +115,20 @@ export function changedFields(before: InventoryItem, after: InventoryItem): Comp
   return COMPARED_FIELDS.filter((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field]));
 }
 
+/** A marker row as read back (the manifest's chunks are `manifest0`, `manifest1`, ...). */
+interface MarkerRow {
+  manifestVersion?: number;
+  manifestEntries?: number;
+  syncing?: boolean;
+  [chunk: `manifest${number}`]: unknown;
+}
+
+interface PreviousState {
+  manifest: HashManifest;
+  /** From the marker's manifest (a sweep that changes rows must flag the marker first). */
+  fromMarker: boolean;
+}
+
 export interface InventoryTables {
   inventory: TableClient;
   changes: TableClient;
@@ -131,21 +156,50 @@ export class InventorySync {
     return { inventory: { ...this.inventoryWriter.stats }, changes: { ...this.changesWriter.stats } };
   }
 
-  private async previousHashes(partition: string): Promise<Map<string, string>> {
-    const hashes = new Map<string, string>();
+  /**
+   * The previous state of a partition: the manifest in its marker row (one point read) when the last
+   * sweep finished there, else the partition itself (a query: first sweeps, sweeps after a crash,
+   * subscriptions too large for a manifest, rows written before manifests existed).
+   */
+  private async previousState(partition: string): Promise<PreviousState> {
+    const marker = await this.previousRow<MarkerRow>(partition, SUBSCRIPTION_MARKER);
+    if (marker?.manifestVersion === MANIFEST_VERSION && !marker.syncing) {
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < MANIFEST_MAX_CHUNKS; i++) {
+        const chunk = marker[`manifest${i}`];
+        if (chunk instanceof Uint8Array) chunks.push(chunk);
+      }
+      const manifest = HashManifest.fromChunks(chunks, Number(marker.manifestEntries));
+      if (manifest) return { manifest, fromMarker: true };
+    }
+    const builder = HashManifest.builder();
     const entities = this.tables.inventory.listEntities<{ contentHash?: string }>({
       queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['RowKey', 'contentHash'] },
     });
     for await (const entity of entities) {
       if (entity.rowKey === SUBSCRIPTION_MARKER || !entity.rowKey) continue;
-      hashes.set(entity.rowKey, entity.contentHash ?? '');
+      builder.add(...rowKeyHash(entity.rowKey), ...contentHashWords(entity.contentHash ?? ''));
     }
-    return hashes;
+    return { manifest: builder.build(), fromMarker: false };
   }
 
-  private async previousRow(partition: string, rowKey: string): Promise<StoredRow | undefined> {
+  /** The row keys of a partition whose key hash is in `wanted` (the rows a manifest says are gone). */
+  private async *rowKeysOf(partition: string, wanted: Set<string>): AsyncGenerator<string> {
+    const entities = this.tables.inventory.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['RowKey'] },
+    });
+    for await (const entity of entities) {
+      if (entity.rowKey === SUBSCRIPTION_MARKER || !entity.rowKey) continue;
+      if (wanted.has(keyText(...rowKeyHash(entity.rowKey)))) yield entity.rowKey;
+    }
+  }
+
+  private async previousRow<Row extends object = StoredRow>(
+    partition: string,
+    rowKey: string,
+  ): Promise<Row | undefined> {
     try {
-      return await this.tables.inventory.getEntity<StoredRow>(partition, rowKey);
+      return await this.tables.inventory.getEntity<Row>(partition, rowKey);
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -217,9 +271,9 @@ export class InventorySync {
   ): Promise<SubscriptionSyncResult> {
     const partition = inventoryPartition(context.tenantId, subscription.subscriptionId);
     // The previous state is read while ARM's first pages are on their way (both are round trips).
-    const previousRead = this.previousHashes(partition);
+    const previousRead = this.previousState(partition);
     previousRead.catch(() => undefined); // a failure surfaces at the await below
-    let previous: Map<string, string> | undefined;
+    let previous: PreviousState | undefined;
     const result: SubscriptionSyncResult = {
       subscriptionId: subscription.subscriptionId,
       items: 0,
@@ -229,12 +283,40 @@ export class InventorySync {
       modified: 0,
       storageAccounts: [],
     };
-    const seen = new Set<string>();
+    let seen = new Uint8Array(0);
+    const seenNew = new KeySet();
+    const next = HashManifest.builder();
+    let markedSyncing = false;
+    /**
+     * Before the first change is written, a marker whose manifest this sweep relies on is flagged:
+     * if the sweep dies half-way, the next one sees the flag and reads the partition instead of a
+     * manifest that no longer matches the rows. An unchanged subscription never pays this write.
+     */
+    const beforeChange = async (state: PreviousState): Promise<void> => {
+      if (!state.fromMarker || markedSyncing) return;
+      markedSyncing = true;
+      await this.tables.inventory.updateEntity(
+        { partitionKey: partition, rowKey: SUBSCRIPTION_MARKER, syncing: true },
+        'Merge',
+      );
+      this.inventoryWriter.stats.requests++;
+      this.inventoryWriter.stats.operations++;
+    };
     for await (const item of items) {
-      previous ??= await previousRead;
+      if (!previous) {
+        previous = await previousRead;
+        seen = new Uint8Array(previous.manifest.size);
+      }
       const rowKey = resourceRowKey(item.id);
-      if (seen.has(rowKey)) continue; // a page boundary can repeat an item; count it once
-      seen.add(rowKey);
+      const [keyHi, keyLo] = rowKeyHash(rowKey);
+      const index = previous.manifest.indexOf(keyHi, keyLo);
+      // A page boundary can repeat an item; count it once.
+      if (index >= 0) {
+        if (seen[index]) continue;
+        seen[index] = 1;
+      } else if (!seenNew.add(keyHi, keyLo)) {
+        continue;
+      }
       result.items++;
       if (item.type.toLowerCase() === 'microsoft.resources/resourcegroups') result.resourceGroups++;
       if (item.type.toLowerCase() === 'microsoft.storage/storageaccounts') {
@@ -247,13 +329,16 @@ export class InventorySync {
       }
       await context.onItem?.(item);
       const hash = contentHash(item);
-      const previousHash = previous.get(rowKey);
-      if (previousHash === undefined) {
+      const [contentHi, contentLo] = contentHashWords(hash);
+      next.add(keyHi, keyLo, contentHi, contentLo);
+      if (index < 0) {
         result.added++;
+        await beforeChange(previous);
         await this.recordChange(context, 'added', item, []);
         await this.writeItem(context, partition, item, hash, context.now);
-      } else if (previousHash !== hash) {
+      } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
         result.modified++;
+        await beforeChange(previous);
         const before = await this.previousRow(partition, rowKey);
         const beforeItem = before ? storedToItem(before, subscription.subscriptionId) : undefined;
         await this.recordChange(
@@ -265,18 +350,34 @@ export class InventorySync {
         );
         await this.writeItem(context, partition, item, hash, before?.firstSeen ?? context.now);
       }
-      previous.delete(rowKey);
     }
-    previous ??= await previousRead;
-    // What was there before and is not any more.
-    for (const rowKey of previous.keys()) {
-      const before = await this.previousRow(partition, rowKey);
-      if (before) {
-        result.removed++;
-        const item = storedToItem(before, subscription.subscriptionId);
-        await this.recordChange(context, 'removed', item, []);
+    if (!previous) {
+      previous = await previousRead;
+      seen = new Uint8Array(previous.manifest.size);
+    }
+    // What was there before and is not any more: the manifest knows their key hashes; the partition
+    // says which rows they are (a query, only when something is gone).
+    const gone = new Set<string>();
+    for (let i = 0; i < previous.manifest.size; i++)
+      if (!seen[i]) gone.add(keyText(...previous.manifest.keyAt(i)));
+    if (gone.size > 0) {
+      await beforeChange(previous);
+      for await (const rowKey of this.rowKeysOf(partition, gone)) {
+        const before = await this.previousRow(partition, rowKey);
+        if (before) {
+          result.removed++;
+          const item = storedToItem(before, subscription.subscriptionId);
+          await this.recordChange(context, 'removed', item, []);
+        }
+        await this.inventoryWriter.delete(partition, rowKey);
       }
-      await this.inventoryWriter.delete(partition, rowKey);
+    }
+    const manifest = next.build();
+    const manifestProperties: Record<string, unknown> = {};
+    if (manifest.size <= MANIFEST_MAX_ENTRIES) {
+      manifestProperties.manifestVersion = MANIFEST_VERSION;
+      manifestProperties.manifestEntries = manifest.size;
+      manifest.toChunks().forEach((chunk, i) => (manifestProperties[`manifest${i}`] = chunk));
     }
     await this.inventoryWriter.upsert({
       partitionKey: partition,
@@ -289,6 +390,7 @@ export class InventorySync {
       lastRunId: context.runId,
       items: result.items,
       resourceGroups: result.resourceGroups,
+      ...manifestProperties,
     });
     await this.inventoryWriter.flush();
     return result;
@@ -304,6 +406,8 @@ export class InventorySync {
     }>({
       queryOptions: {
         filter: `${underscorePrefixRange('PartitionKey', tenantId)} and ${odata`RowKey eq ${SUBSCRIPTION_MARKER}`}`,
+        // Marker rows carry the manifest (up to 1 MiB): read only what is needed here.
+        select: ['subscriptionId', 'displayName', 'state'],
       },
     });
     for await (const row of rows) {
