@@ -1,0 +1,62 @@
+/**
+ * The benchmark as a function: every measurement the options ask for, assembled into the report
+ * (bench/run.ts is the command line around it; the smoke test calls it on a tiny world).
+ */
+import { cpus, totalmem } from 'node:os';
+import { evaluateTargets, worldFigures, type WorldFigures } from './figures.js';
+import { measureWorld } from './measure.js';
+import type { BenchOptions } from './options.js';
+import type { BenchReport, SeriesEntry } from './report.js';
+
+export type BenchLog = (line: string) => void;
+
+/** Runs every measurement the options ask for and assembles the report. */
+export async function runBench(options: BenchOptions, log: BenchLog = () => undefined): Promise<BenchReport> {
+  const main = worldFigures(
+    await measureWorld(options.world, options.arm, { naive: options.naive, log, label: 'default world' }),
+  );
+  const series: SeriesEntry[] = [];
+  if (options.series.enabled) {
+    for (const multiplier of options.series.multipliers) {
+      const world = {
+        ...options.world,
+        tenants: options.series.tenants,
+        resourcesPerSubscription: options.world.resourcesPerSubscription * multiplier,
+      };
+      const figures = worldFigures(
+        await measureWorld(world, options.arm, { naive: false, log, label: `series x${multiplier}` }),
+      );
+      series.push({ multiplier, ...figures });
+    }
+  }
+  const largest: WorldFigures | undefined = series[series.length - 1];
+  return {
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    options,
+    tenants: main.tenants,
+    subscriptions: main.subscriptions,
+    resources: main.resources,
+    fleetMs: main.first.wallMs,
+    repeatSweepMs: main.repeat.wallMs,
+    naiveMs: main.naive?.wallMs ?? null,
+    idealMs: main.idealMs,
+    speedupVsNaive: main.naive?.speedupVsNaive ?? null,
+    speedupVsNaiveRepeatSweep: main.naive?.speedupVsNaiveRepeat ?? null,
+    ratioToIdeal: main.first.ratioToIdeal,
+    ratioToIdealRepeatSweep: main.repeat.ratioToIdeal,
+    miRequests: main.first.miRequests,
+    tokenRequests: main.first.tokenRequests,
+    armRequests: main.first.armRequests,
+    tableRequestsPer1000Rows: main.first.tableRequestsPer1000Rows,
+    repeatSweepWrites: main.repeat.inventoryRowsWritten,
+    repeatSweepWritesAllTables: main.repeat.rowsWritten,
+    peakRssMb: main.first.processPeakRssMb,
+    peakRssMbLargestSeriesPoint: largest
+      ? Math.max(largest.first.processPeakRssMb, largest.repeat.processPeakRssMb)
+      : null,
+    targets: evaluateTargets(main, largest),
+    main,
+    series,
+  };
+}
