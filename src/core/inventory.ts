@@ -28,6 +28,12 @@ import { resourceGlobalKey, resourceRowKey, underscorePrefixRange } from './tabl
 /** Row key of a subscription's marker row; `!` sorts before every escaped resource key. */
 export const SUBSCRIPTION_MARKER = '!subscription';
 
+/**
+ * Row key of a tenant's marker row, in the partition named by the tenant id alone (outside the
+ * `{tenantId}_` range of its subscriptions' partitions): the subscriptions that may have an inventory.
+ */
+export const TENANT_MARKER = '!tenant';
+
 export type ChangeType = 'added' | 'removed' | 'modified';
 export const COMPARED_FIELDS = ['name', 'type', 'location', 'tags', 'sku', 'kind', 'managedBy'] as const;
 export type ComparedField = (typeof COMPARED_FIELDS)[number];
@@ -420,6 +426,42 @@ export class InventorySync {
       });
     }
     return found;
+  }
+
+  /**
+   * The subscriptions of a tenant that may have an inventory: its marker row (one point read), or, for
+   * a tenant without one (never swept, or swept before tenant markers existed), its subscriptions'
+   * marker rows (a query over the tenant's partitions).
+   */
+  async tenantSubscriptions(tenantId: string): Promise<{ subscriptionIds: string[]; stored: boolean }> {
+    const marker = await this.previousRow<{ subscriptions?: string }>(tenantId, TENANT_MARKER);
+    if (typeof marker?.subscriptions === 'string') {
+      try {
+        const ids = JSON.parse(marker.subscriptions) as unknown;
+        if (Array.isArray(ids) && ids.every((id) => typeof id === 'string'))
+          return { subscriptionIds: ids, stored: true };
+      } catch {
+        // an unreadable marker: fall back to the query below, which rewrites it
+      }
+    }
+    const found = await this.inventoriedSubscriptions(tenantId);
+    return { subscriptionIds: found.map((subscription) => subscription.subscriptionId), stored: false };
+  }
+
+  /**
+   * Records which subscriptions of a tenant may have an inventory. Written before a new subscription
+   * is synced (so a sweep that dies half-way never leaves an inventory nobody will retire) and after
+   * subscriptions were retired; a sweep whose subscriptions did not change writes nothing.
+   */
+  async recordTenantSubscriptions(tenantId: string, subscriptionIds: Iterable<string>): Promise<void> {
+    await this.tables.inventory.upsertEntity(
+      {
+        partitionKey: tenantId,
+        rowKey: TENANT_MARKER,
+        subscriptions: JSON.stringify([...subscriptionIds].sort()),
+      },
+      'Replace',
+    );
   }
 
   /** A subscription that left the scope: every resource is removed, then its marker. */

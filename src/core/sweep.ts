@@ -380,6 +380,15 @@ export async function sweepTenant(
   const now = runtime.now().toISOString();
   const warnings: TenantWarning[] = [];
 
+  const tables = {
+    inventory: storage.table(config.names.inventoryTable),
+    changes: storage.table(config.names.changesTable),
+  };
+  // Which subscriptions had an inventory before: read while ARM lists the visible ones.
+  const retireSync = new InventorySync(tables);
+  const knownRead = retireSync.tenantSubscriptions(tenantId);
+  knownRead.catch(() => undefined); // a failure surfaces at the await below
+
   const visible: VisibleSubscription[] = [];
   for await (const subscription of listVisibleSubscriptions(subscriptionClient(credential, armOptions))) {
     if (subscription.state === 'Deleted') continue;
@@ -414,10 +423,6 @@ export async function sweepTenant(
         snapshotBlobName(tenantId, runId),
       )
     : undefined;
-  const tables = {
-    inventory: storage.table(config.names.inventoryTable),
-    changes: storage.table(config.names.changesTable),
-  };
   const syncContext = {
     tenantId,
     runId,
@@ -426,6 +431,12 @@ export async function sweepTenant(
   };
   let tableRequests = 0;
   try {
+    const known = await knownRead;
+    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
+    const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
+    if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
+      await retireSync.recordTenantSubscriptions(tenantId, knownAndCurrent);
+    }
     const limit = pLimit(config.sweep.subscriptionConcurrency);
     const results = await Promise.all(
       inScope.map((subscription) =>
@@ -455,12 +466,18 @@ export async function sweepTenant(
     if (synced.length === 0) throw new DiagnosedError(warnings[0]!.diagnosis);
 
     // Subscriptions inventoried before but no longer visible or in scope: their resources are removed.
-    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
-    const retireSync = new InventorySync(tables);
-    for (const previous of await retireSync.inventoriedSubscriptions(tenantId)) {
-      if (!current.has(previous.subscriptionId))
-        synced.push(await retireSync.retireSubscription(syncContext, previous));
+    const retired = known.subscriptionIds.filter((subscriptionId) => !current.has(subscriptionId));
+    for (const subscriptionId of retired) {
+      synced.push(
+        await retireSync.retireSubscription(syncContext, {
+          subscriptionId,
+          displayName: '',
+          state: '',
+          tenantId,
+        }),
+      );
     }
+    if (retired.length > 0) await retireSync.recordTenantSubscriptions(tenantId, current);
 
     const counts: TenantRunCounts = {
       subscriptions: synced.filter((result) => current.has(result.subscriptionId)).length,
