@@ -46,6 +46,8 @@ export interface SweepFigures {
   inventoryTableRequests: number;
   /** Registry, run and run-tenant bookkeeping (requests, rows). */
   bookkeeping: { requests: number; rowsWritten: number };
+  /** Requests per table of the fleet (inventory, changes, storage, tenants, runs, runTenants). */
+  tables: ReturnType<typeof fleetTables>;
   queueRequests: number;
   blobRequests: number;
   cpuMs: { fleet: number; azurite: number; sandbox: number };
@@ -91,6 +93,7 @@ function sweepFigures(
       requests: bookkeeping.reduce((sum, table) => sum + table.requests, 0),
       rowsWritten: bookkeeping.reduce((sum, table) => sum + table.rowsWritten, 0),
     },
+    tables,
     queueRequests: storage.queue.requests,
     blobRequests: storage.blob.requests,
     cpuMs: {

@@ -113,15 +113,19 @@ describe('npm run bench on a tiny world', () => {
     expect(main.first.armRequests).toBe(2 * (1 + 2 * (1 + 2)));
     expect(main.first.armRequests).toBe(main.idealArmRequests);
     expect(report).toMatchObject({ miRequests: 1, tokenRequests: 2, armRequests: 14 });
-    // Per subscription: 150 resources + 4 groups (rows and change records) + the marker row, in
-    // transactions of at most 100: 2 for the inventory, 2 for the changes.
-    expect(main.first.inventoryRowsWritten).toBe(4 * (155 + 154));
+    // Per subscription: 150 resources + 4 groups (rows and change records) + the marker row; per
+    // tenant its marker row (the subscriptions that have an inventory).
+    expect(main.first.inventoryRowsWritten).toBe(4 * (155 + 154) + 2);
     expect(main.first.tenantsSucceeded).toBe(2);
     expect(main.first.runStatus).toBe('completed');
 
     // Repeat sweep with no changes: tokens cached, the same ARM pages, one marker write per subscription.
     expect(main.repeat).toMatchObject({ miRequests: 0, tokenRequests: 0, armRequests: 14 });
     expect(main.repeat.inventoryRowsWritten).toBe(4);
+    // Previous state by point reads (4 subscription markers, 2 tenant markers), no query.
+    expect(main.repeat.tables.inventory).toMatchObject({ queries: 0, pointReads: 6, transactions: 4 });
+    // A first sweep has no markers yet: it queries each subscription's and each tenant's partitions.
+    expect(main.first.tables.inventory).toMatchObject({ queries: 6, pointReads: 6 });
     expect(report.repeatSweepWrites).toBe(4);
     expect(main.repeat.writesPerSubscription).toBe(1);
 
