@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, join, resolve } from 'node:path';
+import { registerChild, unregisterChild } from './cleanup.js';
 import { ROOT } from './sandbox-process.js';
 
 type ParentMessage = { type: 'run'; phase: string } | { type: 'exit' };
@@ -50,6 +51,8 @@ export class ContenderProcess<Info, Result> {
       env: { ...process.env, BENCH_INPUT: JSON.stringify(input) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    registerChild(child.pid);
+    child.once('exit', () => unregisterChild(child.pid));
     const message = await ContenderProcess.next(child);
     if (message.type !== 'ready') throw new Error(`${entry} did not start: ${describe(message)}`);
     return new ContenderProcess<Info, Result>(child, message.info as Info);

@@ -7,6 +7,7 @@
  */
 import { startAzurite, type AzuriteHandle } from '../sandbox/azurite.js';
 import type { ArmSettings } from '../sandbox/arm.js';
+import { registerChild, unregisterChild } from './cleanup.js';
 import { ContenderProcess } from './contender-ipc.js';
 import type { FleetInfo, FleetInput, FleetPhaseResult } from './fleet-contender.js';
 import { idealBound, type IdealBound } from './ideal.js';
@@ -62,6 +63,7 @@ async function startProviderStorage(): Promise<{ azurite: AzuriteHandle; pid: nu
     else process.env.NODE_OPTIONS = nodeOptions;
   }
   const pid = childProcesses(process.pid, 'azurite').find((candidate) => !before.has(candidate));
+  registerChild(pid);
   return { azurite, pid };
 }
 
@@ -161,5 +163,6 @@ export async function measureWorld(
     await sandbox?.stop();
     await proxy?.close();
     await azurite.stop();
+    unregisterChild(azuritePid);
   }
 }

@@ -8,6 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { runBench } from './bench.js';
+import { stopChildrenOnSignal } from './cleanup.js';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { formatReport, writeReport } from './report.js';
 import { ROOT } from './sandbox-process.js';
@@ -29,6 +30,7 @@ async function cli(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  stopChildrenOnSignal();
   const started = Date.now();
   const report = await runBench(options, log);
   process.stdout.write(`${formatReport(report)}\n`);

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ArmSettings, ArmSettingsPatch } from '../sandbox/arm.js';
 import type { SandboxEndpoints } from '../sandbox/index.js';
+import { registerChild, unregisterChild } from './cleanup.js';
 import type { ArmShape, WorldShape } from './options.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,6 +78,8 @@ export async function startSandboxProcess(world: WorldShape, arm: ArmShape): Pro
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  registerChild(child.pid);
+  child.once('exit', () => unregisterChild(child.pid));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
