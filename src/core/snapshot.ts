@@ -1,10 +1,17 @@
 /**
  * A snapshot blob per tenant per run: the run's inventory as gzip-compressed NDJSON, streamed to the
- * provider's storage while the sweep reads ARM (nothing is buffered beyond the upload's blocks).
- * The blob name is fixed by tenant and run, so a redelivered message overwrites the same blob.
+ * provider's storage while the sweep reads ARM (nothing is buffered beyond a chunk and the upload's
+ * blocks). The blob name is fixed by tenant and run, so a redelivered message overwrites the same blob.
+ *
+ * Each chunk of records is compressed on its own, on the calling thread, into one gzip member: the
+ * blob is a multi-member gzip file (RFC 1952 section 2.2), which gunzip, Node's zlib and Python's gzip
+ * read as one. A zlib stream would compress on libuv's thread pool instead, and with 16 tenants
+ * compressing at once the allocator's per-thread arenas grew the process by about 200 MB (measured:
+ * 16 tenants x 6,000 resources, peak RSS 564 MB with a stream, 364 MB without snapshots).
  */
 import { once } from 'node:events';
-import { createGzip, type Gzip } from 'node:zlib';
+import { PassThrough } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 
 const noop = (): void => undefined;
@@ -16,15 +23,16 @@ const noop = (): void => undefined;
  */
 const BLOCK_BYTES = 512 * 1024;
 
-/** Characters of NDJSON handed to the compressor at once. */
-const CHUNK_CHARS = 64 * 1024;
+/** Characters of NDJSON compressed at once (one gzip member). */
+const CHUNK_CHARS = 256 * 1024;
 
 export function snapshotBlobName(tenantId: string, runId: string): string {
   return `${tenantId}/${runId}.ndjson.gz`;
 }
 
 export class SnapshotWriter {
-  private readonly gzip: Gzip;
+  /** The compressed members, read by the upload. */
+  private readonly output = new PassThrough();
   private readonly upload: Promise<unknown>;
   private lines = 0;
   private failed = false;
@@ -35,8 +43,7 @@ export class SnapshotWriter {
     container: ContainerClient,
     readonly blobName: string,
   ) {
-    this.gzip = createGzip();
-    this.upload = container.getBlockBlobClient(blobName).uploadStream(this.gzip, BLOCK_BYTES, 2, {
+    this.upload = container.getBlockBlobClient(blobName).uploadStream(this.output, BLOCK_BYTES, 2, {
       blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
     });
     // Surface upload errors on finish(); never as an unhandled rejection.
@@ -45,13 +52,13 @@ export class SnapshotWriter {
     });
   }
 
-  /** Appends one record; waits when the compressor's buffer is full (back-pressure). */
+  /** Appends one record; waits when the upload is behind (back-pressure). */
   async write(record: unknown): Promise<void> {
     if (this.failed) return;
     this.lines++;
     this.pending += `${JSON.stringify(record)}\n`;
-    // Records reach the compressor in chunks: one zlib call per record (a few hundred bytes) cost more
-    // CPU than the compression itself.
+    // Records are compressed in chunks: one zlib call per record (a few hundred bytes) cost more CPU
+    // than the compression itself.
     if (this.pending.length >= CHUNK_CHARS) await this.flushPending();
   }
 
@@ -59,21 +66,23 @@ export class SnapshotWriter {
     const chunk = this.pending;
     this.pending = '';
     if (!chunk || this.failed) return;
-    if (!this.gzip.write(chunk)) {
+    if (!this.output.write(gzipSync(chunk))) {
       // If the upload dies it stops reading and 'drain' never comes: wait for whichever happens first.
-      await Promise.race([once(this.gzip, 'drain'), this.upload.then(noop, noop)]);
+      await Promise.race([once(this.output, 'drain'), this.upload.then(noop, noop)]);
     }
   }
 
   async finish(): Promise<{ blobName: string; lines: number }> {
     await this.flushPending();
-    this.gzip.end();
+    // An inventory with no record is still a gzip file (one empty member), not an empty blob.
+    if (this.lines === 0 && !this.failed) this.output.write(gzipSync(''));
+    this.output.end();
     await this.upload;
     return { blobName: this.blobName, lines: this.lines };
   }
 
   /** Abandons the upload (the tenant failed); no partial blob is committed. */
   abort(): void {
-    this.gzip.destroy(new Error('snapshot aborted'));
+    this.output.destroy(new Error('snapshot aborted'));
   }
 }
