@@ -42,13 +42,22 @@ export class ContenderProcess<Info, Result> {
     return this.child.pid!;
   }
 
-  /** Forks `bench/<entry>` with its input in BENCH_INPUT and waits for it to be ready. */
-  static async start<Info, Result>(entry: string, input: unknown): Promise<ContenderProcess<Info, Result>> {
-    const child = fork(resolve(ROOT, 'bench', entry), [], {
+  /**
+   * Forks `bench/<entry>` with its input in BENCH_INPUT and waits for it to be ready: compiled from
+   * `compiledDirectory` (see compile.ts), or the TypeScript source under tsx without one.
+   */
+  static async start<Info, Result>(
+    entry: string,
+    input: unknown,
+    compiledDirectory?: string,
+  ): Promise<ContenderProcess<Info, Result>> {
+    const script = compiledDirectory
+      ? join(compiledDirectory, 'bench', entry.replace(/\.ts$/, '.js'))
+      : resolve(ROOT, 'bench', entry);
+    const child = fork(script, [], {
       cwd: ROOT,
-      // BENCH_CPU_PROFILE=<dir>: V8 CPU profiles of the contender processes, for finding hot spots.
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, BENCH_INPUT: JSON.stringify(input) },
+      execArgv: compiledDirectory ? [] : ['--import', 'tsx'],
+      env: { ...process.env, BENCH_INPUT: JSON.stringify(input), BENCH_ROOT: ROOT },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     registerChild(child.pid);

@@ -48,6 +48,8 @@ export interface MeasureOptions {
   log: (line: string) => void;
   /** Distinguishes the tables of different worlds in logs. */
   label: string;
+  /** The compiled contenders (compile.ts); under tsx without. */
+  compiledDirectory?: string;
 }
 
 async function startProviderStorage(): Promise<{ azurite: AzuriteHandle; pid: number | undefined }> {
@@ -72,12 +74,26 @@ async function phase<Result>(
   sandbox: SandboxProcess,
   proxy: StorageProxy,
   azuritePid: number | undefined,
+  progress: (line: string) => void,
 ): Promise<PhaseMeasurement<Result>> {
   await sandbox.resetCounters();
   proxy.take();
   const azuriteBefore = azuritePid ? sampleProcess(azuritePid) : undefined;
   const sandboxBefore = sampleProcess(sandbox.pid);
-  const result = await run();
+  const started = Date.now();
+  // Large worlds take minutes (mostly Azurite's inserts): say how far the phase has come.
+  const ticker = setInterval(() => {
+    progress(
+      `  ... ${Math.round((Date.now() - started) / 1000)} s: ${proxy.counts.table.rowsWritten.toLocaleString('en-US')} rows written, ` +
+        `${proxy.counts.table.requests.toLocaleString('en-US')} table requests`,
+    );
+  }, 60_000);
+  let result: Result;
+  try {
+    result = await run();
+  } finally {
+    clearInterval(ticker);
+  }
   const storage = proxy.take();
   const counters = await sandbox.counters();
   return {
@@ -107,12 +123,16 @@ export async function measureWorld(
     const arm = await sandbox.armSettings();
     log(`${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet`);
 
-    const fleet = await ContenderProcess.start<FleetInfo, FleetPhaseResult>('fleet-contender.ts', {
-      endpoints: sandbox.endpoints,
-      world,
-      connectionString: proxy.connectionString,
-      prefix: 'fleet',
-    } satisfies FleetInput);
+    const fleet = await ContenderProcess.start<FleetInfo, FleetPhaseResult>(
+      'fleet-contender.ts',
+      {
+        endpoints: sandbox.endpoints,
+        world,
+        connectionString: proxy.connectionString,
+        prefix: 'fleet',
+      } satisfies FleetInput,
+      options.compiledDirectory,
+    );
     contenders.push(fleet);
     const ideal = idealBound({
       tenants: fleet.info.tenants,
@@ -126,23 +146,27 @@ export async function measureWorld(
       subscriptionConcurrency: fleet.info.subscriptionConcurrency,
     });
     log(`${label}: fleet ready in ${Math.round(fleet.info.setupMs)} ms; first sweep`);
-    const first = await phase(() => fleet.run('first'), sandbox, proxy, azuritePid);
+    const first = await phase(() => fleet.run('first'), sandbox, proxy, azuritePid, log);
     log(`${label}: first sweep ${Math.round(first.result.wallMs)} ms; repeat sweep`);
-    const repeat = await phase(() => fleet.run('repeat'), sandbox, proxy, azuritePid);
+    const repeat = await phase(() => fleet.run('repeat'), sandbox, proxy, azuritePid, log);
     log(`${label}: repeat sweep ${Math.round(repeat.result.wallMs)} ms`);
     await fleet.stop();
 
     let naive: PhaseMeasurement<NaivePhaseResult> | undefined;
     if (options.naive) {
       log(`${label}: naive loop (one tenant, one subscription, one row at a time)`);
-      const loop = await ContenderProcess.start<NaiveInfo, NaivePhaseResult>('naive-contender.ts', {
-        endpoints: sandbox.endpoints,
-        world,
-        connectionString: proxy.connectionString,
-        table: 'naiveinventory',
-      } satisfies NaiveInput);
+      const loop = await ContenderProcess.start<NaiveInfo, NaivePhaseResult>(
+        'naive-contender.ts',
+        {
+          endpoints: sandbox.endpoints,
+          world,
+          connectionString: proxy.connectionString,
+          table: 'naiveinventory',
+        } satisfies NaiveInput,
+        options.compiledDirectory,
+      );
       contenders.push(loop);
-      naive = await phase(() => loop.run('loop'), sandbox, proxy, azuritePid);
+      naive = await phase(() => loop.run('loop'), sandbox, proxy, azuritePid, log);
       log(`${label}: naive loop ${Math.round(naive.result.wallMs)} ms`);
       await loop.stop();
     }

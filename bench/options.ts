@@ -52,10 +52,10 @@ export const DEFAULTS = {
 
 /** `--quick`: small enough for well under a minute, same code paths. */
 export const QUICK = {
-  tenants: 20,
+  tenants: 10,
   subscriptionsPerTenant: 2,
   resourcesPerSubscription: 100,
-  seriesTenants: 4,
+  seriesTenants: 2,
   multipliers: [1, 10],
 } as const;
 

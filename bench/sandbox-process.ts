@@ -13,7 +13,8 @@ import type { SandboxEndpoints } from '../sandbox/index.js';
 import { registerChild, unregisterChild } from './cleanup.js';
 import type { ArmShape, WorldShape } from './options.js';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository (BENCH_ROOT when this runs compiled, from dist/). */
+export const ROOT = process.env.BENCH_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The sandbox's request counters (GET /admin/counters). */
 export interface SandboxCounters {

@@ -116,6 +116,9 @@ describe('npm run bench on a tiny world', () => {
     // Per subscription: 150 resources + 4 groups (rows and change records) + the marker row; per
     // tenant its marker row (the subscriptions that have an inventory).
     expect(main.first.inventoryRowsWritten).toBe(4 * (155 + 154) + 2);
+    // Transactions of at most 100 rows: 2 per subscription for each table, plus each tenant's marker.
+    expect(main.first.inventoryWriteRequests).toBe(4 * (2 + 2) + 2);
+    expect(report.tableRequestsPer1000Rows).toBe(Number(((18 / 1238) * 1000).toFixed(2)));
     expect(main.first.tenantsSucceeded).toBe(2);
     expect(main.first.runStatus).toBe('completed');
 
