@@ -54,6 +54,9 @@ export interface SweepFigures {
   tables: ReturnType<typeof fleetTables>;
   queueRequests: number;
   blobRequests: number;
+  /** Storage answers 5xx, and requests the proxy re-sent on a fresh connection (both should be 0). */
+  storageServerErrors: number;
+  proxyResends: number;
   cpuMs: { fleet: number; azurite: number; sandbox: number };
   processPeakRssMb: number;
   phasePeakRssMb: number;
@@ -106,6 +109,8 @@ function sweepFigures(
     tables,
     queueRequests: storage.queue.requests,
     blobRequests: storage.blob.requests,
+    storageServerErrors: storage.serverErrors,
+    proxyResends: storage.proxyResends,
     cpuMs: {
       fleet: round(result.cpuMs, 0),
       azurite: round(sweep.cpuMs.azurite, 0),

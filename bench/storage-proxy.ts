@@ -39,6 +39,8 @@ export interface StorageCounts {
   blob: { requests: number; bytesUploaded: number };
   /** Answers with status 5xx (the emulator failing, never expected). */
   serverErrors: number;
+  /** Requests the proxy sent again because Azurite closed a kept-alive connection under them. */
+  proxyResends: number;
 }
 
 const emptyTable = (): TableCounts => ({
@@ -57,6 +59,7 @@ export function emptyStorageCounts(): StorageCounts {
     queue: { requests: 0 },
     blob: { requests: 0, bytesUploaded: 0 },
     serverErrors: 0,
+    proxyResends: 0,
   };
 }
 
@@ -96,6 +99,9 @@ export function transactionOperations(body: string): Map<string, number> {
 }
 
 type Service = 'table' | 'queue' | 'blob';
+
+/** Sends of one request at most (the first and two more on a fresh connection). */
+const MAX_ATTEMPTS = 3;
 
 export class StorageProxy {
   counts: StorageCounts = emptyStorageCounts();
@@ -199,7 +205,8 @@ export class StorageProxy {
   ): void {
     const method = request.method ?? 'GET';
     const path = request.url ?? '/';
-    const send = (body: Buffer | undefined): void => {
+    const send = (body: Buffer, attempt: number): void => {
+      let answered = false;
       const upstream = httpRequest(
         {
           host: '127.0.0.1',
@@ -210,35 +217,39 @@ export class StorageProxy {
           agent: this.agent,
         },
         (answer) => {
+          answered = true;
           if ((answer.statusCode ?? 0) >= 500) this.counts.serverErrors++;
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(response);
         },
       );
       upstream.on('error', (error) => {
+        // A kept-alive connection Azurite has just closed fails before any answer: send the request
+        // again on another connection, as the SDKs do when they talk to Azurite directly. The proxy
+        // must not turn that into an error the client sees.
+        if (!answered && attempt < MAX_ATTEMPTS) {
+          this.counts.proxyResends++;
+          send(body, attempt + 1);
+          return;
+        }
         if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
         response.end(`bench proxy: ${error.message}`);
       });
-      if (body) upstream.end(body);
-      else request.pipe(upstream);
+      upstream.end(body);
     };
-    if (service === 'table') {
-      // Table bodies are small (a transaction is at most 4 MiB): read them whole to count operations.
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const body = Buffer.concat(chunks);
-        this.countTable(method, path, body);
-        send(body);
-      });
-      return;
-    }
-    if (service === 'queue') this.counts.queue.requests++;
-    else {
-      this.counts.blob.requests++;
-      const length = Number(request.headers['content-length'] ?? 0);
-      if (method === 'PUT' && Number.isFinite(length)) this.counts.blob.bytesUploaded += length;
-    }
-    send(undefined);
+    // Bodies are read whole (a transaction is at most 4 MiB, a snapshot block 512 KiB): to count a
+    // transaction's operations, and to be able to send a request again.
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (service === 'table') this.countTable(method, path, body);
+      else if (service === 'queue') this.counts.queue.requests++;
+      else {
+        this.counts.blob.requests++;
+        if (method === 'PUT') this.counts.blob.bytesUploaded += body.length;
+      }
+      send(body, 1);
+    });
   }
 }
