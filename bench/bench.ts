@@ -24,6 +24,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     }),
   );
   const series: SeriesEntry[] = [];
+  const seriesFailures: Array<{ multiplier: number; error: string }> = [];
   if (options.series.enabled) {
     for (const multiplier of options.series.multipliers) {
       const world = {
@@ -31,15 +32,22 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
         tenants: options.series.tenants,
         resourcesPerSubscription: options.world.resourcesPerSubscription * multiplier,
       };
-      const figures = worldFigures(
-        await measureWorld(world, options.arm, {
-          naive: false,
-          log,
-          label: `series x${multiplier}`,
-          compiledDirectory,
-        }),
-      );
-      series.push({ multiplier, ...figures });
+      try {
+        const figures = worldFigures(
+          await measureWorld(world, options.arm, {
+            naive: false,
+            log,
+            label: `series x${multiplier}`,
+            compiledDirectory,
+          }),
+        );
+        series.push({ multiplier, ...figures });
+      } catch (error) {
+        // One failed point must not lose the others (a run takes long): it is reported as failed.
+        const message = (error as Error).message;
+        log(`series x${multiplier} failed: ${message}`);
+        seriesFailures.push({ multiplier, error: message });
+      }
     }
   }
   const largest: WorldFigures | undefined = series[series.length - 1];
@@ -72,5 +80,6 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     targets: evaluateTargets(main, largest),
     main,
     series,
+    seriesFailures,
   };
 }

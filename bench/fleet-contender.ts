@@ -5,6 +5,7 @@
  * Setup (tables, registering the tenants) is not timed; each `run` is one whole scheduled sweep.
  */
 import { join } from 'node:path';
+import type { QueueClient } from '@azure/storage-queue';
 import pLimit from 'p-limit';
 import type { Sandbox, SandboxEndpoints } from '../sandbox/index.js';
 import { generateWorld, worldFacts } from '../sandbox/generator.js';
@@ -16,7 +17,7 @@ import {
   runScheduledSweep,
 } from '../src/cli/local-host.js';
 import { sandboxFleetConfig } from '../src/cli/sandbox-fleet.js';
-import { createRuntime } from '../src/core/runtime.js';
+import { createRuntime, type FleetRuntime } from '../src/core/runtime.js';
 import type { RunTotals } from '../src/core/runs.js';
 import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
 import type { WorldShape } from './options.js';
@@ -52,6 +53,27 @@ export interface FleetPhaseResult extends PhaseFigures {
   problems: string[];
 }
 
+/** How long a received message stays invisible (the Functions host renews its lease instead). */
+const LEASE_SECONDS = 4 * 3600;
+
+/**
+ * The Functions host keeps renewing the visibility of a message while its function runs; the local
+ * host (src/cli/local-host.ts) receives with a fixed 600 s and does not renew. On the largest series
+ * worlds a tenant's first sweep takes longer than that (Azurite inserts a million rows), its message
+ * reappears and the stale pop receipt then fails the local host. Receiving with a lease longer than
+ * any sweep gives the local host the real host's behaviour; nothing else of the app changes.
+ */
+function holdMessagesWhileProcessing(runtime: FleetRuntime): void {
+  const queueOf = runtime.storage.queue.bind(runtime.storage);
+  runtime.storage.queue = (name: string): QueueClient => {
+    const client = queueOf(name);
+    const receive = client.receiveMessages.bind(client);
+    client.receiveMessages = (options) =>
+      receive({ ...options, visibilityTimeout: Math.max(options?.visibilityTimeout ?? 0, LEASE_SECONDS) });
+    return client;
+  };
+}
+
 async function main(): Promise<void> {
   const input = contenderInput<FleetInput>();
   startRequestTrace(process.env.BENCH_TRACE);
@@ -76,6 +98,7 @@ async function main(): Promise<void> {
       if (level !== 'info' && problems.length < 20) problems.push(`${level}: ${message}`);
     },
   });
+  holdMessagesWhileProcessing(runtime);
   await runtime.storage.ensureResources();
   const facts = worldFacts(world);
   const names = new Map(world.tenants.map((tenant) => [tenant.id, tenant.displayName]));

@@ -45,6 +45,8 @@ export interface BenchReport {
   targets: Target[];
   main: WorldFigures;
   series: SeriesEntry[];
+  /** Series points that failed (the others are still reported). */
+  seriesFailures: Array<{ multiplier: number; error: string }>;
 }
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
@@ -192,6 +194,8 @@ export function formatReport(report: BenchReport): string {
     ];
     lines.push(table(seriesRows));
   }
+  for (const failure of report.seriesFailures)
+    lines.push(`Series point x${failure.multiplier} FAILED: ${failure.error}`);
   lines.push('');
   lines.push('Targets (default world, first sweep; RSS at the largest series point):');
   lines.push(
