@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, join, resolve } from 'node:path';
 import { registerChild, unregisterChild } from './cleanup.js';
@@ -168,6 +168,7 @@ async function startPhaseProfile(label: string): Promise<{ stop(): Promise<void>
     stop: async () => {
       const { profile } = await session.post('Profiler.stop');
       const name = `${basename(process.argv[1] ?? 'contender', '.ts')}-${label}.cpuprofile`;
+      await mkdir(directory, { recursive: true });
       await writeFile(join(directory, name), JSON.stringify(profile));
       session.disconnect();
     },

@@ -39,7 +39,9 @@ export function formatSummary(
   for (const tenant of sorted) {
     const changes =
       tenant.status === 'succeeded' || tenant.status === 'partial'
-        ? `+${tenant.added ?? 0}/-${tenant.removed ?? 0}/~${tenant.modified ?? 0}`
+        ? tenant.baselined && !tenant.added && !tenant.removed && !tenant.modified
+          ? 'baseline'
+          : `+${tenant.added ?? 0}/-${tenant.removed ?? 0}/~${tenant.modified ?? 0}`
         : '';
     const storage =
       tenant.storageAccounts !== undefined
@@ -82,7 +84,9 @@ export function formatSummary(
     lines.push('');
     lines.push(
       `Totals: ${totals.tenants} tenants (${totals.succeeded} ok, ${totals.partial} partial, ${totals.failed} failed, ${totals.skipped} skipped), ` +
-        `${totals.subscriptions} subscriptions, ${totals.resources} resources, ${totals.added} added, ${totals.removed} removed, ${totals.modified} modified.`,
+        `${totals.subscriptions} subscriptions, ${totals.resources} resources, ` +
+        (totals.baselined ? `${totals.baselined} taken into a first inventory (baseline), ` : '') +
+        `${totals.added} added, ${totals.removed} removed, ${totals.modified} modified.`,
     );
   }
   const names = context.config.names;

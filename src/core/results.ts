@@ -129,7 +129,11 @@ export async function listInventory(
       type: String(row.type),
       location: String(row.location),
       resourceGroup: String(row.resourceGroup),
-      subscriptionId: String(row.subscriptionId),
+      // Rows carry it in their partition key (`{tenantId}_{subscriptionId}`); older rows as a property.
+      subscriptionId:
+        typeof row.subscriptionId === 'string'
+          ? row.subscriptionId
+          : String(row.partitionKey).slice(tenantId.length + 1),
       tags: parseJsonField(row.tags) ?? {},
       ...(row.sku ? { sku: parseJsonField(row.sku) } : {}),
       ...(typeof row.kind === 'string' && row.kind ? { kind: row.kind } : {}),

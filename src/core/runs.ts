@@ -30,6 +30,8 @@ export interface TenantRunCounts {
   subscriptions: number;
   resourceGroups: number;
   resources: number;
+  /** Resources taken into a subscription's first inventory (its baseline), not counted as added. */
+  baselined: number;
   added: number;
   removed: number;
   modified: number;
@@ -113,6 +115,7 @@ const COUNT_FIELDS: Array<keyof TenantRunCounts> = [
   'subscriptions',
   'resourceGroups',
   'resources',
+  'baselined',
   'added',
   'removed',
   'modified',

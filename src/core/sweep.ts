@@ -483,6 +483,7 @@ export async function sweepTenant(
       subscriptions: synced.filter((result) => current.has(result.subscriptionId)).length,
       resourceGroups: 0,
       resources: 0,
+      baselined: 0,
       added: 0,
       removed: 0,
       modified: 0,
@@ -492,6 +493,7 @@ export async function sweepTenant(
       blobBytes: 0,
     };
     for (const result of synced) {
+      counts.baselined += result.baselined;
       counts.added += result.added;
       counts.removed += result.removed;
       counts.modified += result.modified;

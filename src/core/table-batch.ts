@@ -15,7 +15,8 @@ export interface BatchStats {
 }
 
 export class TableBatchWriter {
-  private readonly pending = new Map<string, TransactionAction[]>();
+  /** Per partition: the actions not sent yet, and where each row key is among them. */
+  private readonly pending = new Map<string, { actions: TransactionAction[]; rows: Map<string, number> }>();
   readonly stats: BatchStats = { operations: 0, requests: 0 };
 
   /**
@@ -36,14 +37,19 @@ export class TableBatchWriter {
   }
 
   private async add(partitionKey: string, action: TransactionAction): Promise<void> {
-    // One entity may appear only once per transaction: flush first if this row is already pending.
-    if (this.pending.get(partitionKey)?.some((pending) => pending[1].rowKey === action[1].rowKey)) {
-      await this.flushPartition(partitionKey);
+    const batch = this.pending.get(partitionKey) ?? { actions: [], rows: new Map<string, number>() };
+    this.pending.set(partitionKey, batch);
+    // One entity may appear only once per transaction. A row already pending and not yet sent is
+    // replaced: upserts replace whole rows, so only a row's last write decides what is stored.
+    const rowKey = action[1].rowKey;
+    const samePending = batch.rows.get(rowKey);
+    if (samePending !== undefined) {
+      batch.actions[samePending] = action;
+      return;
     }
-    const actions = this.pending.get(partitionKey) ?? [];
-    actions.push(action);
-    this.pending.set(partitionKey, actions);
-    if (actions.length >= MAX_BATCH) await this.flushPartition(partitionKey);
+    batch.rows.set(rowKey, batch.actions.length);
+    batch.actions.push(action);
+    if (batch.actions.length >= MAX_BATCH) await this.flushPartition(partitionKey);
   }
 
   async flush(): Promise<void> {
@@ -51,7 +57,7 @@ export class TableBatchWriter {
   }
 
   private async flushPartition(partitionKey: string): Promise<void> {
-    const actions = this.pending.get(partitionKey);
+    const actions = this.pending.get(partitionKey)?.actions;
     this.pending.delete(partitionKey);
     if (!actions?.length) return;
     await this.beforeFlush?.();

@@ -231,11 +231,17 @@ describe('GET /api/tenants/{id}/changes', () => {
     secondRun = await sweep([litware]);
   });
 
-  it('lists what the first run found: every resource added once', async () => {
-    const { items } = await walk<ChangeEntry>(tenantChanges, litware, { runId: firstRun, top: '25' });
-    expect(items).toHaveLength(87);
-    expect(new Set(items.map((item) => item.changeType))).toEqual(new Set(['added']));
+  it('lists what the first run found: one baseline per subscription, with how many resources it took in', async () => {
+    const { items } = await walk<ChangeEntry>(tenantChanges, litware, { runId: firstRun, top: '1' });
+    expect(items.map((item) => item.resourceId).sort()).toEqual(
+      subscriptionsOf(litware)
+        .map((id) => `/subscriptions/${id}`)
+        .sort(),
+    );
+    expect(new Set(items.map((item) => item.changeType))).toEqual(new Set(['baseline']));
     expect(new Set(items.map((item) => item.runId))).toEqual(new Set([firstRun]));
+    const taken = items.reduce((sum, item) => sum + (item.after as { items: number }).items, 0);
+    expect(taken).toBe(87);
   });
 
   it('lists exactly the drift for the second run: one modified (with what changed), one removed, one added', async () => {
@@ -250,8 +256,12 @@ describe('GET /api/tenants/{id}/changes', () => {
   });
 
   it('without runId pages through the whole history', async () => {
-    const { items } = await walk<ChangeEntry>(tenantChanges, litware, { top: '40' });
-    expect(items).toHaveLength(90);
+    const { items } = await walk<ChangeEntry>(tenantChanges, litware, { top: '2' });
+    // The first run's baselines (one per subscription), then the second run's three changes.
+    expect(items).toHaveLength(subscriptionsOf(litware).length + 3);
+    expect(items.filter((item) => item.changeType === 'baseline')).toHaveLength(
+      subscriptionsOf(litware).length,
+    );
     const northwindChanges = await walk<ChangeEntry>(tenantChanges, northwind, { runId: secondRun });
     expect(northwindChanges.items).toEqual([]);
   });

@@ -136,6 +136,64 @@ beforeAll(async () => {
   await storage.ensureResources();
 });
 
+describe('a first sweep is a baseline', () => {
+  // Its own subscription: this block starts from an empty partition.
+  const baselineSubscription = { ...subscription, subscriptionId: randomUUID() };
+  const baselinePartition = inventoryPartition(tenantId, baselineSubscription.subscriptionId);
+  const items = Array.from({ length: 230 }, (_, i) =>
+    resource(i, {
+      id: `/subscriptions/${baselineSubscription.subscriptionId}/resourceGroups/rg-${i % 3}/providers/Microsoft.Compute/disks/disk-${i}`,
+      subscriptionId: baselineSubscription.subscriptionId,
+    }),
+  );
+  const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
+    new InventorySync(tables).syncSubscription(
+      { tenantId, runId, now: new Date().toISOString() },
+      baselineSubscription,
+      stream(current, failAfter),
+    );
+  const storedRows = async (): Promise<number> => {
+    let count = 0;
+    for await (const entity of tables.inventory.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${baselinePartition}`, select: ['RowKey'] },
+    }))
+      if (entity.rowKey !== SUBSCRIPTION_MARKER) count++;
+    return count;
+  };
+
+  it('that died half-way is resumed as a baseline: no resource is ever reported as added', async () => {
+    await expect(syncBaseline('run-b1', items, 150)).rejects.toThrow('worker died');
+    const pending = await tables.inventory.getEntity<Record<string, unknown>>(
+      baselinePartition,
+      SUBSCRIPTION_MARKER,
+    );
+    expect(pending.baselinePending).toBe(true);
+    expect(await storedRows()).toBe(99); // the first transaction: the pending marker and 99 rows
+    expect(await changesOf('run-b1')).toHaveLength(0);
+
+    // Resumed by the next delivery with 10 resources gone meanwhile: they were never reported, so they
+    // leave without a change record; everything else is the baseline.
+    const result = await syncBaseline('run-b2', items.slice(10));
+    expect(result).toMatchObject({ items: 220, baselined: 220, added: 0, removed: 0, modified: 0 });
+    expect(await storedRows()).toBe(220);
+    const changes = await changesOf('run-b2');
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ changeType: 'baseline', items: 220 });
+    const final = await tables.inventory.getEntity<Record<string, unknown>>(
+      baselinePartition,
+      SUBSCRIPTION_MARKER,
+    );
+    expect(final.baselinePending).toBeUndefined();
+    expect(final).toMatchObject({ manifestEntries: 220 });
+  });
+
+  it('after the baseline, new resources are changes again', async () => {
+    const result = await syncBaseline('run-b3', items);
+    expect(result).toMatchObject({ baselined: 0, added: 10, removed: 0, modified: 0 });
+    expect((await changesOf('run-b3')).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
+  });
+});
+
 describe('previous state from the marker row', () => {
   const first = Array.from({ length: 250 }, (_, i) => resource(i));
 

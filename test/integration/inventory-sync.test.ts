@@ -64,19 +64,32 @@ beforeAll(async () => {
 describe('inventory change detection', () => {
   const first = Array.from({ length: 250 }, (_, index) => resource(index));
 
-  it('records every resource as added on the first sweep, in transactions of at most 100', async () => {
+  it('takes the first sweep as a baseline: every row written, one baseline change record, transactions of at most 100', async () => {
     const { result, stats } = await sweep('run-1', first);
-    expect(result).toMatchObject({ items: 250, added: 250, removed: 0, modified: 0 });
+    expect(result).toMatchObject({ items: 250, baselined: 250, added: 0, removed: 0, modified: 0 });
     const stored = await rows(
       'inventory',
       odata`PartitionKey eq ${inventoryPartition(tenantId, subscription.subscriptionId)}`,
     );
     expect(stored.filter((row) => row.rowKey !== SUBSCRIPTION_MARKER)).toHaveLength(250);
-    // 250 rows + marker = 251 operations: 3 transactions; 250 change records: 3 transactions.
-    expect(stats.inventory).toEqual({ operations: 251, requests: 3 });
-    expect(stats.changes).toEqual({ operations: 250, requests: 3 });
-    const added = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-1'}`);
-    expect(added).toHaveLength(250);
+    // 250 rows + the marker (pending in the first transaction, final in the last) = 3 transactions.
+    expect(stats.inventory).toEqual({ operations: 252, requests: 3 });
+    expect(stats.changes).toEqual({ operations: 1, requests: 1 });
+    const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-1'}`);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({
+      changeType: 'baseline',
+      resourceId: `/subscriptions/${subscription.subscriptionId}`,
+      items: 250,
+    });
+    const marker = stored.find((row) => row.rowKey === SUBSCRIPTION_MARKER)!;
+    expect(marker.baselinePending).toBeUndefined();
+    expect(marker).toMatchObject({ items: 250, manifestEntries: 250 });
+    // Rows are lean: the tenant and subscription are the partition key's, absent fields are left out.
+    const row = stored.find((entity) => entity.name === 'vm-7')!;
+    expect(row).toMatchObject({ resourceGroup: 'rg-1', sku: '{"name":"Standard_D2s_v5"}' });
+    expect(row).not.toHaveProperty('tenantId');
+    expect(row).not.toHaveProperty('kind');
   });
 
   it('costs one write (the marker) for an unchanged subscription', async () => {

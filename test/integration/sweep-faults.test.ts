@@ -129,17 +129,24 @@ describe('sweep under faults', () => {
       const runId = await runScheduledSweep(retryingHost, runtime);
       expect(events).toContain(`${victim}:retry`);
       const row = await runtime.runs.getTenant(runId, victim);
-      expect(row).toMatchObject({ status: 'succeeded', attempts: 2, added: perTenant });
+      // The first sweep is a baseline, resumed as one: no resource reported as added, none twice.
+      expect(row).toMatchObject({ status: 'succeeded', attempts: 2, baselined: perTenant, added: 0 });
       expect(await inventoryCount(runtime, victim)).toBe(perTenant);
-      const changes = [];
+      const changes: Array<{ changeType?: unknown; resourceId?: unknown; items?: unknown }> = [];
       const filter = odata`PartitionKey eq ${victim} and runId eq ${runId}`;
       for await (const change of runtime.storage
         .table(runtime.config.names.changesTable)
-        .listEntities({ queryOptions: { filter } })) {
-        changes.push(change.resourceId);
+        .listEntities<{ changeType?: unknown; resourceId?: unknown; items?: unknown }>({
+          queryOptions: { filter },
+        })) {
+        changes.push(change);
       }
-      expect(changes).toHaveLength(perTenant);
-      expect(new Set(changes).size).toBe(perTenant);
+      const victimSubscriptions = sandbox.store.world.subscriptions.filter((s) => s.tenantId === victim);
+      expect(changes.map((change) => change.resourceId).sort()).toEqual(
+        victimSubscriptions.map((s) => `/subscriptions/${s.subscriptionId}`).sort(),
+      );
+      expect(changes.every((change) => change.changeType === 'baseline')).toBe(true);
+      expect(changes.reduce((sum, change) => sum + Number(change.items), 0)).toBe(perTenant);
     } finally {
       sandbox.setArmSettings({ faults: [] });
     }
@@ -266,7 +273,9 @@ describe('sweep under faults', () => {
       status: 'succeeded',
       subscriptions: 1,
       removed: RESOURCES + 4,
-      added: RESOURCES + 4,
+      // The subscription now in scope for the first time is a baseline, not additions.
+      baselined: RESOURCES + 4,
+      added: 0,
     });
     expect(await inventoryCount(runtime, tenantId)).toBe(RESOURCES + 4);
   });
