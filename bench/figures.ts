@@ -36,6 +36,8 @@ export interface SweepFigures {
   tokenRequests: number;
   discoveryRequests: number;
   armRequests: number;
+  /** TLS connections opened to Entra and ARM (connection reuse). */
+  tlsConnections: number;
   /** Fewest and most token requests any one tenant needed. */
   tokenRequestsPerTenant: { min: number; max: number };
   tableRequests: number;
@@ -89,6 +91,7 @@ function sweepFigures(
     tokenRequests: sandbox.token,
     discoveryRequests: sandbox.discovery,
     armRequests: sandbox.arm,
+    tlsConnections: sandbox.tlsConnections,
     tokenRequestsPerTenant: {
       min: perTenant.length ? Math.min(...perTenant) : 0,
       max: perTenant.length ? Math.max(...perTenant) : 0,
@@ -142,6 +145,8 @@ export interface WorldFigures {
     miRequests: number;
     tokenRequests: number;
     armRequests: number;
+    /** TLS connections opened to Entra and ARM (connection reuse). */
+    tlsConnections: number;
     tableRequests: number;
     rowsWritten: number;
     resources: number;
@@ -177,6 +182,7 @@ export function worldFigures(measurement: WorldMeasurement): WorldFigures {
             miRequests: naive.sandbox.managedIdentity,
             tokenRequests: naive.sandbox.token,
             armRequests: naive.sandbox.arm,
+            tlsConnections: naive.sandbox.tlsConnections,
             tableRequests: naive.storage.table.requests,
             rowsWritten: naive.storage.table.rowsWritten,
             resources: naive.result.resources,

@@ -117,6 +117,12 @@ export function formatReport(report: BenchReport): string {
       naive ? integer(naive.armRequests) : '-',
     ],
     [
+      'TLS connections (Entra, ARM)',
+      integer(main.first.tlsConnections),
+      integer(main.repeat.tlsConnections),
+      naive ? integer(naive.tlsConnections) : '-',
+    ],
+    [
       'table requests',
       integer(main.first.tableRequests),
       integer(main.repeat.tableRequests),

@@ -23,6 +23,7 @@ export interface SandboxCounters {
   discovery: number;
   arm: number;
   storage: number;
+  tlsConnections: number;
   tokenByTenant: Record<string, number>;
   armBySubscription: Record<string, number>;
 }

@@ -8,6 +8,8 @@ export class RequestCounters {
   discovery = 0;
   arm = 0;
   storage = 0;
+  /** TLS connections accepted by Entra and ARM (a client that reuses its connections opens few). */
+  tlsConnections = 0;
   /** Token-endpoint requests per tenant path segment (lower-cased). */
   readonly tokenByTenant = new Map<string, number>();
   /** ARM requests per subscription id (lower-cased); `tenant` for /subscriptions itself. */
@@ -25,18 +27,26 @@ export class RequestCounters {
     this.armBySubscription.set(key, (this.armBySubscription.get(key) ?? 0) + 1);
   }
 
-  snapshot(): { managedIdentity: number; token: number; discovery: number; arm: number; storage: number } {
+  snapshot(): {
+    managedIdentity: number;
+    token: number;
+    discovery: number;
+    arm: number;
+    storage: number;
+    tlsConnections: number;
+  } {
     return {
       managedIdentity: this.managedIdentity,
       token: this.token,
       discovery: this.discovery,
       arm: this.arm,
       storage: this.storage,
+      tlsConnections: this.tlsConnections,
     };
   }
 
   reset(): void {
-    this.managedIdentity = this.token = this.discovery = this.arm = this.storage = 0;
+    this.managedIdentity = this.token = this.discovery = this.arm = this.storage = this.tlsConnections = 0;
     this.tokenByTenant.clear();
     this.armBySubscription.clear();
   }

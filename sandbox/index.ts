@@ -111,6 +111,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         authorityHost: () => endpoints.authorityHost!,
       }),
     );
+    for (const server of [entraServer, armServer])
+      server.on('secureConnection', () => counters.tlsConnections++);
     const setArmSettings = (patch: ArmSettingsPatch): ArmSettings =>
       (armSettings = mergeArmSettings(armSettings, patch));
     const adminServer = createHttpServer(

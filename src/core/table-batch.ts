@@ -1,9 +1,11 @@
 /**
  * Batches Table writes into entity group transactions: at most 100 operations, all in one partition
  * (the service's limits). Writes are upserts and deletes, so replaying a batch after a redelivered
- * message is harmless; a delete whose entity is already gone (404) is not an error.
+ * message is harmless; a delete whose entity is already gone (404) is not an error. Transactions are
+ * sent by table-transaction.ts (the SDK's own assembly costs more CPU per row than the rest of a sweep).
  */
-import { RestError, type TableClient, type TransactionAction, type TableEntity } from '@azure/data-tables';
+import { RestError, type TableClient, type TableEntity } from '@azure/data-tables';
+import { submitBatch, type BatchAction } from './table-transaction.js';
 
 export const MAX_BATCH = 100;
 
@@ -16,7 +18,7 @@ export interface BatchStats {
 
 export class TableBatchWriter {
   /** Per partition: the actions not sent yet, and where each row key is among them. */
-  private readonly pending = new Map<string, { actions: TransactionAction[]; rows: Map<string, number> }>();
+  private readonly pending = new Map<string, { actions: BatchAction[]; rows: Map<string, number> }>();
   readonly stats: BatchStats = { operations: 0, requests: 0 };
 
   /**
@@ -29,14 +31,14 @@ export class TableBatchWriter {
   ) {}
 
   async upsert(entity: TableEntity): Promise<void> {
-    await this.add(entity.partitionKey, ['upsert', entity, 'Replace']);
+    await this.add(entity.partitionKey, ['upsert', entity]);
   }
 
   async delete(partitionKey: string, rowKey: string): Promise<void> {
     await this.add(partitionKey, ['delete', { partitionKey, rowKey }]);
   }
 
-  private async add(partitionKey: string, action: TransactionAction): Promise<void> {
+  private async add(partitionKey: string, action: BatchAction): Promise<void> {
     const batch = this.pending.get(partitionKey) ?? { actions: [], rows: new Map<string, number>() };
     this.pending.set(partitionKey, batch);
     // One entity may appear only once per transaction. A row already pending and not yet sent is
@@ -63,7 +65,7 @@ export class TableBatchWriter {
     await this.beforeFlush?.();
     this.stats.requests++;
     try {
-      await this.table.submitTransaction(actions);
+      await submitBatch(this.table, actions);
     } catch (error) {
       // A delete of a row that is already gone fails the whole transaction (404): replay one by one.
       if (!(error instanceof RestError) || error.statusCode !== 404) throw error;
@@ -72,7 +74,7 @@ export class TableBatchWriter {
     this.stats.operations += actions.length;
   }
 
-  private async single(action: TransactionAction): Promise<void> {
+  private async single(action: BatchAction): Promise<void> {
     this.stats.requests++;
     if (action[0] === 'delete') {
       try {

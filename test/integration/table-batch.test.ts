@@ -61,20 +61,47 @@ describe('TableBatchWriter', () => {
   });
 
   it('flushes what must go first (beforeFlush) before each of its transactions', async () => {
-    const order: string[] = [];
-    const send = table.submitTransaction.bind(table);
-    const spied = Object.assign(Object.create(table) as typeof table, {
-      submitTransaction: async (...args: Parameters<typeof table.submitTransaction>) => {
-        order.push('transaction');
-        return send(...args);
-      },
+    // What is stored when beforeFlush runs: nothing before the first transaction, 100 rows before the second.
+    const storedBefore: number[] = [];
+    const writer = new TableBatchWriter(table, async () => {
+      storedBefore.push((await rowsOf('batch-e')).length);
     });
-    const ordered = new TableBatchWriter(spied, async () => {
-      order.push('before');
-      await Promise.resolve();
+    for (let i = 0; i < 150; i++) await writer.upsert({ partitionKey: 'batch-e', rowKey: `r${i}` });
+    await writer.flush();
+    expect(storedBefore).toEqual([0, 100]);
+    expect(await rowsOf('batch-e')).toHaveLength(150);
+  });
+
+  it('stores every kind of value the writers use, and keys with quotes and escapes, exactly', async () => {
+    const writer = new TableBatchWriter(table);
+    const when = new Date('2026-11-23T05:00:00.000Z');
+    const binary = new Uint8Array([0, 1, 2, 250, 255]);
+    const rowKey = "it's 100%2f sure (really)";
+    await writer.upsert({
+      partitionKey: "batch-f's",
+      rowKey,
+      text: 'ünïcode ✓ "quoted"',
+      count: 42,
+      negative: -7,
+      ratio: 0.25,
+      large: 2 ** 40,
+      flag: false,
+      chunk: binary,
+      when,
+      big: 9_007_199_254_740_993n,
     });
-    for (let i = 0; i < 150; i++) await ordered.upsert({ partitionKey: 'batch-e', rowKey: `r${i}` });
-    await ordered.flush();
-    expect(order).toEqual(['before', 'transaction', 'before', 'transaction']);
+    await writer.flush();
+    const row = await table.getEntity<Record<string, unknown>>("batch-f's", rowKey);
+    expect(row).toMatchObject({
+      text: 'ünïcode ✓ "quoted"',
+      count: 42,
+      negative: -7,
+      ratio: 0.25,
+      large: 2 ** 40,
+      flag: false,
+      big: 9_007_199_254_740_993n,
+    });
+    expect(new Uint8Array(row.chunk as Uint8Array)).toEqual(binary);
+    expect(new Date(row.when as Date).toISOString()).toBe(when.toISOString());
   });
 });
