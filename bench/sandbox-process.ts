@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ArmSettings, ArmSettingsPatch } from '../sandbox/arm.js';
+import type { RequestCounters } from '../sandbox/counters.js';
 import type { SandboxEndpoints } from '../sandbox/index.js';
 import { registerChild, unregisterChild } from './cleanup.js';
 import type { ArmShape, WorldShape } from './options.js';
@@ -16,17 +17,11 @@ import type { ArmShape, WorldShape } from './options.js';
 /** The repository (BENCH_ROOT when this runs compiled, from dist/). */
 export const ROOT = process.env.BENCH_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The sandbox's request counters (GET /admin/counters). */
-export interface SandboxCounters {
-  managedIdentity: number;
-  token: number;
-  discovery: number;
-  arm: number;
-  storage: number;
-  tlsConnections: number;
+/** The sandbox's request counters (GET /admin/counters): its snapshot, and the per-key maps as objects. */
+export type SandboxCounters = ReturnType<RequestCounters['snapshot']> & {
   tokenByTenant: Record<string, number>;
   armBySubscription: Record<string, number>;
-}
+};
 
 export interface SandboxProcess {
   pid: number;
