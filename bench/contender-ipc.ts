@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, join, resolve } from 'node:path';
@@ -50,13 +51,15 @@ export class ContenderProcess<Info, Result> {
     entry: string,
     input: unknown,
     compiledDirectory?: string,
+    /** Node.js options of the process (the fleet runs with the deployed worker's, see workerNodeArgs). */
+    nodeArgs: string[] = [],
   ): Promise<ContenderProcess<Info, Result>> {
     const script = compiledDirectory
       ? join(compiledDirectory, 'bench', entry.replace(/\.ts$/, '.js'))
       : resolve(ROOT, 'bench', entry);
     const child = fork(script, [], {
       cwd: ROOT,
-      execArgv: compiledDirectory ? [] : ['--import', 'tsx'],
+      execArgv: [...(compiledDirectory ? [] : ['--import', 'tsx']), ...nodeArgs],
       env: { ...process.env, BENCH_INPUT: JSON.stringify(input), BENCH_ROOT: ROOT },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -199,4 +202,15 @@ export function serveContender<Info>(info: Info, phases: Record<string, () => Pr
     );
   });
   send({ type: 'ready', info });
+}
+
+/**
+ * The Node.js options the Functions worker runs with in Azure (infra/app/node-worker.json, which
+ * api.bicep passes as languageWorkers__node__arguments), so the fleet is measured as deployed.
+ */
+export function workerNodeArgs(): string[] {
+  const settings = JSON.parse(readFileSync(join(ROOT, 'infra', 'app', 'node-worker.json'), 'utf8')) as {
+    maxOldSpaceSizeMB: number;
+  };
+  return [`--max-old-space-size=${settings.maxOldSpaceSizeMB}`];
 }

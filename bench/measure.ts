@@ -8,7 +8,7 @@
 import { startAzurite, type AzuriteHandle } from '../sandbox/azurite.js';
 import type { ArmSettings } from '../sandbox/arm.js';
 import { registerChild, unregisterChild } from './cleanup.js';
-import { ContenderProcess } from './contender-ipc.js';
+import { ContenderProcess, workerNodeArgs } from './contender-ipc.js';
 import type { FleetInfo, FleetInput, FleetPhaseResult } from './fleet-contender.js';
 import { idealBound, type IdealBound } from './ideal.js';
 import type { NaiveInfo, NaiveInput, NaivePhaseResult } from './naive-contender.js';
@@ -121,7 +121,9 @@ export async function measureWorld(
     proxy = await StorageProxy.start(azurite);
     sandbox = await startSandboxProcess(world, armShape);
     const arm = await sandbox.armSettings();
-    log(`${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet`);
+    log(
+      `${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet (${workerNodeArgs().join(' ')}, as deployed)`,
+    );
 
     const fleet = await ContenderProcess.start<FleetInfo, FleetPhaseResult>(
       'fleet-contender.ts',
@@ -132,6 +134,7 @@ export async function measureWorld(
         prefix: 'fleet',
       } satisfies FleetInput,
       options.compiledDirectory,
+      workerNodeArgs(),
     );
     contenders.push(fleet);
     const ideal = idealBound({

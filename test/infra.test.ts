@@ -443,6 +443,16 @@ describe('provider resources', () => {
     );
     expect(settings.get('AzureWebJobsStorage__clientId')).toBe('identityClientId');
     expect(keys.has('AzureWebJobsStorage')).toBe(false);
+    // The worker's heap limit comes from the file the benchmark runs the fleet with.
+    expect(api.source).toContain("var nodeWorker = loadJsonContent('node-worker.json')");
+    expect(settings.get('languageWorkers__node__arguments')).toBe(
+      "'--max-old-space-size=${nodeWorker.maxOldSpaceSizeMB}'",
+    );
+    const worker = JSON.parse(readFileSync(path.join(infraDir, 'app', 'node-worker.json'), 'utf8')) as {
+      maxOldSpaceSizeMB: unknown;
+    };
+    expect(worker.maxOldSpaceSizeMB).toEqual(expect.any(Number));
+    expect(worker.maxOldSpaceSizeMB).toBeGreaterThanOrEqual(96); // a sweep's live heap, measured
     const main = template('infra/main.bicep');
     expect(objectProperties(main.root).find((p) => p.key === 'TENANT_FLEET_HTTP_AUTH')?.value.text).toBe(
       "'appservice'",

@@ -52,9 +52,13 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// The Node.js worker's heap limit, shared with the benchmark (why and the measurements: node-worker.json).
+var nodeWorker = loadJsonContent('node-worker.json')
+
 // Identity-based host storage: no AzureWebJobsStorage connection string, only service URIs plus the
 // identity to use. Telemetry is sent with an Entra token of the same identity (local auth is disabled).
 var hostSettings = {
+  languageWorkers__node__arguments: '--max-old-space-size=${nodeWorker.maxOldSpaceSizeMB}'
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   AzureWebJobsStorage__blobServiceUri: storageEndpoints.blob
