@@ -244,18 +244,33 @@ export class InventorySync {
       value
         ? JSON.stringify(Object.fromEntries(fields.map((field) => [field, comparedView(value)[field]])))
         : undefined;
-    await this.changesWriter.upsert({
-      partitionKey: context.tenantId,
-      rowKey: `${context.runId}_${resourceGlobalKey(item.id)}`,
-      runId: context.runId,
-      changeType: type,
-      resourceId: item.id,
-      name: item.name,
-      type: item.type,
-      subscriptionId: item.subscriptionId,
+    await this.writeChange(context, type, item, {
       changedFields: JSON.stringify(fields),
       before: summary(before) ?? '',
       after: type === 'removed' ? '' : (summary(item) ?? ''),
+    });
+  }
+
+  /**
+   * One change row: keyed by run and resource (a redelivery rewrites the same row), in the tenant's
+   * partition, with what the change says (`details`).
+   */
+  private async writeChange(
+    context: SyncContext,
+    changeType: ChangeType | typeof BASELINE_CHANGE,
+    subject: Pick<InventoryItem, 'id' | 'name' | 'type' | 'subscriptionId'>,
+    details: { changedFields: string; before: string; after: string; items?: number },
+  ): Promise<void> {
+    await this.changesWriter.upsert({
+      partitionKey: context.tenantId,
+      rowKey: `${context.runId}_${resourceGlobalKey(subject.id)}`,
+      runId: context.runId,
+      changeType,
+      resourceId: subject.id,
+      name: subject.name,
+      type: subject.type,
+      subscriptionId: subject.subscriptionId,
+      ...details,
       detectedAt: context.now,
     });
   }
@@ -297,21 +312,17 @@ export class InventorySync {
     subscription: VisibleSubscription,
     result: SubscriptionSyncResult,
   ): Promise<void> {
-    const subscriptionResourceId = `/subscriptions/${subscription.subscriptionId}`;
-    await this.changesWriter.upsert({
-      partitionKey: context.tenantId,
-      rowKey: `${context.runId}_${resourceGlobalKey(subscriptionResourceId)}`,
-      runId: context.runId,
-      changeType: BASELINE_CHANGE,
-      resourceId: subscriptionResourceId,
+    const subject = {
+      id: `/subscriptions/${subscription.subscriptionId}`,
       name: subscription.displayName,
       type: 'Microsoft.Resources/subscriptions',
       subscriptionId: subscription.subscriptionId,
+    };
+    await this.writeChange(context, BASELINE_CHANGE, subject, {
       changedFields: '[]',
       before: '',
       after: JSON.stringify({ items: result.items, resourceGroups: result.resourceGroups }),
       items: result.items,
-      detectedAt: context.now,
     });
   }
 

@@ -129,11 +129,8 @@ export async function listInventory(
       type: String(row.type),
       location: String(row.location),
       resourceGroup: String(row.resourceGroup),
-      // Rows carry it in their partition key (`{tenantId}_{subscriptionId}`); older rows as a property.
-      subscriptionId:
-        typeof row.subscriptionId === 'string'
-          ? row.subscriptionId
-          : String(row.partitionKey).slice(tenantId.length + 1),
+      // Rows carry it in their partition key only (`{tenantId}_{subscriptionId}`).
+      subscriptionId: String(row.partitionKey).slice(tenantId.length + 1),
       tags: parseJsonField(row.tags) ?? {},
       ...(row.sku ? { sku: parseJsonField(row.sku) } : {}),
       ...(typeof row.kind === 'string' && row.kind ? { kind: row.kind } : {}),
