@@ -4,21 +4,13 @@
  */
 import type { PhaseFigures } from './contender-ipc.js';
 import type { WorldMeasurement } from './measure.js';
-import type { StorageCounts, TableCounts } from './storage-proxy.js';
+import { emptyTable, type StorageCounts, type TableCounts } from './storage-proxy.js';
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
 /** Counts of the fleet's own tables (its prefix is `fleet`), by role. */
 export function fleetTables(storage: StorageCounts, prefix = 'fleet') {
-  const of = (name: string): TableCounts =>
-    storage.tables[`${prefix}${name}`] ?? {
-      requests: 0,
-      transactions: 0,
-      queries: 0,
-      pointReads: 0,
-      singleWrites: 0,
-      rowsWritten: 0,
-    };
+  const of = (name: string): TableCounts => storage.tables[`${prefix}${name}`] ?? emptyTable();
   return {
     inventory: of('inventory'),
     changes: of('changes'),

@@ -121,8 +121,9 @@ export async function measureWorld(
     proxy = await StorageProxy.start(azurite);
     sandbox = await startSandboxProcess(world, armShape);
     const arm = await sandbox.armSettings();
+    const fleetNodeArgs = workerNodeArgs();
     log(
-      `${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet (${workerNodeArgs().join(' ')}, as deployed)`,
+      `${label}: sandbox ready (pid ${sandbox.pid}), starting the fleet (${fleetNodeArgs.join(' ')}, as deployed)`,
     );
 
     const fleet = await ContenderProcess.start<FleetInfo, FleetPhaseResult>(
@@ -134,7 +135,7 @@ export async function measureWorld(
         prefix: 'fleet',
       } satisfies FleetInput,
       options.compiledDirectory,
-      workerNodeArgs(),
+      fleetNodeArgs,
     );
     contenders.push(fleet);
     const ideal = idealBound({

@@ -43,7 +43,7 @@ export interface StorageCounts {
   proxyResends: number;
 }
 
-const emptyTable = (): TableCounts => ({
+export const emptyTable = (): TableCounts => ({
   requests: 0,
   transactions: 0,
   queries: 0,
