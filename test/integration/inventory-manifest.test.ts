@@ -18,8 +18,7 @@ import {
   MANIFEST_VERSION,
   rowKeyHash,
 } from '../../src/core/inventory-manifest.js';
-import { ProviderStorage } from '../../src/core/provider-storage.js';
-import { testConfig } from '../support/provider.js';
+import { inventoryFixture } from '../support/provider.js';
 
 describe('manifest encoding', () => {
   it('sorts entries by key, keeps a repeated key once, and finds each one', () => {
@@ -61,14 +60,7 @@ describe('manifest encoding', () => {
   });
 });
 
-const config = testConfig();
-const storage = new ProviderStorage(config);
-const tables = {
-  inventory: storage.table(config.names.inventoryTable),
-  changes: storage.table(config.names.changesTable),
-};
-const tenantId = randomUUID();
-const subscription = { subscriptionId: randomUUID(), displayName: 'Production', state: 'Enabled', tenantId };
+const { config, storage, tables, tenantId, subscription } = inventoryFixture();
 const partition = inventoryPartition(tenantId, subscription.subscriptionId);
 
 /** Counts the requests a TableClient sends, by kind. */

@@ -2,22 +2,13 @@
  * Change detection against the real Table service (Azurite), with inventory streams built in the test:
  * added, removed and modified are exact, and an unchanged subscription costs one write.
  */
-import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { odata } from '@azure/data-tables';
 import type { InventoryItem } from '../../src/core/arm.js';
 import { InventorySync, inventoryPartition, SUBSCRIPTION_MARKER } from '../../src/core/inventory.js';
-import { ProviderStorage } from '../../src/core/provider-storage.js';
-import { testConfig } from '../support/provider.js';
+import { inventoryFixture } from '../support/provider.js';
 
-const config = testConfig();
-const storage = new ProviderStorage(config);
-const tables = {
-  inventory: storage.table(config.names.inventoryTable),
-  changes: storage.table(config.names.changesTable),
-};
-const tenantId = randomUUID();
-const subscription = { subscriptionId: randomUUID(), displayName: 'Production', state: 'Enabled', tenantId };
+const { storage, tables, tenantId, subscription } = inventoryFixture();
 
 function resource(index: number, patch: Partial<InventoryItem> = {}): InventoryItem {
   return {

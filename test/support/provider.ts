@@ -2,6 +2,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { loadConfig, type FleetConfig } from '../../src/core/config.js';
+import { ProviderStorage } from '../../src/core/provider-storage.js';
 
 export function uniquePrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;
@@ -24,4 +25,24 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
 
 export function testConfig(overrides: Record<string, string> = {}): FleetConfig {
   return loadConfig(testSettings(overrides));
+}
+
+/**
+ * A test file's own inventory and change tables, and a fresh tenant with one subscription in them
+ * (the setup of the inventory tests against Azurite).
+ */
+export function inventoryFixture() {
+  const config = testConfig();
+  const storage = new ProviderStorage(config);
+  const tenantId = randomUUID();
+  return {
+    config,
+    storage,
+    tables: {
+      inventory: storage.table(config.names.inventoryTable),
+      changes: storage.table(config.names.changesTable),
+    },
+    tenantId,
+    subscription: { subscriptionId: randomUUID(), displayName: 'Production', state: 'Enabled', tenantId },
+  };
 }
