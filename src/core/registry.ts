@@ -342,37 +342,44 @@ export class TenantRegistry {
 
   /**
    * Records the outcome of a tenant in a run. Idempotent per run: a redelivered message that reports
-   * the same run again does not count a second failure.
+   * the same run again does not count a second failure. `known`, the record the sweep started from,
+   * saves a read: if the row changed since, its ETag no longer matches and the row is read again.
+   * Nothing is read back after the write (a sweep does not need the record; `get` does).
    */
   async recordSweepOutcome(
     tenantId: string,
     runId: string,
     status: SweepOutcomeStatus,
     diagnosis?: Diagnosis,
-  ): Promise<TenantRecord> {
-    return this.retryOnEtag(tenantId, (current) => {
-      if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
-      const now = this.now();
-      const alreadyCounted = current.lastSweep?.runId === runId;
-      const failures = status === 'failed' ? current.consecutiveFailures + (alreadyCounted ? 0 : 1) : 0;
-      return {
-        lastSweepRunId: runId,
-        lastSweepStatus: status,
-        lastSweepAt: now,
-        consecutiveFailures: failures,
-        ...(status !== 'failed' && current.onboardingState !== 'verified'
-          ? { onboardingState: 'verified' }
-          : {}),
-        ...(diagnosis
-          ? {
-              lastErrorCode: diagnosis.code,
-              lastErrorMessage: `${diagnosis.meaning} Fix: ${diagnosis.fix}`.slice(0, 2000),
-              lastErrorAt: now,
-            }
-          : {}),
-        updatedAt: now,
-      };
-    });
+    known?: TenantRecord,
+  ): Promise<void> {
+    await this.mergeOnEtag(
+      tenantId,
+      (current) => {
+        if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
+        const now = this.now();
+        const alreadyCounted = current.lastSweep?.runId === runId;
+        const failures = status === 'failed' ? current.consecutiveFailures + (alreadyCounted ? 0 : 1) : 0;
+        return {
+          lastSweepRunId: runId,
+          lastSweepStatus: status,
+          lastSweepAt: now,
+          consecutiveFailures: failures,
+          ...(status !== 'failed' && current.onboardingState !== 'verified'
+            ? { onboardingState: 'verified' }
+            : {}),
+          ...(diagnosis
+            ? {
+                lastErrorCode: diagnosis.code,
+                lastErrorMessage: `${diagnosis.meaning} Fix: ${diagnosis.fix}`.slice(0, 2000),
+                lastErrorAt: now,
+              }
+            : {}),
+          updatedAt: now,
+        };
+      },
+      known,
+    );
   }
 
   private async merge(tenantId: string, changes: Record<string, unknown>, etag: string): Promise<void> {
@@ -389,17 +396,31 @@ export class TenantRegistry {
   }
 
   /** Read, compute, conditional write; on a lost race read again (bounded). */
+  /** Merges `compute`'s changes, and returns the record as stored afterwards. */
   private async retryOnEtag(
     tenantId: string,
     compute: (current: TenantRecord) => Record<string, unknown> | undefined,
   ): Promise<TenantRecord> {
+    const unchanged = await this.mergeOnEtag(tenantId, compute);
+    return unchanged ?? (await this.get(tenantId));
+  }
+
+  /**
+   * Read, compute, merge against the ETag read; on a conflict (someone wrote in between), again from
+   * a fresh read. Returns the record when `compute` had nothing to change, undefined after a write.
+   */
+  private async mergeOnEtag(
+    tenantId: string,
+    compute: (current: TenantRecord) => Record<string, unknown> | undefined,
+    known?: TenantRecord,
+  ): Promise<TenantRecord | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(tenantId);
+      const current = attempt === 0 && known ? known : await this.get(tenantId);
       const changes = compute(current);
       if (!changes) return current;
       try {
         await this.merge(current.tenantId, changes, current.etag);
-        return await this.get(current.tenantId);
+        return undefined;
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= MAX_ETAG_RETRIES) throw error;
       }

@@ -60,6 +60,13 @@ export interface TenantRunRecord extends Partial<TenantRunCounts> {
   etag?: string;
 }
 
+/** A tenant row moved to `running` by `beginTenant`: its ETag after that write, and when it started. */
+export interface TenantClaim {
+  /** Absent when the claim was taken after a conflict (the row is then read before it is finished). */
+  etag?: string;
+  startedAt: string;
+}
+
 export interface RunTotals extends TenantRunCounts {
   tenants: number;
   succeeded: number;
@@ -247,36 +254,40 @@ export class RunStore {
   }
 
   /**
-   * Moves a tenant row to `running` (attempt n) unless it is already terminal. Returns false when the
-   * tenant was already finished (a redelivered message: nothing to do).
+   * Moves a tenant row to `running` (attempt n) unless it is already terminal. Returns undefined when
+   * the tenant was already finished (a redelivered message: nothing to do); otherwise the claim, whose
+   * ETag lets `finishTenant` write without reading the row again.
    */
-  async beginTenant(runId: string, tenantId: string, attempt: number, now: string): Promise<boolean> {
+  async beginTenant(
+    runId: string,
+    tenantId: string,
+    attempt: number,
+    now: string,
+  ): Promise<TenantClaim | undefined> {
     const current = await this.getTenant(runId, tenantId);
-    if (current && TERMINAL_TENANT_STATUSES.includes(current.status)) return false;
-    const patch = {
-      partitionKey: runId,
-      rowKey: tenantId,
-      status: 'running',
-      attempts: attempt,
-      startedAt: current?.startedAt ?? now,
-    };
+    if (current && TERMINAL_TENANT_STATUSES.includes(current.status)) return undefined;
+    const startedAt = current?.startedAt ?? now;
+    const patch = { partitionKey: runId, rowKey: tenantId, status: 'running', attempts: attempt, startedAt };
     if (!current) {
-      await this.runTenants.upsertEntity({ ...patch, displayName: '' }, 'Merge');
-      return true;
+      const written = await this.runTenants.upsertEntity({ ...patch, displayName: '' }, 'Merge');
+      return { etag: written.etag, startedAt };
     }
     try {
-      await this.runTenants.updateEntity(patch, 'Merge', { etag: current.etag });
+      const written = await this.runTenants.updateEntity(patch, 'Merge', { etag: current.etag });
+      return { etag: written.etag, startedAt };
     } catch (error) {
       if (!isStatus(error, 412)) throw error;
       // Someone else moved it meanwhile: look again.
       const again = await this.getTenant(runId, tenantId);
-      return !again || !TERMINAL_TENANT_STATUSES.includes(again.status);
+      if (again && TERMINAL_TENANT_STATUSES.includes(again.status)) return undefined;
+      return { startedAt: again?.startedAt ?? startedAt };
     }
-    return true;
   }
 
   /**
    * Finishes a tenant row once. Returns false if it was already terminal (another delivery won).
+   * With the claim from `beginTenant`, the first attempt writes against the claim's ETag instead of
+   * reading the row: a row changed since (another delivery) fails that write, and the row is read.
    */
   async finishTenant(
     runId: string,
@@ -288,9 +299,13 @@ export class RunStore {
       warnings?: unknown[];
       snapshotBlob?: string;
     },
+    claim?: TenantClaim,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.getTenant(runId, tenantId);
+      const current: Pick<TenantRunRecord, 'status' | 'startedAt' | 'etag'> | undefined =
+        attempt === 0 && claim?.etag
+          ? { status: 'running', startedAt: claim.startedAt, etag: claim.etag }
+          : await this.getTenant(runId, tenantId);
       if (current && TERMINAL_TENANT_STATUSES.includes(current.status)) return false;
       const startedAt = current?.startedAt;
       const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {

@@ -230,7 +230,8 @@ export async function processTenantMessage(
   const { runId, tenantId } = message;
   const { runs, registry, config } = runtime;
   const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
-  if (!(await runs.beginTenant(runId, tenantId, delivery.dequeueCount, runtime.now().toISOString()))) {
+  const claim = await runs.beginTenant(runId, tenantId, delivery.dequeueCount, runtime.now().toISOString());
+  if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
     return 'duplicate';
   }
@@ -239,10 +240,13 @@ export async function processTenantMessage(
     tenant = await registry.get(tenantId);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    await runs.finishTenant(runId, tenantId, 'skipped', {
-      endedAt: runtime.now().toISOString(),
-      diagnosis: diagnosisFor('TenantRemoved', context),
-    });
+    await runs.finishTenant(
+      runId,
+      tenantId,
+      'skipped',
+      { endedAt: runtime.now().toISOString(), diagnosis: diagnosisFor('TenantRemoved', context) },
+      claim,
+    );
     await closeRunIfDrained(runtime, runId);
     return 'skipped';
   }
@@ -252,14 +256,20 @@ export async function processTenantMessage(
     const status = result.warnings.length > 0 ? 'partial' : 'succeeded';
     const warning = result.warnings[0]?.diagnosis;
     if (
-      await runs.finishTenant(runId, tenantId, status, {
-        endedAt: runtime.now().toISOString(),
-        ...result.counts,
-        warnings: result.warnings.map(summarizeWarning),
-        ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
-      })
+      await runs.finishTenant(
+        runId,
+        tenantId,
+        status,
+        {
+          endedAt: runtime.now().toISOString(),
+          ...result.counts,
+          warnings: result.warnings.map(summarizeWarning),
+          ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
+        },
+        claim,
+      )
     ) {
-      await registry.recordSweepOutcome(tenantId, runId, status, warning);
+      await registry.recordSweepOutcome(tenantId, runId, status, warning, tenant);
     }
     outcome = status;
   } catch (caught) {
@@ -273,9 +283,15 @@ export async function processTenantMessage(
       throw error;
     }
     if (
-      await runs.finishTenant(runId, tenantId, 'failed', { endedAt: runtime.now().toISOString(), diagnosis })
+      await runs.finishTenant(
+        runId,
+        tenantId,
+        'failed',
+        { endedAt: runtime.now().toISOString(), diagnosis },
+        claim,
+      )
     ) {
-      await registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis);
+      await registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis, tenant);
     }
     runtime.log('warn', `tenant ${tenantId} failed: ${diagnosis.code}: ${diagnosis.meaning}`);
     outcome = 'failed';

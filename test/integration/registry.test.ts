@@ -86,14 +86,15 @@ describe('tenant registry', () => {
     await registry.recordSweepOutcome(tenantId, 'run-1', 'failed', diagnosis); // redelivery: not counted again
     expect((await registry.get(tenantId)).consecutiveFailures).toBe(1);
     await registry.recordSweepOutcome(tenantId, 'run-2', 'failed', diagnosis);
-    const third = await registry.recordSweepOutcome(tenantId, 'run-3', 'failed', diagnosis);
+    await registry.recordSweepOutcome(tenantId, 'run-3', 'failed', diagnosis);
+    const third = await registry.get(tenantId);
     expect(third.consecutiveFailures).toBe(3);
     expect(third.lastError?.code).toBe('AADSTS700016');
     expect(registry.isCircuitOpen(third)).toBe(true);
     const reset = await registry.resetCircuit(tenantId);
     expect(registry.isCircuitOpen(reset)).toBe(false);
-    const ok = await registry.recordSweepOutcome(tenantId, 'run-4', 'succeeded');
-    expect(ok).toMatchObject({
+    await registry.recordSweepOutcome(tenantId, 'run-4', 'succeeded');
+    expect(await registry.get(tenantId)).toMatchObject({
       consecutiveFailures: 0,
       onboardingState: 'verified',
       lastSweep: { runId: 'run-4', status: 'succeeded' },
@@ -106,6 +107,22 @@ describe('tenant registry', () => {
       ['a', 'b', 'c', 'd'].map((run) => registry.recordSweepOutcome(tenantId, `run-${run}`, 'failed')),
     );
     expect((await registry.get(tenantId)).consecutiveFailures).toBe(4);
+  });
+
+  it('records an outcome from the record the sweep started with, and reads again when it went stale', async () => {
+    const added = await registry.add({ tenantId: randomUUID(), displayName: 'Fabrikam' }, 'alice');
+    // The sweep's copy is current: the outcome is written without reading the row first.
+    await registry.recordSweepOutcome(added.tenantId, 'run-1', 'failed', undefined, added);
+    expect((await registry.get(added.tenantId)).consecutiveFailures).toBe(1);
+    // `added` is now stale (the row was written since, and again by an operator): the write is refused
+    // by its ETag, the row is read again, and neither the earlier failure nor the operator's change is
+    // lost (from the stale copy the count would be 1).
+    await registry.update(added.tenantId, { displayName: 'Fabrikam Ltd' }, 'bob');
+    await registry.recordSweepOutcome(added.tenantId, 'run-2', 'failed', undefined, added);
+    const stored = await registry.get(added.tenantId);
+    expect(stored.consecutiveFailures).toBe(2);
+    expect(stored.displayName).toBe('Fabrikam Ltd');
+    expect(stored.lastSweep).toMatchObject({ runId: 'run-2', status: 'failed' });
   });
 
   it('reports a malformed row in a listing without stopping it', async () => {
