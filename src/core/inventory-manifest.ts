@@ -5,7 +5,7 @@
  * the partition (which on Azurite scans the whole table, and in Azure takes a page per 1,000 rows),
  * and holds 16 bytes per resource in memory instead of a row key and a hash as strings.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const MANIFEST_VERSION = 1;
 /** Bytes per entry: key hash (2 x uint32) and content hash (2 x uint32), big-endian. */
@@ -19,7 +19,7 @@ export const MANIFEST_MAX_ENTRIES = (MANIFEST_CHUNK_BYTES / ENTRY_BYTES) * MANIF
 
 /** The first 64 bits of a row key's SHA-256, as two unsigned 32-bit words. */
 export function rowKeyHash(rowKey: string): [number, number] {
-  const digest = createHash('sha256').update(rowKey).digest();
+  const digest = hash('sha256', rowKey, 'buffer');
   return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
 }
 

@@ -16,7 +16,7 @@
  * instead of 100,000 `added` entries. The marker row goes into the baseline's first transaction with
  * `baselinePending`, so a baseline that dies half-way is resumed as a baseline (never as additions).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import type { InventoryItem, VisibleSubscription } from './arm.js';
 import {
@@ -91,10 +91,8 @@ function comparedView(item: Pick<InventoryItem, ComparedField>): Record<Compared
 }
 
 export function contentHash(item: InventoryItem): string {
-  return createHash('sha256')
-    .update(JSON.stringify(comparedView(item)))
-    .digest('base64url')
-    .slice(0, 32);
+  // One-shot hash: half the CPU of createHash().update().digest() for a value this small (measured).
+  return hash('sha256', JSON.stringify(comparedView(item)), 'base64url').slice(0, 32);
 }
 
 interface StoredRow {

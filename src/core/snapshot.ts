@@ -11,7 +11,7 @@
  */
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { constants, gzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 
 const noop = (): void => undefined;
@@ -25,6 +25,13 @@ const BLOCK_BYTES = 512 * 1024;
 
 /** Characters of NDJSON compressed at once (one gzip member). */
 const CHUNK_CHARS = 256 * 1024;
+
+/**
+ * Fastest compression: on inventory NDJSON, level 1 takes half the CPU of the default level 6 for
+ * output about 20% larger (measured: 24 MB of records, 129 ms -> 3.9 MB against 259 ms -> 3.2 MB).
+ * Compression runs on the worker's only thread, in every sweep; the bytes cost far less than the CPU.
+ */
+const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED };
 
 export function snapshotBlobName(tenantId: string, runId: string): string {
   return `${tenantId}/${runId}.ndjson.gz`;
@@ -66,7 +73,7 @@ export class SnapshotWriter {
     const chunk = this.pending;
     this.pending = '';
     if (!chunk || this.failed) return;
-    if (!this.output.write(gzipSync(chunk))) {
+    if (!this.output.write(gzipSync(chunk, GZIP_OPTIONS))) {
       // If the upload dies it stops reading and 'drain' never comes: wait for whichever happens first.
       await Promise.race([once(this.output, 'drain'), this.upload.then(noop, noop)]);
     }
@@ -75,7 +82,7 @@ export class SnapshotWriter {
   async finish(): Promise<{ blobName: string; lines: number }> {
     await this.flushPending();
     // An inventory with no record is still a gzip file (one empty member), not an empty blob.
-    if (this.lines === 0 && !this.failed) this.output.write(gzipSync(''));
+    if (this.lines === 0 && !this.failed) this.output.write(gzipSync('', GZIP_OPTIONS));
     this.output.end();
     await this.upload;
     return { blobName: this.blobName, lines: this.lines };
