@@ -18,6 +18,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
   const main = worldFigures(
     await measureWorld(options.world, options.arm, {
       naive: options.naive,
+      storageFloor: options.storageFloor,
       log,
       label: 'default world',
       compiledDirectory,
@@ -36,6 +37,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
         const figures = worldFigures(
           await measureWorld(world, options.arm, {
             naive: false,
+            storageFloor: false,
             log,
             label: `series x${multiplier}`,
             compiledDirectory,
@@ -66,6 +68,8 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     speedupVsNaiveRepeatSweep: main.naive?.speedupVsNaiveRepeat ?? null,
     ratioToIdeal: main.first.ratioToIdeal,
     ratioToIdealRepeatSweep: main.repeat.ratioToIdeal,
+    storageFloorMs: main.storageFloor?.wallMs ?? null,
+    speedupVsNaiveCeiling: main.storageFloor?.speedupCeiling ?? null,
     miRequests: main.first.miRequests,
     tokenRequests: main.first.tokenRequests,
     armRequests: main.first.armRequests,

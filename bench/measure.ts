@@ -5,17 +5,20 @@
  * the sandbox's and the proxy's counters are reset and read, and the CPU time of Azurite and of the
  * sandbox is sampled, so each figure belongs to exactly one phase.
  */
-import { startAzurite, type AzuriteHandle } from '../sandbox/azurite.js';
 import type { ArmSettings } from '../sandbox/arm.js';
-import { registerChild, unregisterChild } from './cleanup.js';
+import { startMeasuredAzurite } from './azurite-process.js';
 import { ContenderProcess, workerNodeArgs } from './contender-ipc.js';
 import type { FleetInfo, FleetInput, FleetPhaseResult } from './fleet-contender.js';
 import { idealBound, type IdealBound } from './ideal.js';
 import type { NaiveInfo, NaiveInput, NaivePhaseResult } from './naive-contender.js';
 import type { ArmShape, WorldShape } from './options.js';
-import { childProcesses, cpuBetween, sampleProcess, type ProcessSample } from './processes.js';
+import { cpuBetween, sampleProcess, type ProcessSample } from './processes.js';
 import { startSandboxProcess, type SandboxCounters, type SandboxProcess } from './sandbox-process.js';
+import { measureStorageFloor, type StorageFloor } from './storage-floor.js';
 import { StorageProxy, type StorageCounts } from './storage-proxy.js';
+
+/** Prefix of the fleet's tables, queues and containers in the benchmark's Azurite. */
+export const FLEET_PREFIX = 'fleet';
 
 /** Resource groups of a generated subscription (sandbox/generator.ts: `resourceGroupCount: 4`). */
 export const GENERATED_RESOURCE_GROUPS = 4;
@@ -38,35 +41,22 @@ export interface WorldMeasurement {
   fleetInfo: FleetInfo;
   fleet: { first: PhaseMeasurement<FleetPhaseResult>; repeat: PhaseMeasurement<FleetPhaseResult> };
   naive?: PhaseMeasurement<NaivePhaseResult>;
+  /** Azurite alone replaying the first sweep's Table writes (storage-floor.ts); when asked for. */
+  storageFloor?: StorageFloor;
   /** Peak RSS and total CPU of the helper processes at the end of the world's measurement. */
   processes: { azurite?: ProcessSample; sandbox?: ProcessSample };
 }
 
 export interface MeasureOptions {
   naive: boolean;
+  /** Record the first sweep's Table writes and replay them into a fresh Azurite (the storage floor). */
+  storageFloor: boolean;
   /** Progress lines (stderr). */
   log: (line: string) => void;
   /** Distinguishes the tables of different worlds in logs. */
   label: string;
   /** The compiled contenders (compile.ts); under tsx without. */
   compiledDirectory?: string;
-}
-
-async function startProviderStorage(): Promise<{ azurite: AzuriteHandle; pid: number | undefined }> {
-  const before = new Set(childProcesses(process.pid, 'azurite'));
-  // Azurite keeps every entity in one Node heap; at a million rows it needs more than the default cap.
-  const nodeOptions = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --max-old-space-size=16384`.trim();
-  let azurite: AzuriteHandle;
-  try {
-    azurite = await startAzurite();
-  } finally {
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = nodeOptions;
-  }
-  const pid = childProcesses(process.pid, 'azurite').find((candidate) => !before.has(candidate));
-  registerChild(pid);
-  return { azurite, pid };
 }
 
 async function phase<Result>(
@@ -113,7 +103,8 @@ export async function measureWorld(
   options: MeasureOptions,
 ): Promise<WorldMeasurement> {
   const { log, label } = options;
-  const { azurite, pid: azuritePid } = await startProviderStorage();
+  const storage = await startMeasuredAzurite('azurite');
+  const { azurite, pid: azuritePid } = storage;
   let proxy: StorageProxy | undefined;
   let sandbox: SandboxProcess | undefined;
   const contenders: Array<{ stop(): Promise<void> }> = [];
@@ -132,7 +123,7 @@ export async function measureWorld(
         endpoints: sandbox.endpoints,
         world,
         connectionString: proxy.connectionString,
-        prefix: 'fleet',
+        prefix: FLEET_PREFIX,
       } satisfies FleetInput,
       options.compiledDirectory,
       fleetNodeArgs,
@@ -150,7 +141,12 @@ export async function measureWorld(
       subscriptionConcurrency: fleet.info.subscriptionConcurrency,
     });
     log(`${label}: fleet ready in ${Math.round(fleet.info.setupMs)} ms; first sweep`);
+    // The floor replays what the sweep stored: its inventory and change rows (the bookkeeping rows are
+    // written against ETags of rows the fresh Azurite would not have).
+    if (options.storageFloor)
+      proxy.record(['inventory', 'changes'].map((table) => `${FLEET_PREFIX}${table}`));
     const first = await phase(() => fleet.run('first'), sandbox, proxy, azuritePid, log);
+    const firstWrites = proxy.takeRecording();
     log(`${label}: first sweep ${Math.round(first.result.wallMs)} ms; repeat sweep`);
     const repeat = await phase(() => fleet.run('repeat'), sandbox, proxy, azuritePid, log);
     log(`${label}: repeat sweep ${Math.round(repeat.result.wallMs)} ms`);
@@ -174,6 +170,15 @@ export async function measureWorld(
       log(`${label}: naive loop ${Math.round(naive.result.wallMs)} ms`);
       await loop.stop();
     }
+    let storageFloor: StorageFloor | undefined;
+    if (options.storageFloor) {
+      const concurrency = fleet.info.workers * fleet.info.subscriptionConcurrency;
+      log(
+        `${label}: storage floor (the first sweep's ${firstWrites.length} Table writes into a fresh Azurite)`,
+      );
+      storageFloor = await measureStorageFloor(firstWrites, concurrency);
+      log(`${label}: storage floor ${Math.round(storageFloor.wallMs)} ms`);
+    }
     return {
       world,
       arm,
@@ -181,6 +186,7 @@ export async function measureWorld(
       fleetInfo: fleet.info,
       fleet: { first, repeat },
       ...(naive ? { naive } : {}),
+      ...(storageFloor ? { storageFloor } : {}),
       processes: {
         ...(azuritePid ? { azurite: sampleProcess(azuritePid) } : {}),
         sandbox: sampleProcess(sandbox.pid),
@@ -190,7 +196,6 @@ export async function measureWorld(
     for (const contender of contenders) await contender.stop().catch(() => undefined);
     await sandbox?.stop();
     await proxy?.close();
-    await azurite.stop();
-    unregisterChild(azuritePid);
+    await storage.stop();
   }
 }

@@ -23,6 +23,8 @@ export interface BenchOptions {
   arm: ArmShape;
   /** Run the naive loop (contender b); off only to save time while working on the product. */
   naive: boolean;
+  /** Replay the first sweep's Table writes into a fresh Azurite (storage-floor.ts), default world only. */
+  storageFloor: boolean;
   series: {
     enabled: boolean;
     /** Tenants of every series world (default: the fewest whose largest point reaches 1,000,000 resources). */
@@ -71,6 +73,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --series-tenants N      tenants of the series worlds (default: enough for 1,000,000 resources at the largest point)
   --series-multipliers L  comma-separated multipliers of resources per subscription (default ${DEFAULTS.multipliers.join(',')})
   --no-naive              skip the naive loop (no speedup figure)
+  --no-floor              skip the storage floor (Azurite alone replaying the first sweep's Table writes)
   --quick                 ${QUICK.tenants} x ${QUICK.subscriptionsPerTenant} x ${QUICK.resourcesPerSubscription}, series ${QUICK.seriesTenants} tenants x${QUICK.multipliers.join(', x')} (well under a minute)
   --report-dir DIR        where bench.json and bench-series.svg go (default reports/)`;
 
@@ -121,6 +124,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let seriesTenants: number | undefined = quick ? QUICK.seriesTenants : undefined;
   let seriesMultipliers: number[] = quick ? [...QUICK.multipliers] : [...DEFAULTS.multipliers];
   let naive = true;
+  let storageFloor = true;
   let reportDirectory = 'reports';
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -162,6 +166,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--no-naive':
         naive = false;
         break;
+      case '--no-floor':
+        storageFloor = false;
+        break;
       case '--quick':
         break;
       case '--report-dir': {
@@ -187,6 +194,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       throttle: { enabled: throttle, burst: DEFAULTS.burst, refillPerSecond: DEFAULTS.refillPerSecond },
     },
     naive,
+    storageFloor,
     series: {
       enabled: series,
       tenants: seriesTenants ?? seriesTenantsFor(subscriptions, resources, largest),

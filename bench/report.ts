@@ -27,6 +27,13 @@ export interface BenchReport {
   speedupVsNaiveRepeatSweep: number | null;
   ratioToIdeal: number;
   ratioToIdealRepeatSweep: number;
+  /**
+   * Azurite alone storing the first sweep's Table writes (null when not measured): no sweep that stores
+   * these rows in this emulator can be faster, whatever the product does.
+   */
+  storageFloorMs: number | null;
+  /** naiveMs / storageFloorMs: the largest speedup over the naive loop reachable against this emulator. */
+  speedupVsNaiveCeiling: number | null;
   miRequests: number;
   tokenRequests: number;
   armRequests: number;
@@ -76,6 +83,14 @@ export function formatReport(report: BenchReport): string {
   lines.push(
     `Ideal bound: ${seconds(main.idealMs)} s (${main.idealWaves} waves of ${report.main.tenants > 0 ? 'up to ' : ''}workers x ${main.idealTenantMs} ms per tenant, ${integer(main.idealArmRequests)} ARM requests)`,
   );
+  const floor = main.storageFloor;
+  if (floor) {
+    lines.push(
+      `Storage floor: ${seconds(floor.wallMs)} s (Azurite alone storing the first sweep's ${integer(floor.requests)} Table writes, ` +
+        `${integer(floor.rows)} rows, ${floor.concurrency} at a time; ${seconds(floor.azuriteCpuMs)} s of its CPU` +
+        `${floor.failed ? `; ${integer(floor.failed)} REFUSED` : ''})`,
+    );
+  }
   lines.push('');
   const naive = main.naive;
   const rows: string[][] = [

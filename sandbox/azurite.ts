@@ -22,6 +22,8 @@ export interface AzuriteOptions {
   accounts?: Array<{ name: string; key: string }>;
   /** Which services to expose; all three by default. */
   services?: Array<'blob' | 'queue' | 'table'>;
+  /** Extra Node options for Azurite's process (heap size, `--cpu-prof` for the benchmark). */
+  nodeArgs?: string[];
 }
 
 export interface AzuriteHandle {
@@ -44,6 +46,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const entry = require.resolve('azurite/dist/src/azurite.js');
   // @azure/storage-blob 12.34 sends API version 2026-10-06, newer than Azurite 3.37 knows: skip the check.
   const args = [
+    ...(options.nodeArgs ?? []),
     entry,
     '--disableTelemetry',
     '--silent',

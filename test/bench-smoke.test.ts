@@ -97,6 +97,7 @@ describe('npm run bench on a tiny world', () => {
       world: { tenants: 2, subscriptionsPerTenant: 2, resourcesPerSubscription: 150, seed: 3 },
       arm: { latencyMs: 0, pageSize: 100, throttle: { enabled: true, burst: 250, refillPerSecond: 25 } },
       naive: true,
+      storageFloor: true,
       series: { enabled: true, tenants: 1, multipliers: [2] },
       quick: true,
       reportDirectory: 'unused',
@@ -145,7 +146,22 @@ describe('npm run bench on a tiny world', () => {
       resources: 600,
     });
 
+    // The storage floor replays exactly the first sweep's inventory and change writes, and Azurite
+    // accepts every one of them (the recorded requests are valid as sent).
+    expect(main.storageFloor).toMatchObject({
+      requests: main.first.inventoryWriteRequests,
+      rows: main.first.inventoryRowsWritten,
+      failed: 0,
+    });
+    expect(main.storageFloor!.concurrency).toBeGreaterThan(0);
+    expect(main.storageFloor!.wallMs).toBeGreaterThan(0);
+    expect(report.storageFloorMs).toBe(main.storageFloor!.wallMs);
+    // From the unrounded times: within rounding of the reported ones.
+    expect(report.speedupVsNaiveCeiling).toBeCloseTo(main.naive!.wallMs / main.storageFloor!.wallMs, 0);
+
     expect(report.series).toHaveLength(1);
+    // The floor is measured on the default world only.
+    expect(report.series[0]!.storageFloor).toBeUndefined();
     expect(report.series[0]).toMatchObject({ multiplier: 2, tenants: 1, resources: 600 });
     expect(report.series[0]!.repeat.inventoryRowsWritten).toBe(2);
     expect(report.targets.map((target) => target.name)).toContain('MI requests per sweep');
@@ -155,6 +171,7 @@ describe('npm run bench on a tiny world', () => {
     const text = formatReport(report);
     expect(text).toContain('fleet: first sweep');
     expect(text).toContain('Scaling series');
+    expect(text).toContain('Storage floor:');
     const directory = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
     try {
       const written = await writeReport(report, directory);
