@@ -302,10 +302,10 @@ export class RunStore {
     claim?: TenantClaim,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current: Pick<TenantRunRecord, 'status' | 'startedAt' | 'etag'> | undefined =
-        attempt === 0 && claim?.etag
-          ? { status: 'running', startedAt: claim.startedAt, etag: claim.etag }
-          : await this.getTenant(runId, tenantId);
+      const fromClaim = attempt === 0 && claim?.etag !== undefined;
+      const current: Pick<TenantRunRecord, 'status' | 'startedAt' | 'etag'> | undefined = fromClaim
+        ? { status: 'running', startedAt: claim.startedAt, etag: claim.etag }
+        : await this.getTenant(runId, tenantId);
       if (current && TERMINAL_TENANT_STATUSES.includes(current.status)) return false;
       const startedAt = current?.startedAt;
       const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
@@ -331,7 +331,10 @@ export class RunStore {
         else await this.runTenants.createEntity({ displayName: '', attempts: 0, ...entity });
         return true;
       } catch (error) {
-        if (!isStatus(error, 412) && !isStatus(error, 409)) throw error;
+        // 412/409: written by someone else meanwhile; 404 on the claim's write: the row is gone (it is
+        // created again from a fresh read). Either way, read and try again.
+        if (!isStatus(error, 412) && !isStatus(error, 409) && !(fromClaim && isStatus(error, 404)))
+          throw error;
       }
     }
     throw new ConflictError(`could not record the result of tenant ${tenantId} in run ${runId}`, 'etag');

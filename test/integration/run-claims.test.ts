@@ -70,6 +70,16 @@ describe('tenant claims', () => {
     expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'failed', attempts: 2 });
   });
 
+  it('records the result even when the claimed row was deleted meanwhile', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const claim = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
+    await storage.table(config.names.runTenantsTable).deleteEntity(runId, tenantId);
+    expect(
+      await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z' }, claim),
+    ).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded' });
+  });
+
   it('finishes after a stale claim when the row is still running (another write in between)', async () => {
     const { runId, tenantId } = await queuedTenant();
     const first = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
