@@ -152,6 +152,17 @@ export async function measureWorld(
     log(`${label}: repeat sweep ${Math.round(repeat.result.wallMs)} ms`);
     await fleet.stop();
 
+    // Right after the sweeps, before the naive loop fills Azurite further: the same conditions.
+    let storageFloor: StorageFloor | undefined;
+    if (options.storageFloor) {
+      const concurrency = fleet.info.workers * fleet.info.subscriptionConcurrency;
+      log(
+        `${label}: storage floor (the first sweep's ${firstWrites.length} Table writes into a fresh Azurite)`,
+      );
+      storageFloor = await measureStorageFloor(firstWrites, concurrency);
+      log(`${label}: storage floor ${Math.round(storageFloor.wallMs)} ms`);
+    }
+
     let naive: PhaseMeasurement<NaivePhaseResult> | undefined;
     if (options.naive) {
       log(`${label}: naive loop (one tenant, one subscription, one row at a time)`);
@@ -169,15 +180,6 @@ export async function measureWorld(
       naive = await phase(() => loop.run('loop'), sandbox, proxy, azuritePid, log);
       log(`${label}: naive loop ${Math.round(naive.result.wallMs)} ms`);
       await loop.stop();
-    }
-    let storageFloor: StorageFloor | undefined;
-    if (options.storageFloor) {
-      const concurrency = fleet.info.workers * fleet.info.subscriptionConcurrency;
-      log(
-        `${label}: storage floor (the first sweep's ${firstWrites.length} Table writes into a fresh Azurite)`,
-      );
-      storageFloor = await measureStorageFloor(firstWrites, concurrency);
-      log(`${label}: storage floor ${Math.round(storageFloor.wallMs)} ms`);
     }
     return {
       world,
