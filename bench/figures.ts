@@ -52,7 +52,7 @@ export interface SweepFigures {
   /** Storage answers 5xx, and requests the proxy re-sent on a fresh connection (both should be 0). */
   storageServerErrors: number;
   proxyResends: number;
-  cpuMs: { fleet: number; azurite: number; sandbox: number };
+  cpuMs: { fleet: number; azurite: number; sandbox: number; bench: number };
   processPeakRssMb: number;
   phasePeakRssMb: number;
   /** Node's heap and off-heap memory when the phase's RSS peaked. */
@@ -111,6 +111,7 @@ function sweepFigures(
       fleet: round(result.cpuMs, 0),
       azurite: round(sweep.cpuMs.azurite, 0),
       sandbox: round(sweep.cpuMs.sandbox, 0),
+      bench: round(sweep.cpuMs.bench, 0),
     },
     processPeakRssMb: round(result.processPeakRssMb, 1),
     phasePeakRssMb: round(result.phasePeakRssMb, 1),
@@ -144,7 +145,7 @@ export interface WorldFigures {
     rowsWritten: number;
     resources: number;
     processPeakRssMb: number;
-    cpuMs: { naive: number; azurite: number; sandbox: number };
+    cpuMs: { naive: number; azurite: number; sandbox: number; bench: number };
   };
   /** Azurite alone replaying the first sweep's Table writes (storage-floor.ts), when measured. */
   storageFloor?: StorageFloor & {
@@ -192,6 +193,7 @@ export function worldFigures(measurement: WorldMeasurement): WorldFigures {
               naive: round(naive.result.cpuMs, 0),
               azurite: round(naive.cpuMs.azurite, 0),
               sandbox: round(naive.cpuMs.sandbox, 0),
+              bench: round(naive.cpuMs.bench, 0),
             },
           },
         }
