@@ -130,6 +130,9 @@ describe('npm run bench on a tiny world', () => {
     expect(main.repeat.inventoryRowsWritten).toBe(4);
     // Previous state by point reads (4 subscription markers, 2 tenant markers), no query.
     expect(main.repeat.tables.inventory).toMatchObject({ queries: 0, pointReads: 6, transactions: 4 });
+    // The tenant marker lists the storage accounts with rows (none here): no storage query either time.
+    expect(main.first.tables.storage.requests).toBe(0);
+    expect(main.repeat.tables.storage.requests).toBe(0);
     // A first sweep finds no markers (6 point reads) and so no rows: it queries nothing.
     expect(main.first.tables.inventory).toMatchObject({ queries: 0, pointReads: 6 });
     expect(report.repeatSweepWrites).toBe(4);

@@ -29,6 +29,7 @@ import {
   MANIFEST_VERSION,
   rowKeyHash,
 } from './inventory-manifest.js';
+import type { KnownStorageAccounts } from './storage-inventory.js';
 import { TableBatchWriter, type BatchStats } from './table-batch.js';
 import { resourceGlobalKey, resourceRowKey, underscorePrefixRange } from './table-keys.js';
 
@@ -58,6 +59,37 @@ export interface SubscriptionSyncResult {
   modified: number;
   /** Storage accounts found (for the storage inventory). */
   storageAccounts: Array<{ id: string; name: string; subscriptionId: string; resourceGroup: string }>;
+}
+
+/** What a tenant's marker row says (see TENANT_MARKER). */
+export interface TenantMarker {
+  /** The subscriptions that may have an inventory. */
+  subscriptionIds: string[];
+  /** False when the list was rebuilt by a query (the marker is then rewritten). */
+  stored: boolean;
+  /** The storage accounts that may have rows; absent when the marker predates this list. */
+  storageAccounts?: KnownStorageAccounts;
+}
+
+function storageAccountsJson(accounts: KnownStorageAccounts): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(accounts).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+function parseStorageAccounts(value: unknown): KnownStorageAccounts | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (
+      parsed &&
+      typeof parsed === 'object' &&
+      !Array.isArray(parsed) &&
+      Object.values(parsed).every((subscriptionId) => typeof subscriptionId === 'string')
+    )
+      return parsed as KnownStorageAccounts;
+  } catch {
+    // unreadable: treated as absent (the accounts are then found by a scan)
+  }
+  return undefined;
 }
 
 export function inventoryPartition(tenantId: string, subscriptionId: string): string {
@@ -518,20 +550,31 @@ export class InventorySync {
    * marker means none (it is written before a tenant's first subscription is synced), without a query;
    * an unreadable marker is rebuilt from its subscriptions' marker rows (a query over its partitions).
    */
-  async tenantSubscriptions(tenantId: string): Promise<{ subscriptionIds: string[]; stored: boolean }> {
-    const marker = await this.previousRow<{ subscriptions?: string }>(tenantId, TENANT_MARKER);
+  async tenantSubscriptions(tenantId: string): Promise<TenantMarker> {
+    const marker = await this.previousRow<{ subscriptions?: string; storageAccounts?: string }>(
+      tenantId,
+      TENANT_MARKER,
+    );
+    const storageAccounts = parseStorageAccounts(marker?.storageAccounts);
+    const withAccounts = storageAccounts ? { storageAccounts } : {};
     if (typeof marker?.subscriptions === 'string') {
       try {
         const ids = JSON.parse(marker.subscriptions) as unknown;
         if (Array.isArray(ids) && ids.every((id) => typeof id === 'string'))
-          return { subscriptionIds: ids, stored: true };
+          return { subscriptionIds: ids, stored: true, ...withAccounts };
       } catch {
         // an unreadable marker: fall back to the query below, which rewrites it
       }
     }
-    if (!marker) return { subscriptionIds: [], stored: false };
+    // No marker: no subscription has an inventory, and (the marker names accounts before their rows
+    // are written) no account has rows.
+    if (!marker) return { subscriptionIds: [], stored: false, storageAccounts: {} };
     const found = await this.inventoriedSubscriptions(tenantId);
-    return { subscriptionIds: found.map((subscription) => subscription.subscriptionId), stored: false };
+    return {
+      subscriptionIds: found.map((subscription) => subscription.subscriptionId),
+      stored: false,
+      ...withAccounts,
+    };
   }
 
   /**
@@ -539,14 +582,31 @@ export class InventorySync {
    * is synced (so a sweep that dies half-way never leaves an inventory nobody will retire) and after
    * subscriptions were retired; a sweep whose subscriptions did not change writes nothing.
    */
-  async recordTenantSubscriptions(tenantId: string, subscriptionIds: Iterable<string>): Promise<void> {
+  async recordTenantSubscriptions(
+    tenantId: string,
+    subscriptionIds: Iterable<string>,
+    /** Written along when known (a new marker starts with none), saving the request of their own. */
+    storageAccounts?: KnownStorageAccounts,
+  ): Promise<void> {
     await this.tables.inventory.upsertEntity(
       {
         partitionKey: tenantId,
         rowKey: TENANT_MARKER,
         subscriptions: JSON.stringify([...subscriptionIds].sort()),
+        ...(storageAccounts ? { storageAccounts: storageAccountsJson(storageAccounts) } : {}),
       },
-      'Replace',
+      'Merge',
+    );
+  }
+
+  /**
+   * Records which storage accounts of a tenant may have rows in the storage table, and their
+   * subscriptions; the same rule: before new accounts' rows are written, after accounts were retired.
+   */
+  async recordTenantStorageAccounts(tenantId: string, accounts: KnownStorageAccounts): Promise<void> {
+    await this.tables.inventory.upsertEntity(
+      { partitionKey: tenantId, rowKey: TENANT_MARKER, storageAccounts: storageAccountsJson(accounts) },
+      'Merge',
     );
   }
 

@@ -151,23 +151,73 @@ export async function writeStorageResult(
   await writer.flush();
 }
 
-/** Deletes the rows of accounts that are no longer in the tenant's inventory. */
-export async function retireMissingAccounts(
+/**
+ * The accounts of a tenant that may have rows in the storage table, with their subscriptions (kept in
+ * the tenant's inventory marker, see InventorySync.recordTenantStorageAccounts). Recorded before an
+ * account's rows are first written, so a sweep that dies half-way never leaves rows nobody retires.
+ */
+export type KnownStorageAccounts = Record<string, string>;
+
+/**
+ * The known accounts to retire: those not found this sweep whose subscription was read this sweep
+ * (`sweptSubscriptions`) or is no longer in the tenant's inventory (`currentSubscriptions`). An account
+ * of a subscription that failed this sweep keeps its rows: a passing failure must not erase them.
+ */
+export function accountsToRetire(
+  known: KnownStorageAccounts,
+  found: Set<string>,
+  sweptSubscriptions: Set<string>,
+  currentSubscriptions: Set<string>,
+): string[] {
+  return Object.entries(known)
+    .filter(
+      ([name, subscriptionId]) =>
+        !found.has(name) &&
+        (sweptSubscriptions.has(subscriptionId) || !currentSubscriptions.has(subscriptionId)),
+    )
+    .map(([name]) => name);
+}
+
+/** Deletes the rows (account and containers) of the named accounts; a range query per account. */
+export async function retireAccounts(
   table: TableClient,
   tenantId: string,
-  currentAccounts: Set<string>,
-): Promise<number> {
+  names: Iterable<string>,
+): Promise<void> {
   const writer = new TableBatchWriter(table);
-  let retired = 0;
-  const rows = table.listEntities<{ accountName?: string }>({
-    queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ['RowKey', 'accountName'] },
+  for (const name of names) {
+    const rows = table.listEntities({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${name} and RowKey lt ${`${name};`}`,
+        select: ['RowKey'],
+      },
+    });
+    for await (const row of rows) {
+      // The range also holds longer account names that start with this one (`ab` < `abc` < `ab;`).
+      if (row.rowKey === name || row.rowKey?.startsWith(`${name}:`))
+        await writer.delete(tenantId, row.rowKey);
+    }
+  }
+  await writer.flush();
+}
+
+/**
+ * Lists the accounts that have rows in the tenant's partition, with their subscriptions: one scan of
+ * the partition, for a tenant whose marker does not list its accounts yet (stored by an earlier version).
+ */
+export async function storedAccounts(table: TableClient, tenantId: string): Promise<KnownStorageAccounts> {
+  const known: KnownStorageAccounts = {};
+  const rows = table.listEntities<{ accountName?: string; subscriptionId?: string; kind?: string }>({
+    queryOptions: {
+      filter: odata`PartitionKey eq ${tenantId}`,
+      select: ['RowKey', 'accountName', 'subscriptionId', 'kind'],
+    },
   });
   for await (const row of rows) {
     const account = row.accountName ?? row.rowKey?.split(':')[0];
-    if (!row.rowKey || !account || currentAccounts.has(account)) continue;
-    if (!row.rowKey.includes(':')) retired++;
-    await writer.delete(tenantId, row.rowKey);
+    if (!account) continue;
+    // A container row without its account row still names an account with rows (subscription unknown).
+    if (row.kind === 'account' || !(account in known)) known[account] = row.subscriptionId ?? '';
   }
-  await writer.flush();
-  return retired;
+  return known;
 }

@@ -33,7 +33,14 @@ import {
 import type { FleetRuntime } from './runtime.js';
 import { SnapshotWriter, snapshotBlobName } from './snapshot.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
-import { inventoryStorageAccount, retireMissingAccounts, writeStorageResult } from './storage-inventory.js';
+import {
+  accountsToRetire,
+  inventoryStorageAccount,
+  retireAccounts,
+  storedAccounts,
+  writeStorageResult,
+  type KnownStorageAccounts,
+} from './storage-inventory.js';
 
 /** Deliveries before the host moves a message to the poison queue; equals host.json's maxDequeueCount. */
 export const MAX_DEQUEUE_COUNT = 5;
@@ -451,7 +458,7 @@ export async function sweepTenant(
     const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
     const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
     if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
-      await retireSync.recordTenantSubscriptions(tenantId, knownAndCurrent);
+      await retireSync.recordTenantSubscriptions(tenantId, knownAndCurrent, known.storageAccounts);
     }
     const limit = pLimit(config.sweep.subscriptionConcurrency);
     const results = await Promise.all(
@@ -523,6 +530,19 @@ export async function sweepTenant(
 
     const storageTable = storage.table(config.names.storageTable);
     const accounts = synced.flatMap((result) => result.storageAccounts);
+    const found: KnownStorageAccounts = Object.fromEntries(
+      accounts.map((account) => [account.name, account.subscriptionId]),
+    );
+    // The accounts that may have rows: from the tenant's marker, or (a marker from before this list)
+    // one scan of the tenant's storage partition.
+    const knownAccounts = known.storageAccounts ?? (await storedAccounts(storageTable, tenantId));
+    const recorded = { ...knownAccounts, ...found };
+    const newAccounts = Object.entries(found).some(
+      ([name, subscriptionId]) => knownAccounts[name] !== subscriptionId,
+    );
+    if (!known.storageAccounts || newAccounts) {
+      await retireSync.recordTenantStorageAccounts(tenantId, recorded);
+    }
     const storageLimit = pLimit(config.sweep.storageAccountConcurrency);
     await Promise.all(
       accounts.map((account) =>
@@ -542,7 +562,13 @@ export async function sweepTenant(
         }),
       ),
     );
-    await retireMissingAccounts(storageTable, tenantId, new Set(accounts.map((account) => account.name)));
+    const swept = new Set(synced.map((result) => result.subscriptionId).filter((id) => current.has(id)));
+    const retiredAccounts = accountsToRetire(recorded, new Set(Object.keys(found)), swept, current);
+    if (retiredAccounts.length > 0) {
+      await retireAccounts(storageTable, tenantId, retiredAccounts);
+      for (const name of retiredAccounts) delete recorded[name];
+      await retireSync.recordTenantStorageAccounts(tenantId, recorded);
+    }
 
     const finished = snapshot ? await snapshot.finish() : undefined;
     return { counts, warnings, tableRequests, ...(finished ? { snapshotBlob: finished.blobName } : {}) };

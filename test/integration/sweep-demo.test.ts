@@ -25,7 +25,7 @@ import { createRuntime, type FleetRuntime } from '../../src/core/runtime.js';
 import { encodeSweepMessage } from '../../src/core/sweep-message.js';
 import { processTenantMessage, recordPoisonMessage } from '../../src/core/sweep.js';
 import type { TenantRunRecord } from '../../src/core/runs.js';
-import { SUBSCRIPTION_MARKER } from '../../src/core/inventory.js';
+import { SUBSCRIPTION_MARKER, TENANT_MARKER } from '../../src/core/inventory.js';
 import { providerConnectionString, uniquePrefix } from '../support/provider.js';
 
 const demo = JSON.parse(
@@ -357,6 +357,68 @@ describe('a sweep over the demo world', () => {
         { dequeueCount: 1 },
       ),
     ).toBe('invalid-message');
+  });
+});
+
+describe('a storage account that disappears', () => {
+  it('deletes the rows of a vanished account, keeps the others, and forgets the account', async () => {
+    const world = sandbox.store.world;
+    const table = runtime.storage.table(runtime.config.names.storageTable);
+    const rowsOf = async (tenantId: string): Promise<Set<string>> => {
+      const keys = new Set<string>();
+      for await (const row of table.listEntities({
+        queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ['RowKey'] },
+      }))
+        keys.add(row.rowKey!);
+      return keys;
+    };
+    const markerAccounts = async (tenantId: string): Promise<Record<string, string>> => {
+      const marker = await runtime.storage
+        .table(runtime.config.names.inventoryTable)
+        .getEntity<{ storageAccounts: string }>(tenantId, TENANT_MARKER);
+      return JSON.parse(marker.storageAccounts) as Record<string, string>;
+    };
+    // Two accounts of one tenant whose containers were read (rows exist for each container).
+    const tenantOf = (account: (typeof world.storageAccounts)[number]): string =>
+      world.subscriptions.find((s) => s.subscriptionId === account.subscriptionId)!.tenantId;
+    let pair: [(typeof world.storageAccounts)[number], (typeof world.storageAccounts)[number]] | undefined;
+    for (const account of world.storageAccounts) {
+      const rows = await rowsOf(tenantOf(account));
+      const other = world.storageAccounts.find(
+        (candidate) =>
+          candidate !== account &&
+          tenantOf(candidate) === tenantOf(account) &&
+          candidate.containers.length > 1 &&
+          candidate.containers.every((container) => rows.has(`${candidate.name}:${container.name}`)),
+      );
+      if (other && account.containers.some((container) => rows.has(`${account.name}:${container.name}`))) {
+        pair = [account, other];
+        break;
+      }
+    }
+    expect(pair, 'the demo world has a tenant with two readable accounts').toBeDefined();
+    const [vanishing, staying] = pair!;
+    const tenantId = tenantOf(vanishing);
+    expect(Object.keys(await markerAccounts(tenantId))).toEqual(
+      expect.arrayContaining([vanishing.name, staying.name]),
+    );
+    const index = world.storageAccounts.indexOf(vanishing);
+    world.storageAccounts.splice(index, 1);
+    try {
+      await runScheduledSweep(host, runtime);
+      const rows = await rowsOf(tenantId);
+      expect(
+        [...rows].filter((key) => key === vanishing.name || key.startsWith(`${vanishing.name}:`)),
+      ).toEqual([]);
+      expect(rows.has(staying.name)).toBe(true);
+      for (const container of staying.containers)
+        expect(rows.has(`${staying.name}:${container.name}`)).toBe(true);
+      const known = await markerAccounts(tenantId);
+      expect(known).not.toHaveProperty(vanishing.name);
+      expect(known[staying.name]).toBe(staying.subscriptionId);
+    } finally {
+      world.storageAccounts.splice(index, 0, vanishing);
+    }
   });
 });
 
