@@ -226,22 +226,35 @@ export function evaluateTargets(main: WorldFigures, largest: WorldFigures | unde
   const targets: Target[] = [];
   const first = main.first;
   const floor = main.storageFloor;
+  const naive = main.naive;
   targets.push({
-    name: 'sweep vs naive loop',
+    name: 'sweep vs naive loop: first sweep',
     target: '>= 25x faster',
-    value: main.naive
-      ? `${main.naive.speedupVsNaive}x (repeat sweep ${main.naive.speedupVsNaiveRepeat}x` +
-        `${floor?.speedupCeiling !== undefined ? `; storage floor allows ${floor.speedupCeiling}x at most` : ''})`
+    value: naive
+      ? `${naive.speedupVsNaive}x` +
+        (floor?.speedupCeiling !== undefined
+          ? ` (the storage floor allows ${floor.speedupCeiling}x at most)`
+          : '')
       : '-',
-    met: main.naive ? main.naive.speedupVsNaive >= 25 : 'not measured',
+    met: naive ? naive.speedupVsNaive >= 25 : 'not measured',
   });
   targets.push({
-    name: 'sweep vs ideal bound',
+    name: 'sweep vs naive loop: repeat sweep',
+    target: '>= 25x faster',
+    value: naive ? `${naive.speedupVsNaiveRepeat}x` : '-',
+    met: naive ? naive.speedupVsNaiveRepeat >= 25 : 'not measured',
+  });
+  targets.push({
+    name: 'sweep vs ideal bound: first sweep',
     target: '<= 1.3x',
-    value:
-      `${first.ratioToIdeal}x (repeat sweep ${main.repeat.ratioToIdeal}x` +
-      `${floor ? `; storage floor alone ${floor.ratioToIdeal}x` : ''})`,
+    value: `${first.ratioToIdeal}x${floor ? ` (the storage floor alone is ${floor.ratioToIdeal}x)` : ''}`,
     met: first.ratioToIdeal <= 1.3,
+  });
+  targets.push({
+    name: 'sweep vs ideal bound: repeat sweep',
+    target: '<= 1.3x',
+    value: `${main.repeat.ratioToIdeal}x`,
+    met: main.repeat.ratioToIdeal <= 1.3,
   });
   targets.push({
     name: 'MI requests per sweep',
