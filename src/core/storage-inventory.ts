@@ -6,6 +6,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, type TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
+import pLimit from 'p-limit';
 import { pipelineOptionsFor, type CloudProfile } from './cloud.js';
 import { diagnose, type Diagnosis } from './diagnosis.js';
 import { parseStorageAccountName } from './ids.js';
@@ -220,4 +221,80 @@ export async function storedAccounts(table: TableClient, tenantId: string): Prom
     if (row.kind === 'account' || !(account in known)) known[account] = row.subscriptionId ?? '';
   }
   return known;
+}
+
+export interface TenantStorageInput {
+  cloud: CloudProfile;
+  credential: TokenCredential;
+  table: TableClient;
+  tenantId: string;
+  runId: string;
+  now: string;
+  appClientId: string;
+  /** Accounts read at once. */
+  concurrency: number;
+  /** The storage accounts the inventory found this sweep. */
+  accounts: Array<{ name: string; subscriptionId: string; resourceGroup: string }>;
+  /** The accounts with rows, from the tenant's marker; undefined for a marker from before that list. */
+  known: KnownStorageAccounts | undefined;
+  /** Writes the accounts with rows to the tenant's marker. */
+  record: (accounts: KnownStorageAccounts) => Promise<void>;
+  /** Subscriptions read this sweep, and those still in the tenant's inventory (see accountsToRetire). */
+  sweptSubscriptions: Set<string>;
+  currentSubscriptions: Set<string>;
+}
+
+export interface TenantStorageResult {
+  accounts: number;
+  blobs: number;
+  blobBytes: number;
+  /** Accounts that refused to be read, and why. */
+  refused: Array<{ name: string; diagnosis: Diagnosis }>;
+}
+
+/**
+ * A tenant's storage inventory: each account found is read and its rows written; the rows of accounts
+ * gone since are deleted. New accounts are recorded in the marker before their rows are written, gone
+ * ones after their rows are deleted, so the marker always names every account that may have rows and
+ * a sweep needs no query to know what to retire.
+ */
+export async function syncTenantStorage(input: TenantStorageInput): Promise<TenantStorageResult> {
+  const { table, tenantId } = input;
+  const found: KnownStorageAccounts = Object.fromEntries(
+    input.accounts.map((account) => [account.name, account.subscriptionId]),
+  );
+  const known = input.known ?? (await storedAccounts(table, tenantId));
+  const recorded = { ...known, ...found };
+  const newAccounts = Object.entries(found).some(([name, subscriptionId]) => known[name] !== subscriptionId);
+  if (!input.known || newAccounts) await input.record(recorded);
+
+  const result: TenantStorageResult = { accounts: 0, blobs: 0, blobBytes: 0, refused: [] };
+  const limit = pLimit(input.concurrency);
+  await Promise.all(
+    input.accounts.map((account) =>
+      limit(async () => {
+        const read = await inventoryStorageAccount(input.cloud, input.credential, account, {
+          appClientId: input.appClientId,
+          tenantId,
+        });
+        await writeStorageResult(table, tenantId, input.runId, input.now, read);
+        result.accounts++;
+        result.blobs += read.blobCount;
+        result.blobBytes += read.totalBytes;
+        if (read.diagnosis) result.refused.push({ name: account.name, diagnosis: read.diagnosis });
+      }),
+    ),
+  );
+
+  const gone = accountsToRetire(
+    recorded,
+    new Set(Object.keys(found)),
+    input.sweptSubscriptions,
+    input.currentSubscriptions,
+  );
+  if (gone.length > 0) {
+    await retireAccounts(table, tenantId, gone);
+    await input.record(Object.fromEntries(Object.entries(recorded).filter(([name]) => !gone.includes(name))));
+  }
+  return result;
 }

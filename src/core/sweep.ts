@@ -33,14 +33,7 @@ import {
 import type { FleetRuntime } from './runtime.js';
 import { SnapshotWriter, snapshotBlobName } from './snapshot.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
-import {
-  accountsToRetire,
-  inventoryStorageAccount,
-  retireAccounts,
-  storedAccounts,
-  writeStorageResult,
-  type KnownStorageAccounts,
-} from './storage-inventory.js';
+import { syncTenantStorage } from './storage-inventory.js';
 
 /** Deliveries before the host moves a message to the poison queue; equals host.json's maxDequeueCount. */
 export const MAX_DEQUEUE_COUNT = 5;
@@ -528,47 +521,29 @@ export async function sweepTenant(
     // what the run found in all (a query over the tenant's change rows; only then, since it costs one).
     if (options.redelivered) Object.assign(counts, await countRunChanges(tables.changes, tenantId, runId));
 
-    const storageTable = storage.table(config.names.storageTable);
-    const accounts = synced.flatMap((result) => result.storageAccounts);
-    const found: KnownStorageAccounts = Object.fromEntries(
-      accounts.map((account) => [account.name, account.subscriptionId]),
-    );
-    // The accounts that may have rows: from the tenant's marker, or (a marker from before this list)
-    // one scan of the tenant's storage partition.
-    const knownAccounts = known.storageAccounts ?? (await storedAccounts(storageTable, tenantId));
-    const recorded = { ...knownAccounts, ...found };
-    const newAccounts = Object.entries(found).some(
-      ([name, subscriptionId]) => knownAccounts[name] !== subscriptionId,
-    );
-    if (!known.storageAccounts || newAccounts) {
-      await retireSync.recordTenantStorageAccounts(tenantId, recorded);
-    }
-    const storageLimit = pLimit(config.sweep.storageAccountConcurrency);
-    await Promise.all(
-      accounts.map((account) =>
-        storageLimit(async () => {
-          const result = await inventoryStorageAccount(config.cloud, credential, account, {
-            appClientId: config.appClientId,
-            tenantId,
-          });
-          await writeStorageResult(storageTable, tenantId, runId, now, result);
-          counts.storageAccounts++;
-          counts.blobs += result.blobCount;
-          counts.blobBytes += result.totalBytes;
-          if (result.diagnosis) {
-            counts.storageRefused++;
-            warnings.push({ scope: 'storageAccount', id: account.name, diagnosis: result.diagnosis });
-          }
-        }),
+    const storageResult = await syncTenantStorage({
+      cloud: config.cloud,
+      credential,
+      table: storage.table(config.names.storageTable),
+      tenantId,
+      runId,
+      now,
+      appClientId: config.appClientId,
+      concurrency: config.sweep.storageAccountConcurrency,
+      accounts: synced.flatMap((result) => result.storageAccounts),
+      known: known.storageAccounts,
+      record: (accounts) => retireSync.recordTenantStorageAccounts(tenantId, accounts),
+      sweptSubscriptions: new Set(
+        synced.map((result) => result.subscriptionId).filter((id) => current.has(id)),
       ),
-    );
-    const swept = new Set(synced.map((result) => result.subscriptionId).filter((id) => current.has(id)));
-    const retiredAccounts = accountsToRetire(recorded, new Set(Object.keys(found)), swept, current);
-    if (retiredAccounts.length > 0) {
-      await retireAccounts(storageTable, tenantId, retiredAccounts);
-      for (const name of retiredAccounts) delete recorded[name];
-      await retireSync.recordTenantStorageAccounts(tenantId, recorded);
-    }
+      currentSubscriptions: current,
+    });
+    counts.storageAccounts = storageResult.accounts;
+    counts.storageRefused = storageResult.refused.length;
+    counts.blobs = storageResult.blobs;
+    counts.blobBytes = storageResult.blobBytes;
+    for (const { name, diagnosis } of storageResult.refused)
+      warnings.push({ scope: 'storageAccount', id: name, diagnosis });
 
     const finished = snapshot ? await snapshot.finish() : undefined;
     return { counts, warnings, tableRequests, ...(finished ? { snapshotBlob: finished.blobName } : {}) };
