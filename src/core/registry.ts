@@ -395,8 +395,7 @@ export class TenantRegistry {
     }
   }
 
-  /** Read, compute, conditional write; on a lost race read again (bounded). */
-  /** Merges `compute`'s changes, and returns the record as stored afterwards. */
+  /** Merges `compute`'s changes (see mergeOnEtag), and returns the record as stored afterwards. */
   private async retryOnEtag(
     tenantId: string,
     compute: (current: TenantRecord) => Record<string, unknown> | undefined,
@@ -407,7 +406,8 @@ export class TenantRegistry {
 
   /**
    * Read, compute, merge against the ETag read; on a conflict (someone wrote in between), again from
-   * a fresh read. Returns the record when `compute` had nothing to change, undefined after a write.
+   * a fresh read, a bounded number of times. Returns the record when `compute` had nothing to change,
+   * undefined after a write.
    */
   private async mergeOnEtag(
     tenantId: string,
