@@ -71,8 +71,24 @@ export interface TenantMarker {
   storageAccounts?: KnownStorageAccounts;
 }
 
+/**
+ * Longest list the tenant marker stores in one property. A string property holds at most 64 KiB (32K
+ * UTF-16 characters), and a longer value fails the whole write, and with it the tenant's sweep.
+ */
+export const MAX_MARKER_LIST_CHARS = 30_000;
+
+/**
+ * A marker list as stored: JSON, or '' when it is too long for a property (about 750 subscriptions or
+ * 450 storage accounts). '' reads as "not stored", and sweeps then find the list by a query, as they did
+ * before the marker held it: slower for such a tenant, never a failed sweep.
+ */
+function markerList(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length <= MAX_MARKER_LIST_CHARS ? json : '';
+}
+
 function storageAccountsJson(accounts: KnownStorageAccounts): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(accounts).sort(([a], [b]) => a.localeCompare(b))));
+  return markerList(Object.fromEntries(Object.entries(accounts).sort(([a], [b]) => a.localeCompare(b))));
 }
 
 function parseStorageAccounts(value: unknown): KnownStorageAccounts | undefined {
@@ -592,7 +608,7 @@ export class InventorySync {
       {
         partitionKey: tenantId,
         rowKey: TENANT_MARKER,
-        subscriptions: JSON.stringify([...subscriptionIds].sort()),
+        subscriptions: markerList([...subscriptionIds].sort()),
         ...(storageAccounts ? { storageAccounts: storageAccountsJson(storageAccounts) } : {}),
       },
       'Merge',

@@ -2,6 +2,7 @@
  * Change detection against the real Table service (Azurite), with inventory streams built in the test:
  * added, removed and modified are exact, and an unchanged subscription costs one write.
  */
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { odata } from '@azure/data-tables';
 import type { InventoryItem } from '../../src/core/arm.js';
@@ -139,5 +140,34 @@ describe('inventory change detection', () => {
         .map((change) => change.name)
         .sort(),
     ).toEqual(['vm-1000', 'vm-1001', 'vm-1002', 'vm-2'].sort());
+  });
+});
+
+describe("the tenant marker's lists", () => {
+  it('stores the storage accounts with rows, and reads them back', async () => {
+    const sync = new InventorySync(tables);
+    const tenant = randomUUID();
+    await sync.recordTenantSubscriptions(tenant, ['s2', 's1'], {});
+    await sync.recordTenantStorageAccounts(tenant, { stb: 's2', sta: 's1' });
+    expect(await sync.tenantSubscriptions(tenant)).toEqual({
+      subscriptionIds: ['s1', 's2'],
+      stored: true,
+      storageAccounts: { sta: 's1', stb: 's2' },
+    });
+  });
+
+  it('stores no list too long for a table property, and the sweep falls back to finding it', async () => {
+    const sync = new InventorySync(tables);
+    const tenant = randomUUID();
+    // 1,000 subscriptions and 600 accounts: each list is longer than a string property may be.
+    const subscriptionIds = Array.from({ length: 1000 }, () => randomUUID());
+    const accounts = Object.fromEntries(
+      Array.from({ length: 600 }, (_, index) => [`st${String(index).padStart(6, '0')}`, randomUUID()]),
+    );
+    await sync.recordTenantSubscriptions(tenant, subscriptionIds, accounts);
+    await sync.recordTenantStorageAccounts(tenant, accounts);
+    // Not stored: the subscriptions come from the inventory's marker rows (none here), the accounts
+    // from a scan of the storage table (absent here means "scan").
+    expect(await sync.tenantSubscriptions(tenant)).toEqual({ subscriptionIds: [], stored: false });
   });
 });
