@@ -11,6 +11,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { TableClient } from '@azure/data-tables';
+import { failedOperation } from '../src/core/table-transaction.js';
 import { startMeasuredAzurite } from './azurite-process.js';
 import { cpuBetween, sampleProcess } from './processes.js';
 import { tableOfPath, transactionOperations, type RecordedTableWrite } from './storage-proxy.js';
@@ -29,9 +30,6 @@ export interface StorageFloor {
   /** Rows stored after the replay, counted when asked for (a row written twice counts once). */
   storedRows?: number;
 }
-
-/** An operation's answer inside a transaction's response: `HTTP/1.1 409 Conflict`. */
-const FAILED_OPERATION = /^HTTP\/1\.1 [45]\d\d /m;
 
 /** The tables the writes touch (created in the fresh Azurite before the replay). */
 function tablesOf(writes: RecordedTableWrite[]): Set<string> {
@@ -54,7 +52,7 @@ function send(agent: Agent, port: number, write: RecordedTableWrite): Promise<bo
         answer.on('end', () => {
           const status = answer.statusCode ?? 0;
           const body = Buffer.concat(chunks).toString('utf8');
-          resolve(status < 300 && !FAILED_OPERATION.test(body));
+          resolve(status < 300 && !failedOperation(body));
         });
         answer.on('error', reject);
       },
