@@ -18,6 +18,7 @@
  */
 import { hash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
 import type { InventoryItem, VisibleSubscription } from './arm.js';
 import {
   contentHashWords,
@@ -87,25 +88,21 @@ function markerList(value: unknown): string {
   return json.length <= MAX_MARKER_LIST_CHARS ? json : '';
 }
 
-function storageAccountsJson(accounts: KnownStorageAccounts): string {
-  return markerList(Object.fromEntries(Object.entries(accounts).sort(([a], [b]) => a.localeCompare(b))));
-}
+/** The marker's lists as stored (JSON in a string property each). */
+const markerLists = {
+  subscriptions: z.array(z.string()),
+  storageAccounts: z.record(z.string(), z.string()),
+};
 
-function parseStorageAccounts(value: unknown): KnownStorageAccounts | undefined {
-  if (typeof value !== 'string') return undefined;
+/** A marker list as read: undefined when absent, too long to have been stored ('') or unreadable. */
+function readMarkerList<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
   try {
-    const parsed = JSON.parse(value) as unknown;
-    if (
-      parsed &&
-      typeof parsed === 'object' &&
-      !Array.isArray(parsed) &&
-      Object.values(parsed).every((subscriptionId) => typeof subscriptionId === 'string')
-    )
-      return parsed as KnownStorageAccounts;
+    const parsed = schema.safeParse(JSON.parse(value));
+    return parsed.success ? parsed.data : undefined;
   } catch {
-    // unreadable: treated as absent (the accounts are then found by a scan)
+    return undefined; // not JSON
   }
-  return undefined;
 }
 
 export function inventoryPartition(tenantId: string, subscriptionId: string): string {
@@ -571,20 +568,14 @@ export class InventorySync {
       tenantId,
       TENANT_MARKER,
     );
-    const storageAccounts = parseStorageAccounts(marker?.storageAccounts);
-    const withAccounts = storageAccounts ? { storageAccounts } : {};
-    if (typeof marker?.subscriptions === 'string') {
-      try {
-        const ids = JSON.parse(marker.subscriptions) as unknown;
-        if (Array.isArray(ids) && ids.every((id) => typeof id === 'string'))
-          return { subscriptionIds: ids, stored: true, ...withAccounts };
-      } catch {
-        // an unreadable marker: fall back to the query below, which rewrites it
-      }
-    }
     // No marker: no subscription has an inventory, and (the marker names accounts before their rows
     // are written) no account has rows.
     if (!marker) return { subscriptionIds: [], stored: false, storageAccounts: {} };
+    const storageAccounts = readMarkerList(markerLists.storageAccounts, marker.storageAccounts);
+    const withAccounts = storageAccounts ? { storageAccounts } : {};
+    const subscriptionIds = readMarkerList(markerLists.subscriptions, marker.subscriptions);
+    if (subscriptionIds) return { subscriptionIds, stored: true, ...withAccounts };
+    // Unreadable or too long to store: rebuilt by a query (the sweep rewrites the marker).
     const found = await this.inventoriedSubscriptions(tenantId);
     return {
       subscriptionIds: found.map((subscription) => subscription.subscriptionId),
@@ -604,15 +595,7 @@ export class InventorySync {
     /** Written along when known (a new marker starts with none), saving the request of their own. */
     storageAccounts?: KnownStorageAccounts,
   ): Promise<void> {
-    await this.tables.inventory.upsertEntity(
-      {
-        partitionKey: tenantId,
-        rowKey: TENANT_MARKER,
-        subscriptions: markerList([...subscriptionIds].sort()),
-        ...(storageAccounts ? { storageAccounts: storageAccountsJson(storageAccounts) } : {}),
-      },
-      'Merge',
-    );
+    await this.mergeTenantMarker(tenantId, { subscriptions: [...subscriptionIds].sort(), storageAccounts });
   }
 
   /**
@@ -620,8 +603,22 @@ export class InventorySync {
    * subscriptions; the same rule: before new accounts' rows are written, after accounts were retired.
    */
   async recordTenantStorageAccounts(tenantId: string, accounts: KnownStorageAccounts): Promise<void> {
+    await this.mergeTenantMarker(tenantId, { storageAccounts: accounts });
+  }
+
+  /** Writes the given lists into the tenant's marker row (Merge: the other list is kept). */
+  private async mergeTenantMarker(
+    tenantId: string,
+    lists: { subscriptions?: string[]; storageAccounts?: KnownStorageAccounts | undefined },
+  ): Promise<void> {
+    const properties: Record<string, string> = {};
+    if (lists.subscriptions) properties.subscriptions = markerList(lists.subscriptions);
+    if (lists.storageAccounts) {
+      const sorted = Object.entries(lists.storageAccounts).sort(([a], [b]) => a.localeCompare(b));
+      properties.storageAccounts = markerList(Object.fromEntries(sorted));
+    }
     await this.tables.inventory.upsertEntity(
-      { partitionKey: tenantId, rowKey: TENANT_MARKER, storageAccounts: storageAccountsJson(accounts) },
+      { partitionKey: tenantId, rowKey: TENANT_MARKER, ...properties },
       'Merge',
     );
   }
