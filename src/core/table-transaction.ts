@@ -35,6 +35,11 @@ const INT32_MAX = 2_147_483_647;
 /** One HTTP client (one keep-alive pool) for every transaction of the process. */
 let sharedHttpClient: HttpClient | undefined;
 
+/** The table service's URL (the account's), without a trailing slash. */
+function serviceUrl(table: Pick<TableClient, 'url'>): string {
+  return table.url.replace(/\/+$/, '');
+}
+
 /** An OData entity key in a URL: quotes doubled, then percent-encoded (as the SDK does). */
 function keyInUrl(value: string): string {
   return encodeURIComponent(value.replace(/'/g, "''"));
@@ -79,7 +84,7 @@ export function transactionBody(
   const parts: string[] = [
     `--batch_${ids.batch}${CRLF}Content-Type: multipart/mixed; boundary=changeset_${ids.changeset}${CRLF}`,
   ];
-  const base = `${table.url.replace(/\/+$/, '')}/${table.tableName}`;
+  const base = `${serviceUrl(table)}/${table.tableName}`;
   for (const [kind, entity] of actions) {
     const url = `${base}(PartitionKey='${keyInUrl(entity.partitionKey)}',RowKey='${keyInUrl(entity.rowKey)}')`;
     const head = `--changeset_${ids.changeset}${CRLF}Content-Type: application/http${CRLF}Content-Transfer-Encoding: binary${CRLF}${CRLF}`;
@@ -128,7 +133,7 @@ export function failedOperation(body: string): { status: number; message: string
  */
 export async function submitBatch(table: TableClient, actions: readonly BatchAction[]): Promise<void> {
   const ids = { batch: randomUUID(), changeset: randomUUID() };
-  const url = `${table.url.replace(/\/+$/, '')}/$batch`;
+  const url = `${serviceUrl(table)}/$batch`;
   const request = createPipelineRequest({
     url,
     method: 'POST',
