@@ -15,10 +15,10 @@ import {
   loadFunctionHandlers,
   readQueueSemantics,
   runScheduledSweep,
-} from '../src/cli/local-host.js';
-import { sandboxFleetConfig } from '../src/cli/sandbox-fleet.js';
+} from '../dev/local-host.js';
+import { sandboxFleetConfig } from '../dev/sandbox-fleet.js';
 import { createRuntime, type FleetRuntime } from '../src/core/runtime.js';
-import type { RunTotals } from '../src/core/runs.js';
+import type { RunTotals } from '../src/core/sweep/runs.js';
 import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
 import type { WorldShape } from './options.js';
 import { ROOT } from './sandbox-process.js';
@@ -58,7 +58,7 @@ const LEASE_SECONDS = 4 * 3600;
 
 /**
  * The Functions host keeps renewing the visibility of a message while its function runs; the local
- * host (src/cli/local-host.ts) receives with a fixed 600 s and does not renew. On the largest series
+ * host (dev/local-host.ts) receives with a fixed 600 s and does not renew. On the largest series
  * worlds a tenant's first sweep takes longer than that (Azurite inserts a million rows), its message
  * reappears and the stale pop receipt then fails the local host. Receiving with a lease longer than
  * any sweep gives the local host the real host's behaviour; nothing else of the app changes.

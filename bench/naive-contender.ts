@@ -11,7 +11,7 @@ import { TableClient } from '@azure/data-tables';
 import { readFileSync } from 'node:fs';
 import type { SandboxEndpoints } from '../sandbox/index.js';
 import { generateWorld, worldFacts } from '../sandbox/generator.js';
-import { resourceRowKey } from '../src/core/table-keys.js';
+import { resourceRowKey } from '../src/core/storage/table-keys.js';
 import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
 import type { WorldShape } from './options.js';
 

@@ -2,13 +2,13 @@ import { startAzurite } from '../sandbox/azurite.js';
 import { startSandbox } from '../sandbox/index.js';
 import { generateWorld, worldFacts } from '../sandbox/generator.js';
 import { createRuntime } from '../src/core/runtime.js';
-import { sandboxFleetConfig } from '../src/cli/sandbox-fleet.js';
+import { sandboxFleetConfig } from '../dev/sandbox-fleet.js';
 import {
   LocalFunctionsHost,
   loadFunctionHandlers,
   readQueueSemantics,
   runScheduledSweep,
-} from '../src/cli/local-host.js';
+} from '../dev/local-host.js';
 
 const T = Number(process.argv[2] ?? 200),
   S = Number(process.argv[3] ?? 2),

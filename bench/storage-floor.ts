@@ -11,7 +11,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { TableClient } from '@azure/data-tables';
-import { failedOperation } from '../src/core/table-transaction.js';
+import { failedOperation } from '../src/core/storage/table-transaction.js';
 import { startMeasuredAzurite } from './azurite-process.js';
 import { cpuBetween, sampleProcess } from './processes.js';
 import { tableOfPath, transactionOperations, type RecordedTableWrite } from './storage-proxy.js';

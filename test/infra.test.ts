@@ -83,7 +83,7 @@ const VERIFIED_AVM_MODULES = new Set([
   'br/public:avm/res/insights/component:0.8.0',
 ]);
 
-/** App settings src/core/config.ts reads in Azure. */
+/** App settings src/core/platform/config.ts reads in Azure. */
 const APP_SETTINGS = [
   'TENANT_FLEET_CLOUD',
   'TENANT_FLEET_MI_CLIENT_ID',

@@ -11,7 +11,7 @@
  * for bad input or configuration, 1 for a failure of the cloud behind.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config.js';
+import { loadConfig } from '../core/platform/config.js';
 import {
   ConfigError,
   ConflictError,
@@ -19,11 +19,11 @@ import {
   NotFoundError,
   ensureError,
   redact,
-} from '../core/errors.js';
-import { diagnoseTenant } from '../core/onboarding.js';
-import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/registry.js';
+} from '../core/platform/errors.js';
+import { diagnoseTenant } from '../core/operations/onboarding.js';
+import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/sweep/registry.js';
 import { createRuntime, type FleetRuntime } from '../core/runtime.js';
-import { startSweep } from '../core/sweep.js';
+import { startSweep } from '../core/sweep/sweep.js';
 
 const USAGE = `usage: npm run fleet -- <command>
   tenants list | show <tenantId> | add <tenantId> <displayName> [--tag <tag>]...

@@ -3,11 +3,11 @@
  * one credential chain (so tokens are reused across tenants and invocations), one storage client set.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { getConfig, type FleetConfig } from './config.js';
-import { CredentialChain } from './credentials.js';
-import { ProviderStorage } from './provider-storage.js';
-import { TenantRegistry } from './registry.js';
-import { RunStore } from './runs.js';
+import { getConfig, type FleetConfig } from './platform/config.js';
+import { CredentialChain } from './platform/credentials.js';
+import { ProviderStorage } from './storage/provider-storage.js';
+import { TenantRegistry } from './sweep/registry.js';
+import { RunStore } from './sweep/runs.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;

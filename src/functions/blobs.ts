@@ -7,8 +7,14 @@
  *   DELETE same                                                             delete a blob (Fleet.Admin)
  */
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { deleteBlob, listBlobs, listContainers, readBlob, writeBlob } from '../core/blob-operations.js';
-import { errorCodeOf, InputError, NotFoundError } from '../core/errors.js';
+import {
+  deleteBlob,
+  listBlobs,
+  listContainers,
+  readBlob,
+  writeBlob,
+} from '../core/operations/blob-operations.js';
+import { errorCodeOf, InputError, NotFoundError } from '../core/platform/errors.js';
 import type { FleetRuntime } from '../core/runtime.js';
 import { handle, intQuery, json } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';

@@ -1,6 +1,6 @@
 /** GET /api/runs/{runId}: the run and every tenant in it (status, counts, diagnosis, warnings). */
 import { app } from '@azure/functions';
-import type { TenantRunRecord } from '../core/runs.js';
+import type { TenantRunRecord } from '../core/sweep/runs.js';
 import { handle, json } from './shared/http.js';
 
 type TenantView = Omit<TenantRunRecord, 'etag' | 'warnings'> & {
@@ -21,7 +21,7 @@ function tenantView(tenant: TenantRunRecord): TenantView {
   try {
     const parsed: unknown = JSON.parse(warnings);
     if (Array.isArray(parsed)) {
-      // boundedJsonList (src/core/runs.ts) ends a cut list with { truncated: n }.
+      // boundedJsonList (src/core/sweep/runs.ts) ends a cut list with { truncated: n }.
       const last = parsed.at(-1) as { truncated?: unknown } | undefined;
       if (typeof last?.truncated === 'number')
         return { ...rest, warnings: parsed.slice(0, -1), warningsOmitted: last.truncated };

@@ -1,9 +1,9 @@
 /** GET /api/runs (newest first) and POST /api/runs (an on-demand sweep, optionally of some tenants). */
 import { app } from '@azure/functions';
 import { z } from 'zod';
-import { InputError } from '../core/errors.js';
-import { GUID_PATTERN } from '../core/ids.js';
-import { startSweep } from '../core/sweep.js';
+import { InputError } from '../core/platform/errors.js';
+import { GUID_PATTERN } from '../core/platform/ids.js';
+import { startSweep } from '../core/sweep/sweep.js';
 import { handle, intQuery, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 

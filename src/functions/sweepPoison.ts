@@ -1,8 +1,8 @@
 /** Poison queue: a tenant message that failed every delivery is recorded as a failed tenant of its run. */
 import { app, type InvocationContext } from '@azure/functions';
-import { resourceNames } from '../core/config.js';
+import { resourceNames } from '../core/platform/config.js';
 import { getRuntime } from '../core/runtime.js';
-import { recordPoisonMessage } from '../core/sweep.js';
+import { recordPoisonMessage } from '../core/sweep/sweep.js';
 
 export async function sweepPoison(message: unknown, context: InvocationContext): Promise<void> {
   const outcome = await recordPoisonMessage(getRuntime(), message);

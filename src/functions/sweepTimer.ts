@@ -1,8 +1,8 @@
 /** Timer: starts a scheduled sweep (one queue message per tenant). Schedule: TENANT_FLEET_SWEEP_SCHEDULE. */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError } from '../core/platform/errors.js';
 import { getRuntime } from '../core/runtime.js';
-import { startSweep } from '../core/sweep.js';
+import { startSweep } from '../core/sweep/sweep.js';
 
 export async function sweepTimer(timer: Timer, context: InvocationContext): Promise<void> {
   try {

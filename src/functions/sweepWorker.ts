@@ -3,9 +3,9 @@
  * (host.json: visibilityTimeout, maxDequeueCount); everything else is recorded by the core.
  */
 import { app, type InvocationContext } from '@azure/functions';
-import { resourceNames } from '../core/config.js';
+import { resourceNames } from '../core/platform/config.js';
 import { getRuntime } from '../core/runtime.js';
-import { processTenantMessage } from '../core/sweep.js';
+import { processTenantMessage } from '../core/sweep/sweep.js';
 
 export async function sweepWorker(message: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);

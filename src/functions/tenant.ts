@@ -1,6 +1,6 @@
 /** GET, PATCH (If-Match) and DELETE /api/tenants/{tenantId}. */
 import { app, type HttpRequest } from '@azure/functions';
-import { InputError } from '../core/errors.js';
+import { InputError } from '../core/platform/errors.js';
 import { handle, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 

@@ -1,6 +1,6 @@
 /** GET /api/tenants/{tenantId}/changes?runId=&top=&continuationToken= : the change history. */
 import { app } from '@azure/functions';
-import { listChanges } from '../core/results.js';
+import { listChanges } from '../core/operations/results.js';
 import { handle, intQuery, json } from './shared/http.js';
 
 export const tenantChanges = handle('Fleet.Read', async (request, { runtime }) => {

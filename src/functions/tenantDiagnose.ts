@@ -4,7 +4,7 @@
  * Works for tenants not registered yet (a pre-check while onboarding).
  */
 import { app } from '@azure/functions';
-import { diagnoseTenant } from '../core/onboarding.js';
+import { diagnoseTenant } from '../core/operations/onboarding.js';
 import { handle, json } from './shared/http.js';
 
 export const tenantDiagnose = handle('Fleet.Admin', async (request, { runtime }) => {

@@ -1,6 +1,6 @@
 /** GET /api/tenants/{tenantId}/inventory?subscriptionId=&type=&top=&continuationToken= */
 import { app } from '@azure/functions';
-import { listInventory } from '../core/results.js';
+import { listInventory } from '../core/operations/results.js';
 import { handle, intQuery, json } from './shared/http.js';
 
 export const tenantInventory = handle('Fleet.Read', async (request, { runtime }) => {

@@ -1,6 +1,6 @@
 /** GET /api/tenants/{tenantId}/storage: the storage inventory (accounts, containers, refusals). */
 import { app } from '@azure/functions';
-import { listStorageResults } from '../core/results.js';
+import { listStorageResults } from '../core/operations/results.js';
 import { handle, json } from './shared/http.js';
 
 export const tenantStorage = handle('Fleet.Read', async (request, { runtime }) => {

@@ -1,6 +1,6 @@
 /** GET /api/tenants (list, with invalid rows reported) and POST /api/tenants (register). */
 import { app } from '@azure/functions';
-import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/registry.js';
+import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/sweep/registry.js';
 import { handle, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 

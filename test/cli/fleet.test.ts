@@ -5,7 +5,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { worldFacts } from '../../sandbox/generator.js';
 import type { WorldInput } from '../../sandbox/world.js';
 import { runFleetCommand } from '../../src/cli/fleet.js';
-import { applyPlatformIdentityEnvironment, sandboxFleetSettings } from '../../src/cli/sandbox-fleet.js';
+import { applyPlatformIdentityEnvironment, sandboxFleetSettings } from '../../dev/sandbox-fleet.js';
 import { providerConnectionString, uniquePrefix } from '../support/provider.js';
 
 const demo = JSON.parse(

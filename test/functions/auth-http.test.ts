@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TenantRecord } from '../../src/core/registry.js';
+import type { TenantRecord } from '../../src/core/sweep/registry.js';
 import { createRuntime, setRuntime, type FleetRuntime } from '../../src/core/runtime.js';
 import { storageBlobs, storageContainers } from '../../src/functions/blobs.js';
 import { run } from '../../src/functions/run.js';

@@ -11,7 +11,7 @@ import { worldFacts } from '../../sandbox/generator.js';
 import { storageAccountId } from '../../sandbox/rbac.js';
 import { blobContent, contentTypeFor } from '../../sandbox/storage-seed.js';
 import type { StorageAccount } from '../../sandbox/world.js';
-import { MAX_BLOB_BYTES, type BlobEntry } from '../../src/core/blob-operations.js';
+import { MAX_BLOB_BYTES, type BlobEntry } from '../../src/core/operations/blob-operations.js';
 import { storageBlobs, storageContainers } from '../../src/functions/blobs.js';
 import { tenants } from '../../src/functions/tenants.js';
 import {
@@ -142,7 +142,7 @@ describe('reading customer storage', () => {
     const ok = await containers(northwind, 'stnorthwindweb01');
     expect(ok.status).toBe(200);
     // Litware's token is refused by Northwind's account, whose 401 challenge names Northwind's tenant.
-    // The app must not follow it into another tenant, nor hang retrying (src/core/credentials.ts).
+    // The app must not follow it into another tenant, nor hang retrying (src/core/platform/credentials.ts).
     const started = Date.now();
     const crossed = await containers(litware, 'stnorthwindweb01');
     expect(Date.now() - started).toBeLessThan(10_000);

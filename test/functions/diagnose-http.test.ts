@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { worldFacts } from '../../sandbox/generator.js';
-import type { OnboardingReport } from '../../src/core/onboarding.js';
-import type { TenantRecord } from '../../src/core/registry.js';
+import type { OnboardingReport } from '../../src/core/operations/onboarding.js';
+import type { TenantRecord } from '../../src/core/sweep/registry.js';
 import { tenant } from '../../src/functions/tenant.js';
 import { tenantDiagnose } from '../../src/functions/tenantDiagnose.js';
 import { tenants } from '../../src/functions/tenants.js';

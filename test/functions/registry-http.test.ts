@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvalidTenantRow, TenantRecord } from '../../src/core/registry.js';
+import type { InvalidTenantRow, TenantRecord } from '../../src/core/sweep/registry.js';
 import { createRuntime, setRuntime, type FleetRuntime } from '../../src/core/runtime.js';
 import { tenant } from '../../src/functions/tenant.js';
 import { tenantReset } from '../../src/functions/tenantReset.js';

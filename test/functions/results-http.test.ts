@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceId, storageAccountResource } from '../../sandbox/state.js';
 import { blobContent } from '../../sandbox/storage-seed.js';
-import type { ChangeEntry, InventoryEntry, Page } from '../../src/core/results.js';
-import type { StartSweepResult } from '../../src/core/sweep.js';
+import type { ChangeEntry, InventoryEntry, Page } from '../../src/core/operations/results.js';
+import type { StartSweepResult } from '../../src/core/sweep/sweep.js';
 import { runs } from '../../src/functions/runs.js';
 import { tenantChanges } from '../../src/functions/tenantChanges.js';
 import { tenantInventory } from '../../src/functions/tenantInventory.js';

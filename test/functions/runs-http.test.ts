@@ -6,9 +6,9 @@
  * the app (AADSTS700016), Woodgrove granted no role.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TenantRecord } from '../../src/core/registry.js';
-import { newRunId, type RunRecord, type TenantRunRecord } from '../../src/core/runs.js';
-import type { StartSweepResult } from '../../src/core/sweep.js';
+import type { TenantRecord } from '../../src/core/sweep/registry.js';
+import { newRunId, type RunRecord, type TenantRunRecord } from '../../src/core/sweep/runs.js';
+import type { StartSweepResult } from '../../src/core/sweep/sweep.js';
 import { run } from '../../src/functions/run.js';
 import { runs } from '../../src/functions/runs.js';
 import { tenants } from '../../src/functions/tenants.js';
@@ -202,7 +202,7 @@ describe('GET /api/runs/{runId}: stored data the API must survive', () => {
       status: 'running',
       startedAt: '2020-01-01T00:00:00Z',
     });
-    // 300 refused accounts: the JSON would exceed 30,000 characters, so the list is cut (src/core/runs.ts).
+    // 300 refused accounts: the JSON would exceed 30,000 characters, so the list is cut (src/core/sweep/runs.ts).
     const warnings = Array.from({ length: 300 }, (_, index) => ({
       scope: 'storageAccount',
       id: `stfabrikam${String(index).padStart(4, '0')}`,

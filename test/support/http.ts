@@ -18,14 +18,14 @@ import azureFunctions, {
 import { expect } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { parseWorld, type World } from '../../sandbox/world.js';
-import { applyPlatformIdentityEnvironment, sandboxFleetSettings } from '../../src/cli/sandbox-fleet.js';
+import { applyPlatformIdentityEnvironment, sandboxFleetSettings } from '../../dev/sandbox-fleet.js';
 import {
   LocalFunctionsHost,
   loadFunctionHandlers,
   readQueueSemantics,
   type MessageEvent,
-} from '../../src/cli/local-host.js';
-import { loadConfig } from '../../src/core/config.js';
+} from '../../dev/local-host.js';
+import { loadConfig } from '../../src/core/platform/config.js';
 import { createRuntime, setRuntime, type FleetRuntime, type LogLevel } from '../../src/core/runtime.js';
 import { providerConnectionString, uniquePrefix } from './provider.js';
 

@@ -1,8 +1,8 @@
 /** Per-file isolation in the shared Azurite: a unique prefix for every table, queue and container. */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { loadConfig, type FleetConfig } from '../../src/core/config.js';
-import { ProviderStorage } from '../../src/core/provider-storage.js';
+import { loadConfig, type FleetConfig } from '../../src/core/platform/config.js';
+import { ProviderStorage } from '../../src/core/storage/provider-storage.js';
 
 export function uniquePrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;

@@ -11,8 +11,8 @@ import {
   NotFoundError,
   ensureError,
   redact,
-} from '../../core/errors.js';
-import { diagnose } from '../../core/diagnosis.js';
+} from '../../core/platform/errors.js';
+import { diagnose } from '../../core/platform/diagnosis.js';
 import { getRuntime, type FleetRuntime } from '../../core/runtime.js';
 import { authorize, AuthError, type Role } from './auth.js';
 

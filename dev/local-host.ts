@@ -1,0 +1,255 @@
+/**
+ * A small stand-in for the Functions host, for running the app's own timer, queue and poison
+ * handlers locally (the real host cannot run here). It keeps the host's queue semantics from
+ * host.json: up to `batchSize` messages at once, base64 JSON decoding, a failed message reappears after
+ * `visibilityTimeout`, and after `maxDequeueCount` deliveries it moves to `<queue>-poison`.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+// @azure/functions is CommonJS and Node's ESM loader cannot see this class as a named export.
+import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
+import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
+import { z } from 'zod';
+import type { FleetRuntime } from '../src/core/runtime.js';
+import { setRuntime } from '../src/core/runtime.js';
+import { ensureError, redact } from '../src/core/platform/errors.js';
+
+const hostJsonSchema = z.object({
+  extensions: z
+    .object({
+      queues: z
+        .object({
+          batchSize: z.number().int().positive().default(16),
+          newBatchThreshold: z.number().int().nonnegative().optional(),
+          maxDequeueCount: z.number().int().positive().default(5),
+          visibilityTimeout: z.string().default('00:00:00'),
+        })
+        .default({ batchSize: 16, maxDequeueCount: 5, visibilityTimeout: '00:00:00' }),
+    })
+    .default({ queues: { batchSize: 16, maxDequeueCount: 5, visibilityTimeout: '00:00:00' } }),
+});
+
+export interface QueueSemantics {
+  batchSize: number;
+  newBatchThreshold: number;
+  maxDequeueCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+function timeSpanSeconds(value: string): number {
+  const match = /^(\d+):(\d{2}):(\d{2})$/.exec(value);
+  if (!match) throw new Error(`host.json: '${value}' is not a time span hh:mm:ss`);
+  return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]);
+}
+
+export function readQueueSemantics(hostJsonPath: string): QueueSemantics {
+  const host = hostJsonSchema.parse(JSON.parse(readFileSync(hostJsonPath, 'utf8')));
+  const queues = host.extensions.queues;
+  return {
+    batchSize: queues.batchSize,
+    newBatchThreshold: queues.newBatchThreshold ?? Math.floor(queues.batchSize / 2),
+    maxDequeueCount: queues.maxDequeueCount,
+    visibilityTimeoutSeconds: timeSpanSeconds(queues.visibilityTimeout),
+  };
+}
+
+export type FunctionHandlers = {
+  sweepTimer: (timer: Timer, context: InvocationContext) => Promise<void>;
+  sweepWorker: (message: unknown, context: InvocationContext) => Promise<void>;
+  sweepPoison: (message: unknown, context: InvocationContext) => Promise<void>;
+};
+
+/**
+ * Loads the function modules exactly as the host would. Outside the host, @azure/functions prints
+ * that it is in "test mode" and skips registration; those expected lines are filtered here.
+ */
+export async function loadFunctionHandlers(): Promise<FunctionHandlers> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (
+      typeof args[0] === 'string' &&
+      args[0].startsWith('WARNING:') &&
+      args[0].includes('"@azure/functions"')
+    )
+      return;
+    warn(...args);
+  };
+  try {
+    const [timer, worker, poison] = await Promise.all([
+      import('../src/functions/sweepTimer.js'),
+      import('../src/functions/sweepWorker.js'),
+      import('../src/functions/sweepPoison.js'),
+    ]);
+    return { sweepTimer: timer.sweepTimer, sweepWorker: worker.sweepWorker, sweepPoison: poison.sweepPoison };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+export interface MessageEvent {
+  queue: 'sweep' | 'poison';
+  dequeueCount: number;
+  outcome: 'completed' | 'retry' | 'poisoned';
+  message: unknown;
+  error?: string;
+}
+
+export interface LocalHostOptions {
+  runtime: FleetRuntime;
+  handlers: FunctionHandlers;
+  semantics: QueueSemantics;
+  /** Overrides host.json's visibilityTimeout for retries (tests that provoke poison messages). */
+  retryDelaySeconds?: number;
+  onMessage?: (event: MessageEvent) => void;
+  /** Function logs; default: dropped (the CLI prints its own progress). */
+  onLog?: (level: string, text: string) => void;
+}
+
+function decode(messageText: string): unknown {
+  const text = Buffer.from(messageText, 'base64').toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export class LocalFunctionsHost {
+  private readonly sweepQueue: QueueClient;
+  private readonly poisonQueue: QueueClient;
+
+  constructor(private readonly options: LocalHostOptions) {
+    setRuntime(options.runtime);
+    const names = options.runtime.config.names;
+    this.sweepQueue = options.runtime.storage.queue(names.sweepQueue);
+    this.poisonQueue = options.runtime.storage.queue(names.poisonQueue);
+  }
+
+  private context(functionName: string, triggerMetadata: Record<string, unknown> = {}): InvocationContext {
+    return new azureFunctions.InvocationContext({
+      invocationId: randomUUID(),
+      functionName,
+      triggerMetadata,
+      logHandler: (level, ...args) => this.options.onLog?.(level, args.map(String).join(' ')),
+    });
+  }
+
+  /** Fires the timer function once, as the schedule would. */
+  async fireTimer(): Promise<void> {
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: true },
+      scheduleStatus: {
+        last: new Date().toISOString(),
+        next: new Date().toISOString(),
+        lastUpdated: new Date().toISOString(),
+      },
+    };
+    await this.options.handlers.sweepTimer(timer, this.context('sweepTimer'));
+  }
+
+  /**
+   * Processes messages until `done()` says so (checked whenever the queues look empty), with at most
+   * `batchSize` in flight per queue.
+   */
+  async drain(done: () => Promise<boolean>, { pollMs = 200, timeoutMs = 30 * 60_000 } = {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const inFlight = new Set<Promise<void>>();
+    const { batchSize, newBatchThreshold } = this.options.semantics;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`the local host gave up after ${timeoutMs} ms`);
+      let received = 0;
+      if (inFlight.size <= newBatchThreshold) {
+        for (const [queue, kind] of [
+          [this.sweepQueue, 'sweep'],
+          [this.poisonQueue, 'poison'],
+        ] as const) {
+          const wanted = Math.min(32, batchSize - inFlight.size);
+          if (wanted <= 0) break;
+          // Long enough for one tenant; the host renews it, this runner simply holds it.
+          const response = await queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: 600 });
+          for (const item of response.receivedMessageItems) {
+            received++;
+            const task = this.process(queue, kind, item).finally(() => inFlight.delete(task));
+            inFlight.add(task);
+          }
+        }
+      }
+      if (received === 0) {
+        if (inFlight.size > 0) await Promise.race(inFlight);
+        else if (await done()) return;
+        else await new Promise((resolve) => setTimeout(resolve, pollMs));
+      } else if (inFlight.size >= batchSize) {
+        await Promise.race(inFlight);
+      }
+    }
+  }
+
+  private async process(
+    queue: QueueClient,
+    kind: 'sweep' | 'poison',
+    item: DequeuedMessageItem,
+  ): Promise<void> {
+    const message = decode(item.messageText);
+    const metadata = {
+      dequeueCount: item.dequeueCount,
+      id: item.messageId,
+      insertionTime: item.insertedOn?.toISOString(),
+    };
+    try {
+      if (kind === 'sweep')
+        await this.options.handlers.sweepWorker(message, this.context('sweepWorker', metadata));
+      else await this.options.handlers.sweepPoison(message, this.context('sweepPoison', metadata));
+      await queue.deleteMessage(item.messageId, item.popReceipt);
+      this.options.onMessage?.({
+        queue: kind,
+        dequeueCount: item.dequeueCount,
+        outcome: 'completed',
+        message,
+      });
+    } catch (caught) {
+      const error = redact(ensureError(caught).message);
+      if (kind === 'sweep' && item.dequeueCount >= this.options.semantics.maxDequeueCount) {
+        // The host's poison handling: copy to <queue>-poison, then remove the original.
+        await this.poisonQueue.sendMessage(item.messageText);
+        await queue.deleteMessage(item.messageId, item.popReceipt);
+        this.options.onMessage?.({
+          queue: kind,
+          dequeueCount: item.dequeueCount,
+          outcome: 'poisoned',
+          message,
+          error,
+        });
+        return;
+      }
+      const delay = this.options.retryDelaySeconds ?? this.options.semantics.visibilityTimeoutSeconds;
+      await queue.updateMessage(item.messageId, item.popReceipt, item.messageText, delay);
+      this.options.onMessage?.({
+        queue: kind,
+        dequeueCount: item.dequeueCount,
+        outcome: 'retry',
+        message,
+        error,
+      });
+    }
+  }
+}
+
+/**
+ * One whole scheduled sweep through the app's own handlers: the timer fires, the queue drains
+ * (workers, retries, poison), and the run closes. Returns the closed run's id.
+ */
+export async function runScheduledSweep(
+  host: LocalFunctionsHost,
+  runtime: FleetRuntime,
+  options: { timeoutMs?: number; onStarted?: (runId: string) => Promise<void> } = {},
+): Promise<string> {
+  await host.fireTimer();
+  const [run] = await runtime.runs.listRuns(1);
+  if (!run) throw new Error('the timer started no run (see the log above)');
+  await options.onStarted?.(run.runId);
+  await host.drain(async () => (await runtime.runs.getRun(run.runId)).status !== 'running', {
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  return run.runId;
+}

@@ -1,0 +1,162 @@
+/**
+ * `npm start`: the whole product, offline. Starts Azurite (the provider's storage) and the sandbox
+ * cloud with the demo world, registers the demo customers, then runs one complete sweep through the
+ * same timer, queue and worker handlers that run in Azure, and prints a summary.
+ *
+ * State (Azurite's data and the demo world with its drift) persists in .local/ between runs, so a
+ * second `npm start` shows what changed since the first. `npm start -- --reset` starts over.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startAzurite, type AzuriteHandle } from '../sandbox/azurite.js';
+import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { worldFacts } from '../sandbox/generator.js';
+import { ConflictError, ensureError } from '../src/core/platform/errors.js';
+import { createRuntime, type FleetRuntime } from '../src/core/runtime.js';
+import type { TenantRunRecord } from '../src/core/sweep/runs.js';
+import { applyDemoDrift } from './demo-drift.js';
+import {
+  LocalFunctionsHost,
+  loadFunctionHandlers,
+  readQueueSemantics,
+  runScheduledSweep,
+} from './local-host.js';
+import { sandboxFleetConfig } from './sandbox-fleet.js';
+import { printSummary } from './summary.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function usage(): string {
+  return 'usage: npm start [-- --reset] [-- --state-dir <dir>]';
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        reset: { type: 'boolean', default: false },
+        'state-dir': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    console.error(`${ensureError(error).message}\n${usage()}`);
+    return 2;
+  }
+  if (args.values.help) {
+    console.log(usage());
+    return 0;
+  }
+  const stateDir = resolve(args.values['state-dir'] ?? join(root, '.local'));
+  if (args.values.reset) await rm(stateDir, { recursive: true, force: true });
+  await mkdir(stateDir, { recursive: true });
+  const worldPath = join(stateDir, 'world.json');
+  const statePath = join(stateDir, 'state.json');
+  const previous = existsSync(statePath)
+    ? (JSON.parse(await readFile(statePath, 'utf8')) as { sweeps: number })
+    : { sweeps: 0 };
+  const world = JSON.parse(
+    await readFile(existsSync(worldPath) ? worldPath : join(root, 'sandbox', 'worlds', 'demo.json'), 'utf8'),
+  ) as unknown;
+
+  const started = Date.now();
+  let azurite: AzuriteHandle | undefined;
+  let sandbox: Sandbox | undefined;
+  try {
+    console.log(`Tenant Fleet: local sweep #${previous.sweeps + 1} (state in ${stateDir})`);
+    console.log(
+      '- starting Azurite (provider storage) and the sandbox cloud (Entra, managed identity, ARM, customer storage)...',
+    );
+    [azurite, sandbox] = await Promise.all([
+      startAzurite({ location: join(stateDir, 'provider-storage') }),
+      startSandbox({
+        world: world as never,
+        storage: { location: join(stateDir, 'customer-storage') },
+        stateDirectory: join(stateDir, 'sandbox'),
+      }),
+    ]);
+    if (previous.sweeps > 0) {
+      const drift = applyDemoDrift(sandbox.store, previous.sweeps);
+      console.log(`- the demo world drifted since the last sweep: ${drift}`);
+    }
+    const config = sandboxFleetConfig(sandbox, { providerConnectionString: azurite.connectionString });
+    const runtime = createRuntime(config, { log: () => undefined });
+    await runtime.storage.ensureResources();
+    const registered = await registerDemoTenants(runtime, sandbox);
+    if (registered > 0) console.log(`- registered ${registered} customer tenants`);
+
+    const handlers = await loadFunctionHandlers();
+    let done = 0;
+    let total = 0;
+    const host = new LocalFunctionsHost({
+      runtime,
+      handlers,
+      semantics: readQueueSemantics(join(root, 'host.json')),
+      onMessage: (event) => {
+        if (event.outcome !== 'completed' || event.queue !== 'sweep') {
+          if (event.outcome === 'retry')
+            console.log(`  retrying a tenant (delivery ${event.dequeueCount}): ${event.error ?? ''}`);
+          if (event.outcome === 'poisoned')
+            console.log(`  a tenant message went to the poison queue: ${event.error ?? ''}`);
+          return;
+        }
+        done++;
+        const tenantId = (event.message as { tenantId?: string }).tenantId ?? '?';
+        console.log(`  [${done}/${total}] ${names.get(tenantId) ?? tenantId} swept`);
+      },
+    });
+    console.log('- sweeping: timer -> queue -> workers');
+    const names = new Map<string, string>();
+    const runId = await runScheduledSweep(host, runtime, {
+      onStarted: async (startedRunId) => {
+        for await (const tenant of runtime.runs.listTenants(startedRunId)) {
+          names.set(tenant.tenantId, tenant.displayName);
+          if (tenant.status === 'queued') total++;
+        }
+        console.log(`  run ${startedRunId}: ${total} tenant(s) queued`);
+      },
+    });
+
+    const run = await runtime.runs.getRun(runId);
+    const tenants: TenantRunRecord[] = [];
+    for await (const tenant of runtime.runs.listTenants(runId)) tenants.push(tenant);
+    await writeFile(worldPath, JSON.stringify(sandbox.store.snapshot(), null, 2));
+    await writeFile(statePath, JSON.stringify({ sweeps: previous.sweeps + 1, lastRunId: runId }, null, 2));
+    printSummary(run, tenants, { elapsedMs: Date.now() - started, stateDir, config });
+    return 0;
+  } catch (error) {
+    const failure = ensureError(error);
+    console.error(`npm start failed: ${failure.message}`);
+    if (failure.name === 'ConfigError') console.error('Fix the setting named above.');
+    else console.error('Try `npm start -- --reset` to start from a fresh demo world.');
+    return 1;
+  } finally {
+    await sandbox?.close();
+    await azurite?.stop();
+  }
+}
+
+/** Registers every customer tenant of the world (idempotent: already registered ones are kept). */
+async function registerDemoTenants(runtime: FleetRuntime, sandbox: Sandbox): Promise<number> {
+  const facts = worldFacts(sandbox.store.world);
+  let added = 0;
+  for (const tenant of sandbox.store.world.tenants) {
+    if (tenant.id === facts.homeTenantId) continue;
+    try {
+      await runtime.registry.add(
+        { tenantId: tenant.id, displayName: tenant.displayName, tags: ['demo'] },
+        'npm-start',
+      );
+      added++;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+  return added;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,106 @@
+/**
+ * Onboarding diagnostics: walks the chain a sweep depends on, step by step, and says where it breaks
+ * and who must fix what. Nothing secret comes back: only the facts an operator needs (counts, the
+ * service principal's object id that the customer's role template takes).
+ */
+import { decodeJwt } from 'jose';
+import { listVisibleSubscriptions, subscriptionClient } from '../platform/arm.js';
+import { adminConsentUrl } from '../platform/cloud.js';
+import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
+import { NotFoundError } from '../platform/errors.js';
+import { parseTenantId } from '../platform/ids.js';
+import type { FleetRuntime } from '../runtime.js';
+
+export type StepName = 'managedIdentity' | 'tokenExchange' | 'subscriptions' | 'storageToken';
+
+export interface OnboardingStep {
+  name: StepName;
+  ok: boolean;
+  detail?: string;
+  diagnosis?: Diagnosis;
+}
+
+export interface OnboardingReport {
+  tenantId: string;
+  verified: boolean;
+  registered: boolean;
+  steps: OnboardingStep[];
+  servicePrincipalObjectId?: string;
+  visibleSubscriptions?: number;
+  adminConsentUrl: string;
+}
+
+export async function diagnoseTenant(
+  runtime: FleetRuntime,
+  tenantIdInput: string,
+): Promise<OnboardingReport> {
+  const tenantId = parseTenantId(tenantIdInput);
+  const { config, chain } = runtime;
+  const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
+  const report: OnboardingReport = {
+    tenantId,
+    verified: false,
+    registered: true,
+    steps: [],
+    adminConsentUrl: adminConsentUrl(config.cloud, tenantId, config.appClientId),
+  };
+  const fail = (name: StepName, error: unknown): OnboardingReport => {
+    report.steps.push({ name, ok: false, diagnosis: diagnose(error, context) });
+    return report;
+  };
+
+  try {
+    await chain.assertion();
+    report.steps.push({ name: 'managedIdentity', ok: true, detail: `token for ${config.cloud.ficAudience}` });
+  } catch (error) {
+    return finish(runtime, fail('managedIdentity', error));
+  }
+  try {
+    const token = await chain.armToken(tenantId);
+    const claims = token ? decodeJwt(token.token) : {};
+    if (typeof claims.oid === 'string') report.servicePrincipalObjectId = claims.oid;
+    report.steps.push({ name: 'tokenExchange', ok: true, detail: `the app signs in to tenant ${tenantId}` });
+  } catch (error) {
+    return finish(runtime, fail('tokenExchange', error));
+  }
+  try {
+    let count = 0;
+    const client = subscriptionClient(chain.forTenant(tenantId), {
+      cloud: config.cloud,
+      maxRetries: config.sweep.armMaxRetries,
+    });
+    for await (const _subscription of listVisibleSubscriptions(client)) count++;
+    report.visibleSubscriptions = count;
+    if (count === 0) {
+      report.steps.push({
+        name: 'subscriptions',
+        ok: false,
+        diagnosis: diagnosisFor('NoVisibleSubscriptions', context),
+      });
+      return finish(runtime, report);
+    }
+    report.steps.push({ name: 'subscriptions', ok: true, detail: `${count} subscription(s) visible` });
+  } catch (error) {
+    return finish(runtime, fail('subscriptions', error));
+  }
+  try {
+    await chain.forTenant(tenantId).getToken(config.cloud.storageScope);
+    report.steps.push({ name: 'storageToken', ok: true, detail: 'token for Azure Storage' });
+  } catch (error) {
+    return finish(runtime, fail('storageToken', error));
+  }
+  report.verified = true;
+  return finish(runtime, report);
+}
+
+/** Records the result on the registered tenant (verified closes its circuit); unregistered is fine. */
+async function finish(runtime: FleetRuntime, report: OnboardingReport): Promise<OnboardingReport> {
+  const failed = report.steps.find((step) => !step.ok);
+  try {
+    await runtime.registry.markVerified(report.tenantId, report.verified, failed?.diagnosis);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    report.registered = false;
+  }
+  return report;
+}

@@ -1,0 +1,218 @@
+/**
+ * Smoke test of `npm run bench` on a tiny world (2 tenants x 2 subscriptions x 150 resources, no
+ * latency): the report has the shape the issue asks for, and the request counts are exact. Nothing
+ * here asserts a time.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runBench } from '../../bench/bench.js';
+import { idealBound, pages, throttleFloorMs } from '../../bench/ideal.js';
+import { BenchUsageError, parseBenchArgs, seriesTenantsFor } from '../../bench/options.js';
+import { formatReport, writeReport } from '../../bench/report.js';
+import { tableOfPath, transactionOperations } from '../../bench/storage-proxy.js';
+
+describe('bench pieces', () => {
+  it('parses flags, scales the series to a million resources, and refuses bad input', () => {
+    const options = parseBenchArgs([]);
+    if (options === 'help') throw new Error('unexpected help');
+    expect(options.world).toMatchObject({
+      tenants: 200,
+      subscriptionsPerTenant: 2,
+      resourcesPerSubscription: 300,
+    });
+    expect(options.arm).toMatchObject({
+      latencyMs: 25,
+      pageSize: 100,
+      throttle: { burst: 250, refillPerSecond: 25 },
+    });
+    expect(options.series.multipliers).toEqual([1, 10, 100]);
+    expect(options.series.tenants * 2 * 300 * 100).toBeGreaterThanOrEqual(1_000_000);
+    expect(seriesTenantsFor(2, 300, 100)).toBe(17);
+    const quick = parseBenchArgs(['--quick', '--no-throttle', '--latency-ms', '5']);
+    if (quick === 'help') throw new Error('unexpected help');
+    expect(quick).toMatchObject({ quick: true, arm: { latencyMs: 5, throttle: { enabled: false } } });
+    expect(parseBenchArgs(['--help'])).toBe('help');
+    expect(() => parseBenchArgs(['--tenants', 'many'])).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(['--frobnicate'])).toThrow(/unknown flag '--frobnicate'/);
+  });
+
+  it('computes the ideal bound from pages, latency, concurrency and the throttling floor', () => {
+    expect(pages(0, 100)).toBe(1);
+    expect(pages(300, 100)).toBe(3);
+    expect(throttleFloorMs(251, { enabled: true, burst: 250, refillPerSecond: 25 })).toBe(40);
+    expect(throttleFloorMs(10_000, { enabled: false, burst: 250, refillPerSecond: 25 })).toBe(0);
+    const bound = idealBound({
+      tenants: 200,
+      subscriptionsPerTenant: 2,
+      resourcesPerSubscription: 300,
+      resourceGroupsPerSubscription: 4,
+      latencyMs: 25,
+      pageSize: 100,
+      throttle: { enabled: true, burst: 250, refillPerSecond: 25 },
+      workers: 16,
+      subscriptionConcurrency: 4,
+    });
+    // 13 waves x (subscription list 25 ms + the longer list, 3 pages of resources, 75 ms).
+    expect(bound).toMatchObject({ ms: 1300, tenantMs: 100, waves: 13, armRequests: 1800 });
+    // A subscription of 30,000 resources at 1 ms per page is throttling-bound: (301 - 250) / 25 per s.
+    const throttled = idealBound({
+      tenants: 1,
+      subscriptionsPerTenant: 1,
+      resourcesPerSubscription: 30_000,
+      resourceGroupsPerSubscription: 4,
+      latencyMs: 1,
+      pageSize: 100,
+      throttle: { enabled: true, burst: 250, refillPerSecond: 25 },
+      workers: 16,
+      subscriptionConcurrency: 4,
+    });
+    expect(throttled.subscriptionMs).toBe(2040);
+  });
+
+  it('reads tables and operations out of Table requests', () => {
+    expect(tableOfPath("/devstoreaccount1/inventory(PartitionKey='a',RowKey='b')")).toEqual({
+      table: 'inventory',
+      entity: 'entity',
+    });
+    expect(tableOfPath('/devstoreaccount1/inventory()?$filter=x')).toEqual({
+      table: 'inventory',
+      entity: 'query',
+    });
+    const body = [
+      '--changeset_1',
+      "PUT http://127.0.0.1:1/devstoreaccount1/changes(PartitionKey='t',RowKey='1') HTTP/1.1",
+      '',
+      "PUT http://127.0.0.1:1/devstoreaccount1/changes(PartitionKey='t',RowKey='2') HTTP/1.1",
+      "DELETE http://127.0.0.1:1/devstoreaccount1/changes(PartitionKey='t',RowKey='3') HTTP/1.1",
+    ].join('\r\n');
+    expect(Object.fromEntries(transactionOperations(body))).toEqual({ changes: 3 });
+  });
+});
+
+describe('npm run bench on a tiny world', () => {
+  it('reports every figure the issue names, with exact request counts', { timeout: 240_000 }, async () => {
+    const report = await runBench({
+      world: { tenants: 2, subscriptionsPerTenant: 2, resourcesPerSubscription: 150, seed: 3 },
+      arm: { latencyMs: 0, pageSize: 100, throttle: { enabled: true, burst: 250, refillPerSecond: 25 } },
+      naive: true,
+      storageFloor: true,
+      series: { enabled: true, tenants: 1, multipliers: [2] },
+      quick: true,
+      reportDirectory: 'unused',
+    });
+    const { main } = report;
+    expect(report).toMatchObject({ tenants: 2, subscriptions: 4, resources: 600 });
+    for (const key of ['speedupVsNaive', 'ratioToIdeal', 'tableRequestsPer1000Rows', 'peakRssMb'] as const)
+      expect(report[key]).toEqual(expect.any(Number));
+
+    // First sweep: one MI token, one token per tenant, exactly the ARM pages the world has.
+    expect(main.first).toMatchObject({ miRequests: 1, tokenRequests: 2, discoveryRequests: 2 });
+    expect(main.first.tokenRequestsPerTenant).toEqual({ min: 1, max: 1 });
+    // Per tenant: the subscription list, then per subscription 1 page of groups and 2 of resources.
+    expect(main.first.armRequests).toBe(2 * (1 + 2 * (1 + 2)));
+    expect(main.first.armRequests).toBe(main.idealArmRequests);
+    expect(report).toMatchObject({ miRequests: 1, tokenRequests: 2, armRequests: 14 });
+    // A first sweep is a baseline. Per subscription: 150 resources + 4 groups, the marker twice (pending
+    // in the first transaction, final in the last) and one baseline change record; per tenant its
+    // marker row (the subscriptions that have an inventory).
+    expect(main.first.inventoryRowsWritten).toBe(4 * (154 + 2 + 1) + 2);
+    // Transactions of at most 100 rows: 2 per subscription for its rows, 1 for its baseline record,
+    // plus each tenant's marker.
+    expect(main.first.inventoryWriteRequests).toBe(4 * (2 + 1) + 2);
+    expect(report.tableRequestsPer1000Rows).toBe(Number(((14 / 630) * 1000).toFixed(2)));
+    expect(main.first.tenantsSucceeded).toBe(2);
+    expect(main.first.runStatus).toBe('completed');
+
+    // Repeat sweep with no changes: tokens cached, the same ARM pages, one marker write per subscription.
+    expect(main.repeat).toMatchObject({ miRequests: 0, tokenRequests: 0, armRequests: 14 });
+    expect(main.repeat.inventoryRowsWritten).toBe(4);
+    // Previous state by point reads (4 subscription markers, 2 tenant markers), no query.
+    expect(main.repeat.tables.inventory).toMatchObject({ queries: 0, pointReads: 6, transactions: 4 });
+    // The tenant marker lists the storage accounts with rows (none here): no storage query either time.
+    expect(main.first.tables.storage.requests).toBe(0);
+    expect(main.repeat.tables.storage.requests).toBe(0);
+    // A first sweep finds no markers (6 point reads) and so no rows: it queries nothing.
+    expect(main.first.tables.inventory).toMatchObject({ queries: 0, pointReads: 6 });
+    expect(report.repeatSweepWrites).toBe(4);
+    expect(main.repeat.writesPerSubscription).toBe(1);
+
+    // The naive loop: a credential pair per tenant, no groups, one request per resource. Its MI tokens
+    // come from @azure/identity's process-wide MI token cache, so even a new credential per tenant asks once.
+    expect(main.naive).toMatchObject({
+      miRequests: 1,
+      tokenRequests: 2,
+      armRequests: 2 * (1 + 2 * 2),
+      tableRequests: 600,
+      rowsWritten: 600,
+      resources: 600,
+    });
+
+    // The storage floor replays exactly the first sweep's inventory and change writes, and Azurite
+    // accepts every one of them (the recorded requests are valid as sent).
+    expect(main.storageFloor).toMatchObject({
+      requests: main.first.inventoryWriteRequests,
+      rows: main.first.inventoryRowsWritten,
+      failed: 0,
+    });
+    expect(main.storageFloor!.concurrency).toBeGreaterThan(0);
+    expect(main.storageFloor!.wallMs).toBeGreaterThan(0);
+    expect(report.storageFloorMs).toBe(main.storageFloor!.wallMs);
+    // From the unrounded times: within rounding of the reported ones.
+    expect(report.speedupVsNaiveCeiling).toBeCloseTo(main.naive!.wallMs / main.storageFloor!.wallMs, 0);
+
+    expect(report.series).toHaveLength(1);
+    // The floor is measured on the default world only.
+    expect(report.series[0]!.storageFloor).toBeUndefined();
+    expect(report.series[0]).toMatchObject({ multiplier: 2, tenants: 1, resources: 600 });
+    expect(report.series[0]!.repeat.inventoryRowsWritten).toBe(2);
+    // Every target of the issue, the speed ones for the first and the repeat sweep each.
+    expect(report.targets.map((target) => target.name)).toEqual([
+      'sweep vs naive loop: first sweep',
+      'sweep vs naive loop: repeat sweep',
+      'sweep vs ideal bound: first sweep',
+      'sweep vs ideal bound: repeat sweep',
+      'MI requests per sweep',
+      'token requests per tenant',
+      'table requests per 1,000 rows written',
+      'repeat sweep writes per subscription',
+      'peak RSS at 1,000,000 resources',
+    ]);
+    expect(report.targets.find((target) => target.name === 'MI requests per sweep')!.met).toBe(true);
+    expect(report.targets.find((target) => target.name === 'token requests per tenant')!.met).toBe(true);
+
+    const text = formatReport(report);
+    expect(text).toContain('fleet: first sweep');
+    expect(text).toContain('Scaling series');
+    expect(text).toContain('Storage floor:');
+    const directory = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+    try {
+      const written = await writeReport(report, directory);
+      expect(written.map((path) => path.slice(directory.length + 1)).sort()).toEqual([
+        'bench-series.svg',
+        'bench.json',
+      ]);
+      const json = JSON.parse(await readFile(join(directory, 'bench.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      for (const key of [
+        'tenants',
+        'speedupVsNaive',
+        'ratioToIdeal',
+        'miRequests',
+        'tokenRequests',
+        'armRequests',
+        'tableRequestsPer1000Rows',
+        'repeatSweepWrites',
+        'peakRssMb',
+        'series',
+      ])
+        expect(json).toHaveProperty(key);
+      expect(await readFile(join(directory, 'bench-series.svg'), 'utf8')).toMatch(/^<svg /);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});

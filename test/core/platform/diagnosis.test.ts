@@ -1,0 +1,105 @@
+import { RestError } from '@azure/core-rest-pipeline';
+import { describe, expect, it } from 'vitest';
+import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
+import { diagnose, entraErrorNumber } from '../../../src/core/platform/diagnosis.js';
+import { redact } from '../../../src/core/platform/errors.js';
+
+const context = {
+  cloud: AZURE_CLOUDS.AzurePublicCloud,
+  appClientId: '11111111-2222-3333-4444-555555555555',
+  tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+};
+
+/** The shape @azure/identity gives token endpoint failures (see offline-azure-notes.md). */
+function identityError(code: number, text: string): Error {
+  const error = new Error(
+    `invalid_client: Error(s): ${code} - Timestamp: 2026-11-23 Trace ID: x AADSTS${code}: ${text}`,
+  );
+  error.name = 'AuthenticationRequiredError';
+  return error;
+}
+
+describe('diagnose', () => {
+  it('tells the customer how to provision the app for AADSTS700016, with the admin consent link', () => {
+    const diagnosis = diagnose(identityError(700016, 'Application not found'), context);
+    expect(diagnosis.code).toBe('AADSTS700016');
+    expect(diagnosis.owner).toBe('customer');
+    expect(diagnosis.category).toBe('onboarding');
+    expect(diagnosis.retryable).toBe(false);
+    expect(diagnosis.fix).toContain(
+      `https://login.microsoftonline.com/${context.tenantId}/adminconsent?client_id=${context.appClientId}`,
+    );
+    expect(diagnosis.fix).toContain(`az ad sp create --id ${context.appClientId}`);
+  });
+
+  it('explains AADSTS700236 as an FIC on an app in the wrong tenant', () => {
+    const diagnosis = diagnose(identityError(700236, 'Entra ID tokens issued by issuer ...'), context);
+    expect(diagnosis.code).toBe('AADSTS700236');
+    expect(diagnosis.owner).toBe('provider');
+    expect(diagnosis.meaning).toMatch(/another tenant/);
+    expect(diagnosis.fix).toMatch(/multitenant app/);
+  });
+
+  it.each([
+    [70021, 'configuration'],
+    [700211, 'configuration'],
+    [700212, 'configuration'],
+    [700213, 'configuration'],
+    [700024, 'transient'],
+    [50013, 'configuration'],
+    [700027, 'configuration'],
+    [90002, 'input'],
+    [500011, 'configuration'],
+  ])('classifies AADSTS%i', (code, category) => {
+    const diagnosis = diagnose(identityError(code, 'x'), context);
+    expect(diagnosis.code).toBe(`AADSTS${code}`);
+    expect(diagnosis.category).toBe(category);
+    expect(diagnosis.fix.length).toBeGreaterThan(10);
+  });
+
+  it('reads the error number from MSAL cause when present', () => {
+    const error = Object.assign(new Error('no number in the text'), { cause: { errorNo: '700016' } });
+    expect(entraErrorNumber(error)).toBe('700016');
+  });
+
+  it('classifies ARM and storage refusals by their service code', () => {
+    const arm = new RestError('The client does not have authorization', {
+      code: 'AuthorizationFailed',
+      statusCode: 403,
+    });
+    expect(diagnose(arm, context)).toMatchObject({
+      code: 'AuthorizationFailed',
+      owner: 'customer',
+      retryable: false,
+    });
+    const blob = new RestError('not authorized using this permission', {
+      code: 'AuthorizationPermissionMismatch',
+      statusCode: 403,
+    });
+    expect(diagnose(blob, context).fix).toMatch(/Storage Blob Data Reader/);
+    const throttled = new RestError('slow down', { statusCode: 429 });
+    expect(diagnose(throttled, context)).toMatchObject({
+      code: 'SubscriptionRequestsThrottled',
+      retryable: true,
+    });
+    const unavailable = new RestError('busy', { statusCode: 503 });
+    expect(diagnose(unavailable, context)).toMatchObject({ code: 'TransientFailure', retryable: true });
+  });
+
+  it('never carries a token in its detail', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const diagnosis = diagnose(
+      new Error(`request failed: client_assertion=${jwt}&x=1 Authorization: Bearer ${jwt}`),
+      context,
+    );
+    expect(diagnosis.detail).not.toContain(jwt);
+    expect(diagnosis.detail).not.toContain('eyJ');
+  });
+});
+
+describe('redact', () => {
+  it('removes JWTs, bearer tokens and keys', () => {
+    const text = redact('AccountKey=abc123==;Bearer abc.def.ghi sig=xyz eyJa1234.eyJb5678.sig');
+    expect(text).toBe('AccountKey=[redacted];Bearer [redacted] sig=[redacted] [redacted-jwt]');
+  });
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { encodeSweepMessage, parseSweepMessage } from '../../../src/core/sweep/sweep-message.js';
+import { escapeKey, resourceRowKey, unescapeKey } from '../../../src/core/storage/table-keys.js';
+import { isRunId, newRunId } from '../../../src/core/sweep/runs.js';
+import {
+  parseBlobName,
+  parseContainerName,
+  parseStorageAccountName,
+  parseTenantId,
+} from '../../../src/core/platform/ids.js';
+import { InputError } from '../../../src/core/platform/errors.js';
+
+describe('table keys', () => {
+  it('escapes the characters Table keys forbid, reversibly', () => {
+    const id = '/subscriptions/S/resourceGroups/rg#1/providers/Microsoft.Web/sites/a?b\\c%d';
+    const key = escapeKey(id);
+    expect(key).not.toMatch(/[/\\#?]/);
+    expect(unescapeKey(key)).toBe(id);
+  });
+
+  it('keys a resource by its lower-cased id within the subscription', () => {
+    const a = resourceRowKey(
+      '/subscriptions/0000/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/VM1',
+    );
+    const b = resourceRowKey(
+      '/SUBSCRIPTIONS/0000/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1',
+    );
+    expect(a).toBe(b);
+    expect(a).toBe('resourcegroups%2frg%2fproviders%2fmicrosoft.compute%2fvirtualmachines%2fvm1');
+  });
+});
+
+describe('sweep messages', () => {
+  const message = {
+    v: 1 as const,
+    runId: newRunId(new Date('2026-11-23T06:00:00.123Z')),
+    tenantId: 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE',
+  };
+
+  it('round-trips through base64 as the queue trigger expects', () => {
+    const encoded = encodeSweepMessage(message);
+    expect(Buffer.from(encoded, 'base64').toString('utf8')).toContain('"runId"');
+    expect(parseSweepMessage(encoded)).toEqual({ ...message, tenantId: message.tenantId.toLowerCase() });
+    // The Functions host hands over the decoded JSON object.
+    expect(parseSweepMessage({ ...message })?.tenantId).toBe(message.tenantId.toLowerCase());
+  });
+
+  it('rejects what is not a sweep message', () => {
+    expect(parseSweepMessage('not base64 json!')).toBeUndefined();
+    expect(parseSweepMessage({ v: 1, runId: 'x', tenantId: message.tenantId })).toBeUndefined();
+    expect(parseSweepMessage({ v: 1, runId: message.runId, tenantId: '../../etc' })).toBeUndefined();
+    expect(parseSweepMessage(42)).toBeUndefined();
+  });
+
+  it('makes run ids that sort by time', () => {
+    const first = newRunId(new Date('2026-01-01T00:00:00Z'));
+    const second = newRunId(new Date('2026-01-01T00:00:01Z'));
+    expect(isRunId(first)).toBe(true);
+    expect(first < second).toBe(true);
+    expect(isRunId('20260101T000000000Z-zzzzzz')).toBe(false);
+  });
+});
+
+describe('identifier validation', () => {
+  it('accepts and normalises good ids and names', () => {
+    expect(parseTenantId('AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE')).toBe(
+      'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+    );
+    expect(parseStorageAccountName('litwaredata01')).toBe('litwaredata01');
+    expect(parseContainerName('logs-2026')).toBe('logs-2026');
+    expect(parseBlobName('a/b/c.txt')).toBe('a/b/c.txt');
+  });
+
+  it.each([
+    () => parseTenantId('contoso.onmicrosoft.com'),
+    () => parseStorageAccountName('evil.example.com'),
+    () => parseStorageAccountName('UPPER'),
+    () => parseContainerName('a--b'),
+    () => parseContainerName('-ab'),
+    () => parseBlobName('x\u0000y'),
+    () => parseBlobName(''),
+  ])('refuses bad input with an InputError (%#)', (call) => {
+    expect(call).toThrow(InputError);
+  });
+});
+
+describe('bounded warning lists', () => {
+  it('keeps whole items that fit and says how many were left out, always valid JSON', async () => {
+    const { boundedJsonList } = await import('../../../src/core/sweep/runs.js');
+    const items = Array.from({ length: 500 }, (_, index) => ({
+      scope: 'storageAccount',
+      id: `account${index}`,
+      code: 'AuthorizationFailure',
+    }));
+    const text = boundedJsonList(items, 2_000);
+    expect(text.length).toBeLessThanOrEqual(2_000);
+    const parsed = JSON.parse(text) as Array<Record<string, unknown>>;
+    const marker = parsed.at(-1)!;
+    expect(marker.truncated).toBe(500 - (parsed.length - 1));
+    expect(parsed[0]).toEqual(items[0]);
+    expect(JSON.parse(boundedJsonList(items.slice(0, 3), 2_000))).toEqual(items.slice(0, 3));
+  });
+});

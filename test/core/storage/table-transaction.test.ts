@@ -1,0 +1,103 @@
+/**
+ * The hand-built transaction body and response reading (src/core/storage/table-transaction.ts), without a
+ * service: the body's structure, the OData type annotations, what is refused, and a failed operation
+ * read out of a changeset response in the Table service's documented form.
+ */
+import { describe, expect, it } from 'vitest';
+import { entityJson, failedOperation, transactionBody } from '../../../src/core/storage/table-transaction.js';
+
+const table = { url: 'https://contoso.table.core.windows.net/', tableName: 'inventory' };
+
+describe('transactionBody', () => {
+  it('is one changeset with a PUT per upsert and a DELETE (If-Match *) per delete, keys quoted and encoded', () => {
+    const body = transactionBody(
+      table,
+      [
+        ['upsert', { partitionKey: 't_s', rowKey: "rg%2fvm'1", name: 'vm' }],
+        ['delete', { partitionKey: 't_s', rowKey: 'gone' }],
+      ],
+      { batch: 'b1', changeset: 'c1' },
+    );
+    const lines = body.split('\r\n');
+    expect(lines[0]).toBe('--batch_b1');
+    expect(lines[1]).toBe('Content-Type: multipart/mixed; boundary=changeset_c1');
+    expect(body.match(/^--changeset_c1$/gm)).toHaveLength(2);
+    expect(lines).toContain(
+      "PUT https://contoso.table.core.windows.net/inventory(PartitionKey='t_s',RowKey='rg%252fvm''1') HTTP/1.1",
+    );
+    expect(lines).toContain(
+      "DELETE https://contoso.table.core.windows.net/inventory(PartitionKey='t_s',RowKey='gone') HTTP/1.1",
+    );
+    expect(lines).toContain('If-Match: *');
+    expect(lines).toContain('{"PartitionKey":"t_s","RowKey":"rg%2fvm\'1","name":"vm"}');
+    expect(body.endsWith('--changeset_c1--\r\n--batch_b1--\r\n')).toBe(true);
+  });
+});
+
+describe('entityJson', () => {
+  it('annotates what OData cannot infer and leaves strings, booleans and Int32 plain', () => {
+    const json = JSON.parse(
+      entityJson({
+        partitionKey: 'p',
+        rowKey: 'r',
+        s: 'x',
+        b: true,
+        i: 7,
+        d: 1.5,
+        big: 2 ** 33,
+        bin: new Uint8Array([1, 2]),
+        at: new Date('2026-01-01T00:00:00Z'),
+        skipped: undefined,
+      }),
+    ) as Record<string, unknown>;
+    expect(json).toEqual({
+      PartitionKey: 'p',
+      RowKey: 'r',
+      s: 'x',
+      b: true,
+      i: 7,
+      d: 1.5,
+      'd@odata.type': 'Edm.Double',
+      big: 2 ** 33,
+      'big@odata.type': 'Edm.Double',
+      bin: 'AQI=',
+      'bin@odata.type': 'Edm.Binary',
+      at: '2026-01-01T00:00:00.000Z',
+      'at@odata.type': 'Edm.DateTime',
+    });
+  });
+
+  it('refuses nested objects and non-finite numbers, naming the property', () => {
+    expect(() => entityJson({ partitionKey: 'p', rowKey: 'r', tags: { a: 1 } })).toThrow('property tags');
+    expect(() => entityJson({ partitionKey: 'p', rowKey: 'r', n: Number.NaN })).toThrow('property n');
+  });
+});
+
+describe('failedOperation', () => {
+  it('reads the failing operation of a changeset response (the service stops at it)', () => {
+    const response = [
+      '--batchresponse_1',
+      'Content-Type: multipart/mixed; boundary=changesetresponse_2',
+      '',
+      '--changesetresponse_2',
+      'Content-Type: application/http',
+      'Content-Transfer-Encoding: binary',
+      '',
+      'HTTP/1.1 404 Not Found',
+      'Content-Type: application/json;odata=minimalmetadata;streaming=true;charset=utf-8',
+      '',
+      '{"odata.error":{"code":"ResourceNotFound","message":{"lang":"en-US","value":"1:The specified resource does not exist."}}}',
+      '--changesetresponse_2--',
+      '--batchresponse_1--',
+    ].join('\r\n');
+    expect(failedOperation(response)).toEqual({
+      status: 404,
+      message: 'ResourceNotFound: 1:The specified resource does not exist.',
+    });
+  });
+
+  it('finds nothing in a response of successes', () => {
+    const ok = ['--changesetresponse_2', '', 'HTTP/1.1 204 No Content', 'ETag: W/"x"', ''].join('\r\n');
+    expect(failedOperation(ok)).toBeUndefined();
+  });
+});

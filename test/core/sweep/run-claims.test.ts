@@ -1,0 +1,93 @@
+/**
+ * A worker's claim on a tenant row (beginTenant) lets it finish the row without reading it again; a
+ * claim made stale by another delivery must neither overwrite that delivery's result nor count twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
+import { newRunId, RunStore } from '../../../src/core/sweep/runs.js';
+import { testConfig } from '../../support/provider.js';
+
+const config = testConfig();
+const storage = new ProviderStorage(config);
+const runs = new RunStore(storage.table(config.names.runsTable), storage.table(config.names.runTenantsTable));
+
+beforeAll(async () => {
+  await storage.ensureResources();
+});
+
+async function queuedTenant(): Promise<{ runId: string; tenantId: string }> {
+  const runId = newRunId(new Date());
+  const tenantId = randomUUID();
+  await runs.addTenants(runId, [{ tenantId, displayName: 'Litware', status: 'queued' }]);
+  return { runId, tenantId };
+}
+
+describe('tenant claims', () => {
+  it('finishes a claimed tenant from the claim, with its duration', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const claim = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
+    expect(claim?.startedAt).toBe('2026-11-23T10:00:00.000Z');
+    expect(typeof claim?.etag).toBe('string');
+    const finished = await runs.finishTenant(
+      runId,
+      tenantId,
+      'succeeded',
+      { endedAt: '2026-11-23T10:00:02.500Z', resources: 7 },
+      claim,
+    );
+    expect(finished).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      durationMs: 2500,
+      resources: 7,
+      displayName: 'Litware',
+    });
+  });
+
+  it('refuses a second claim once the tenant is finished', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const claim = await runs.beginTenant(runId, tenantId, 1, new Date().toISOString());
+    await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: new Date().toISOString() }, claim);
+    expect(await runs.beginTenant(runId, tenantId, 2, new Date().toISOString())).toBeUndefined();
+  });
+
+  it('keeps the result of the delivery that finished first when a stale claim finishes', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    // Two deliveries of the same message claim the tenant one after the other: the first claim's
+    // ETag is stale as soon as the second delivery writes.
+    const first = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
+    const second = await runs.beginTenant(runId, tenantId, 2, '2026-11-23T10:05:00.000Z');
+    expect(second?.etag).not.toBe(first?.etag);
+    expect(
+      await runs.finishTenant(runId, tenantId, 'failed', { endedAt: '2026-11-23T10:06:00.000Z' }, second),
+    ).toBe(true);
+    // The first delivery's write is refused by its ETag, the row is read, and it is already terminal.
+    expect(
+      await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:07:00.000Z' }, first),
+    ).toBe(false);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
+  it('records the result even when the claimed row was deleted meanwhile', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const claim = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
+    await storage.table(config.names.runTenantsTable).deleteEntity(runId, tenantId);
+    expect(
+      await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z' }, claim),
+    ).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('finishes after a stale claim when the row is still running (another write in between)', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const first = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z');
+    await runs.beginTenant(runId, tenantId, 2, '2026-11-23T10:05:00.000Z');
+    expect(
+      await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:03.000Z' }, first),
+    ).toBe(true);
+    // The duration comes from the row as stored (the first start is kept across deliveries).
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded', durationMs: 3000 });
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * `npm start` as a user runs it: a fresh state directory, a whole sweep, exit 0 and a summary; a second run
+ * shows the demo world's drift; a bad flag is a usage error.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+function start(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const stateDir = await mkdtemp(join(tmpdir(), 'fleet-start-'));
+afterAll(async () => {
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('sweeps the demo world on a fresh state directory and prints the summary', async () => {
+    const { code, stdout, stderr } = await start(['--state-dir', stateDir]);
+    expect(stderr).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // never a token
+    expect(code).toBe(0);
+    expect(stdout).toContain('local sweep #1');
+    expect(stdout).toMatch(/Run \d{8}T\d{9}Z-[0-9a-f]{6}: completedWithErrors/);
+    expect(stdout).toMatch(/Fabrikam\s+ok\s+3\s+109/);
+    expect(stdout).toContain('AdventureWorks: AADSTS700016');
+    expect(stdout).toContain('Woodgrove Bank: NoVisibleSubscriptions');
+    expect(stdout).toContain('stlitwareaudit01: AuthorizationPermissionMismatch');
+    expect(stdout).toMatch(/Totals: 5 tenants \(2 ok, 1 partial, 2 failed, 0 skipped\)/);
+    expect(stdout).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+  });
+
+  it('shows the drift of the demo world on the next run', async () => {
+    const { code, stdout } = await start(['--state-dir', stateDir]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('local sweep #2');
+    expect(stdout).toContain('the demo world drifted since the last sweep');
+    // One tag change, one region move, one removal, one addition, in one healthy tenant.
+    expect(stdout).toMatch(/\+1\/-1\/~2/);
+  });
+
+  it('answers a bad flag with usage and exit code 2', async () => {
+    const { code, stderr } = await start(['--frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: npm start');
+  });
+});
