@@ -6,7 +6,7 @@
  *   PUT    same                                                             write a blob (Fleet.Admin)
  *   DELETE same                                                             delete a blob (Fleet.Admin)
  */
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import {
   deleteBlob,
   listBlobs,
@@ -16,6 +16,7 @@ import {
 } from '../core/operations/blob-operations.js';
 import { errorCodeOf, InputError, NotFoundError } from '../core/platform/errors.js';
 import type { FleetRuntime } from '../core/runtime.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, intQuery, json } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
@@ -93,15 +94,13 @@ async function blobOperation(request: HttpRequest, runtime: FleetRuntime): Promi
   };
 }
 
-app.http('storageContainers', {
+httpRoute('storageContainers', {
   route: 'tenants/{tenantId}/storage/{account}/containers',
   methods: ['GET'],
-  authLevel: 'anonymous',
   handler: storageContainers,
 });
-app.http('storageBlobs', {
+httpRoute('storageBlobs', {
   route: 'tenants/{tenantId}/storage/{account}/containers/{container}/blobs/{*blobName}',
   methods: ['GET', 'PUT', 'DELETE'],
-  authLevel: 'anonymous',
   handler: storageBlobs,
 });

@@ -1,6 +1,6 @@
 /** GET /api/runs/{runId}: the run and every tenant in it (status, counts, diagnosis, warnings). */
-import { app } from '@azure/functions';
 import type { TenantRunRecord } from '../core/sweep/runs.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, json } from './shared/http.js';
 
 type TenantView = Omit<TenantRunRecord, 'etag' | 'warnings'> & {
@@ -41,4 +41,4 @@ export const run = handle('Fleet.Read', async (request, { runtime }) => {
   return json(200, { ...run, tenants });
 });
 
-app.http('run', { route: 'runs/{runId}', methods: ['GET'], authLevel: 'anonymous', handler: run });
+httpRoute('run', { route: 'runs/{runId}', methods: ['GET'], handler: run });

@@ -1,9 +1,9 @@
 /** GET /api/runs (newest first) and POST /api/runs (an on-demand sweep, optionally of some tenants). */
-import { app } from '@azure/functions';
 import { z } from 'zod';
 import { InputError } from '../core/platform/errors.js';
 import { GUID_PATTERN } from '../core/platform/ids.js';
 import { startSweep } from '../core/sweep/sweep.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, intQuery, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
@@ -35,4 +35,4 @@ export const runs = handle(roleForMethod, async (request, { runtime }) => {
   return json(200, { items });
 });
 
-app.http('runs', { route: 'runs', methods: ['GET', 'POST'], authLevel: 'anonymous', handler: runs });
+httpRoute('runs', { route: 'runs', methods: ['GET', 'POST'], handler: runs });

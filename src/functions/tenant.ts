@@ -1,6 +1,7 @@
 /** GET, PATCH (If-Match) and DELETE /api/tenants/{tenantId}. */
-import { app, type HttpRequest } from '@azure/functions';
+import type { HttpRequest } from '@azure/functions';
 import { InputError } from '../core/platform/errors.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
@@ -34,9 +35,4 @@ export const tenant = handle(roleForMethod, async (request, { runtime, actor }) 
   return json(200, { ...record, circuitOpen: runtime.registry.isCircuitOpen(record) }, { etag: record.etag });
 });
 
-app.http('tenant', {
-  route: 'tenants/{tenantId}',
-  methods: ['GET', 'PATCH', 'DELETE'],
-  authLevel: 'anonymous',
-  handler: tenant,
-});
+httpRoute('tenant', { route: 'tenants/{tenantId}', methods: ['GET', 'PATCH', 'DELETE'], handler: tenant });

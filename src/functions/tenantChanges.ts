@@ -1,6 +1,6 @@
 /** GET /api/tenants/{tenantId}/changes?runId=&top=&continuationToken= : the change history. */
-import { app } from '@azure/functions';
 import { listChanges } from '../core/operations/results.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, intQuery, json } from './shared/http.js';
 
 export const tenantChanges = handle('Fleet.Read', async (request, { runtime }) => {
@@ -15,9 +15,4 @@ export const tenantChanges = handle('Fleet.Read', async (request, { runtime }) =
   return json(200, page);
 });
 
-app.http('tenantChanges', {
-  route: 'tenants/{tenantId}/changes',
-  methods: ['GET'],
-  authLevel: 'anonymous',
-  handler: tenantChanges,
-});
+httpRoute('tenantChanges', { route: 'tenants/{tenantId}/changes', methods: ['GET'], handler: tenantChanges });

@@ -3,8 +3,8 @@
  * exchange in the tenant, visible subscriptions, storage token), each failure with its fix.
  * Works for tenants not registered yet (a pre-check while onboarding).
  */
-import { app } from '@azure/functions';
 import { diagnoseTenant } from '../core/operations/onboarding.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, json } from './shared/http.js';
 
 export const tenantDiagnose = handle('Fleet.Admin', async (request, { runtime }) => {
@@ -12,9 +12,8 @@ export const tenantDiagnose = handle('Fleet.Admin', async (request, { runtime })
   return json(200, report);
 });
 
-app.http('tenantDiagnose', {
+httpRoute('tenantDiagnose', {
   route: 'tenants/{tenantId}/diagnose',
   methods: ['POST'],
-  authLevel: 'anonymous',
   handler: tenantDiagnose,
 });

@@ -1,6 +1,6 @@
 /** GET /api/tenants/{tenantId}/inventory?subscriptionId=&type=&top=&continuationToken= */
-import { app } from '@azure/functions';
 import { listInventory } from '../core/operations/results.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, intQuery, json } from './shared/http.js';
 
 export const tenantInventory = handle('Fleet.Read', async (request, { runtime }) => {
@@ -16,9 +16,8 @@ export const tenantInventory = handle('Fleet.Read', async (request, { runtime })
   return json(200, page);
 });
 
-app.http('tenantInventory', {
+httpRoute('tenantInventory', {
   route: 'tenants/{tenantId}/inventory',
   methods: ['GET'],
-  authLevel: 'anonymous',
   handler: tenantInventory,
 });

@@ -1,5 +1,5 @@
 /** POST /api/tenants/{tenantId}/reset: closes the circuit breaker after the cause was fixed. */
-import { app } from '@azure/functions';
+import { httpRoute } from './shared/routes.js';
 import { handle, json } from './shared/http.js';
 
 export const tenantReset = handle('Fleet.Admin', async (request, { runtime }) => {
@@ -7,9 +7,4 @@ export const tenantReset = handle('Fleet.Admin', async (request, { runtime }) =>
   return json(200, record, { etag: record.etag });
 });
 
-app.http('tenantReset', {
-  route: 'tenants/{tenantId}/reset',
-  methods: ['POST'],
-  authLevel: 'anonymous',
-  handler: tenantReset,
-});
+httpRoute('tenantReset', { route: 'tenants/{tenantId}/reset', methods: ['POST'], handler: tenantReset });

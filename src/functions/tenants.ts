@@ -1,6 +1,6 @@
 /** GET /api/tenants (list, with invalid rows reported) and POST /api/tenants (register). */
-import { app } from '@azure/functions';
 import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/sweep/registry.js';
+import { httpRoute } from './shared/routes.js';
 import { handle, json, readJson } from './shared/http.js';
 import { roleForMethod } from './shared/auth.js';
 
@@ -21,4 +21,4 @@ export const tenants = handle(roleForMethod, async (request, { runtime, actor })
   return json(200, { items, invalid });
 });
 
-app.http('tenants', { route: 'tenants', methods: ['GET', 'POST'], authLevel: 'anonymous', handler: tenants });
+httpRoute('tenants', { route: 'tenants', methods: ['GET', 'POST'], handler: tenants });
