@@ -2,7 +2,7 @@
  * Offline checks of the deployment (issue 4): every Bicep file parses (tree-sitter-bicep), the templates
  * keep their security invariants, role ids match Microsoft's documented built-in roles, azure.yaml is
  * valid for azd, and the provider hook and customer onboarding script behave as documented.
- * The Bicep compiler and Azure are out of reach here: what needs them is listed in README.md.
+ * The Bicep compiler and Azure are out of reach here: what needs them is listed in docs/testing.md.
  */
 import { spawnSync } from 'node:child_process';
 import {

@@ -1,4 +1,4 @@
-// Entra ID objects, through the Microsoft Graph Bicep extension (public cloud only, see README.md):
+// Entra ID objects, through the Microsoft Graph Bicep extension (public cloud only, see docs/deploy.md):
 // 1. The multitenant "fleet" app that acts in customer tenants. Its only credential is a federated identity
 //    credential (FIC) trusting the user-assigned managed identity: the FIC must live on this app in the
 //    provider's home tenant (an app created in the customer tenant fails with AADSTS700236).

@@ -2,7 +2,7 @@
 // its service principal in YOUR tenant) read access to every subscription under this management group (now
 // and later ones), and optionally blob data access.
 // Nothing else: no identity, no secret, no resource is created. Revoke by deleting these role assignments
-// or the service principal (see README.md, "Onboarding a customer tenant").
+// or the service principal (see docs/onboarding.md).
 targetScope = 'managementGroup'
 
 import { builtInRoleIds } from '../shared/built-in-roles.bicep'

@@ -8,7 +8,7 @@
 # Needs: Azure CLI (with Bicep), permission to create service principals (e.g. Cloud Application
 # Administrator), and Owner at the scope: deploying the template needs Microsoft.Resources/deployments/write
 # as well as role assignment rights (User Access Administrator alone has only the latter; see
-# README.md for the az role assignment create equivalent).
+# docs/onboarding.md for the az role assignment create equivalent).
 set -euo pipefail
 
 usage() {

@@ -1,7 +1,7 @@
 // Tenant Fleet onboarding, customer side, one subscription: grants the provider's multitenant app (through
 // its service principal in YOUR tenant) read access to this subscription, and optionally blob data access.
 // Nothing else: no identity, no secret, no resource is created. Revoke by deleting these role assignments
-// or the service principal (see README.md, "Onboarding a customer tenant").
+// or the service principal (see docs/onboarding.md).
 targetScope = 'subscription'
 
 import { builtInRoleIds } from '../shared/built-in-roles.bicep'

@@ -1,6 +1,6 @@
 /**
  * `npm run fleet -- <command>`: the operator's command line over the same core as the HTTP API, for a
- * configured installation (the app settings in the environment: see README, Configuration).
+ * configured installation (the app settings in the environment: see docs/configuration.md).
  *
  *   tenants list | show <id> | add <id> <name> [--tag t]... | disable <id> --reason <text> | enable <id>
  *           | reset <id> | remove <id>
@@ -64,7 +64,7 @@ export async function runFleetCommand(
     runtime = createRuntime(loadConfig(env), { log: () => undefined });
   } catch (error) {
     if (error instanceof ConfigError) {
-      out(`error: ${error.message}\nfix: set ${error.setting} in the environment (README, Configuration)`);
+      out(`error: ${error.message}\nfix: set ${error.setting} in the environment (docs/configuration.md)`);
       return 2;
     }
     throw error;

@@ -149,7 +149,7 @@ export class HashManifest {
 
 /**
  * A set of 64-bit key hashes (open addressing over a Uint32Array): about 16 bytes per key, where a
- * set of strings holds a string and an entry per key (an 8x difference at 30,000 resources).
+ * set of strings holds a string and an entry per key, several times more (docs/performance.md).
  */
 export class KeySet {
   /** Pairs of words; the pair (0, 0) marks an empty slot, so the key (0, 0) is tracked on its own. */

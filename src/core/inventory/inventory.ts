@@ -136,7 +136,7 @@ function comparedView(item: Pick<InventoryItem, ComparedField>): Record<Compared
 }
 
 export function contentHash(item: InventoryItem): string {
-  // One-shot hash: half the CPU of createHash().update().digest() for a value this small (measured).
+  // One-shot hash: cheaper than createHash().update().digest() for a value this small (docs/performance.md).
   return hash('sha256', JSON.stringify(comparedView(item)), 'base64url').slice(0, 32);
 }
 
@@ -227,8 +227,7 @@ export class InventorySync {
    * No marker means no rows, without asking: a partition's rows are only ever written after its marker
    * (a baseline's first transaction carries it) and the marker is deleted only after its rows. This
    * matters: a first sweep would otherwise query every new partition, and Azurite answers a query by
-   * scanning the whole table (400 scans of a growing table made up most of Azurite's CPU in the
-   * benchmark's first sweep).
+   * scanning the whole table (docs/performance.md).
    */
   private async previousState(partition: string): Promise<PreviousState> {
     const marker = await this.previousRow<MarkerRow>(partition, SUBSCRIPTION_MARKER);

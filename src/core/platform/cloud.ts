@@ -121,8 +121,8 @@ export function pipelineOptionsFor(cloud: CloudProfile): { tlsOptions?: { ca: st
 /**
  * {@link pipelineOptionsFor} plus one HTTP client (so one keep-alive connection pool) for the ARM
  * clients and credentials of the process. Each SDK client otherwise opens its own pool, and a sweep
- * creates a credential per tenant and a client per subscription: every one paid a new TLS handshake
- * (about 10% of a sweep's CPU in the benchmark) and the round trips that go with it.
+ * creates a credential per tenant and a client per subscription: each would pay a TLS handshake and
+ * its round trips again (measured in docs/performance.md).
  */
 export function sharedPipelineOptionsFor(cloud: CloudProfile): {
   tlsOptions?: { ca: string };

@@ -5,9 +5,9 @@
  *
  * Each chunk of records is compressed on its own, on the calling thread, into one gzip member: the
  * blob is a multi-member gzip file (RFC 1952 section 2.2), which gunzip, Node's zlib and Python's gzip
- * read as one. A zlib stream would compress on libuv's thread pool instead, and with 16 tenants
- * compressing at once the allocator's per-thread arenas grew the process by about 200 MB (measured:
- * 16 tenants x 6,000 resources, peak RSS 564 MB with a stream, 364 MB without snapshots).
+ * read as one. A zlib stream would compress on libuv's thread pool instead, where 16 tenants
+ * compressing at once grow the allocator's per-thread arenas and with them the worker's memory
+ * (measured in docs/performance.md).
  */
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -27,9 +27,9 @@ const BLOCK_BYTES = 512 * 1024;
 const CHUNK_CHARS = 256 * 1024;
 
 /**
- * Fastest compression: on inventory NDJSON, level 1 takes half the CPU of the default level 6 for
- * output about 20% larger (measured: 24 MB of records, 129 ms -> 3.9 MB against 259 ms -> 3.2 MB).
- * Compression runs on the worker's only thread, in every sweep; the bytes cost far less than the CPU.
+ * Fastest compression: on inventory NDJSON, level 1 costs much less CPU than the default level for
+ * somewhat larger output (docs/performance.md). Compression runs on the worker's only thread, in every
+ * sweep; the bytes cost far less than the CPU.
  */
 const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED };
 

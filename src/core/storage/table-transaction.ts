@@ -5,9 +5,9 @@
  *
  * Why not `TableClient.submitTransaction`: @azure/data-tables assembles a transaction by running every
  * operation through a whole client pipeline of its own (URL templating, mappers, a tracing span, a
- * request id, headers) on a new TableClient per transaction, only to capture the request text. Profiled
- * in the benchmark's first sweep that was about 130 µs of CPU per row, more than half of the fleet's
- * CPU. Built directly, a row costs a JSON.stringify.
+ * request id, headers) on a new TableClient per transaction, only to capture the request text. That was
+ * the largest part of the fleet's CPU in the benchmark's first sweep (docs/performance.md). Built
+ * directly, a row costs a JSON.stringify.
  *
  * Risk, and why it is contained: the body is the documented OData multipart format ("Performing entity
  * group transactions", Table service REST API, version 2019-02-02 as the SDK sends); this module writes
