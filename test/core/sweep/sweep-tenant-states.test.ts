@@ -188,7 +188,11 @@ describe('the sweep timer', () => {
     });
     return { context, lines };
   }
-  const timer: Timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+  const timer: Timer = {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: '', next: '', lastUpdated: '' },
+  };
 
   it('skips a tick with a warning while a run is busy, and starts nothing', async () => {
     const { runtime } = await installation(1);
