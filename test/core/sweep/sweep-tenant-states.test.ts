@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError } from '../../../src/core/platform/errors.js';
 import { createRuntime, setRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { newRunId } from '../../../src/core/sweep/runs.js';
-import { processTenantMessage, startSweep } from '../../../src/core/sweep/sweep.js';
+import { processTenantMessage, recordPoisonMessage, startSweep } from '../../../src/core/sweep/sweep.js';
 import { parseSweepMessage } from '../../../src/core/sweep/sweep-message.js';
 import { sweepTimer } from '../../../src/functions/sweepTimer.js';
 import { testConfig } from '../../support/provider.js';
@@ -130,6 +130,40 @@ describe('a tenant removed while its message waits', () => {
       totals: { tenants: 1, skipped: 1 },
     });
     await expect(runtime.registry.get(tenantId)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('a message that reached the poison queue', () => {
+  it('records the tenant as failed in the run and in the registry, once', async () => {
+    const { runtime, tenantIds } = await installation(1);
+    const tenantId = tenantIds[0]!;
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+
+    expect(await recordPoisonMessage(runtime, { v: 1, runId, tenantId })).toBe('recorded');
+    expect(await recordPoisonMessage(runtime, { v: 1, runId, tenantId })).toBe('duplicate');
+
+    expect(await runtime.runs.getTenant(runId, tenantId)).toMatchObject({
+      status: 'failed',
+      diagnosisCode: 'PoisonMessage',
+    });
+    expect(await runtime.registry.get(tenantId)).toMatchObject({
+      consecutiveFailures: 1,
+      lastSweep: { runId, status: 'failed' },
+      lastError: { code: 'PoisonMessage' },
+    });
+    expect(await runtime.runs.getRun(runId)).toMatchObject({
+      status: 'completedWithErrors',
+      totals: { tenants: 1, failed: 1 },
+    });
+  });
+
+  it('still records the run when the tenant was removed from the registry meanwhile', async () => {
+    const { runtime, tenantIds } = await installation(1);
+    const tenantId = tenantIds[0]!;
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    await runtime.registry.remove(tenantId);
+    expect(await recordPoisonMessage(runtime, { v: 1, runId, tenantId })).toBe('recorded');
+    expect((await runtime.runs.getTenant(runId, tenantId))?.status).toBe('failed');
   });
 });
 
