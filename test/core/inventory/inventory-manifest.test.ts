@@ -49,7 +49,13 @@ describe('manifest encoding', () => {
     expect(chunks.every((chunk) => chunk.length <= MANIFEST_CHUNK_BYTES)).toBe(true);
     const back = HashManifest.fromChunks(chunks, 10_000)!;
     expect(back.size).toBe(10_000);
-    expect(back.indexOf(...rowKeyHash('r1234'))).toBe(manifest.indexOf(...rowKeyHash('r1234')));
+    // Every entry is found again with its content (an index of -1 on both sides would prove nothing).
+    for (let i = 0; i < 10_000; i++) {
+      const index = back.indexOf(...rowKeyHash(`r${i}`));
+      expect(index).toBe(manifest.indexOf(...rowKeyHash(`r${i}`)));
+      expect(back.sameContent(index, i, 0)).toBe(true);
+    }
+    expect(back.indexOf(...rowKeyHash('not-there'))).toBe(-1);
     expect(HashManifest.fromChunks(chunks, 9_999)).toBeUndefined();
     const shuffled = [chunks[1]!, chunks[0]!, ...chunks.slice(2)];
     expect(HashManifest.fromChunks(shuffled, 10_000)).toBeUndefined();

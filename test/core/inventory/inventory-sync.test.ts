@@ -15,14 +15,18 @@ import { inventoryFixture } from '../../support/provider.js';
 
 const { storage, tables, tenantId, subscription } = inventoryFixture();
 
-function resource(index: number, patch: Partial<InventoryItem> = {}): InventoryItem {
+function resource(
+  index: number,
+  patch: Partial<InventoryItem> = {},
+  subscriptionId = subscription.subscriptionId,
+): InventoryItem {
   return {
-    id: `/subscriptions/${subscription.subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/virtualMachines/vm-${index}`,
+    id: `/subscriptions/${subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/virtualMachines/vm-${index}`,
     name: `vm-${index}`,
     type: 'Microsoft.Compute/virtualMachines',
     location: 'westeurope',
     resourceGroup: `rg-${index % 3}`,
-    subscriptionId: subscription.subscriptionId,
+    subscriptionId,
     tags: { env: 'prod', owner: `team-${index % 4}` },
     sku: { name: 'Standard_D2s_v5' },
     ...patch,
@@ -34,11 +38,11 @@ async function* stream(items: InventoryItem[]): AsyncGenerator<InventoryItem> {
   for (const item of items) yield item;
 }
 
-async function sweep(runId: string, items: InventoryItem[]) {
+async function sweep(runId: string, items: InventoryItem[], target = subscription) {
   const sync = new InventorySync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId, now: new Date().toISOString() },
-    subscription,
+    target,
     stream(items),
   );
   return { result, stats: sync.stats() };
@@ -59,6 +63,17 @@ beforeAll(async () => {
 
 describe('inventory change detection', () => {
   const first = Array.from({ length: 250 }, (_, index) => resource(index));
+
+  /**
+   * A subscription of its own with the 250 resources baselined (run-1): the tests after the first
+   * start from it, so each runs alone. Run ids are per subscription, as a sweep's are.
+   */
+  async function afterBaseline() {
+    const own = { ...subscription, subscriptionId: randomUUID() };
+    const items = Array.from({ length: 250 }, (_, index) => resource(index, {}, own.subscriptionId));
+    await sweep('run-1', items, own);
+    return { own, items };
+  }
 
   it('takes the first sweep as a baseline: every row written, one baseline change record, transactions of at most 100', async () => {
     const { result, stats } = await sweep('run-1', first);
@@ -89,23 +104,27 @@ describe('inventory change detection', () => {
   });
 
   it('costs one write (the marker) for an unchanged subscription', async () => {
-    const { result, stats } = await sweep('run-2', first);
+    const { own, items } = await afterBaseline();
+    const { result, stats } = await sweep('run-2', items, own);
     expect(result).toMatchObject({ items: 250, added: 0, removed: 0, modified: 0 });
     expect(stats.inventory).toEqual({ operations: 1, requests: 1 });
     expect(stats.changes).toEqual({ operations: 0, requests: 0 });
   });
 
   it('records exactly what drifted, and what changed in each modified resource', async () => {
-    const drifted = first
+    const { own, items } = await afterBaseline();
+    const drifted = items
       .filter((item) => !['vm-0', 'vm-1'].includes(item.name)) // 2 removed
       .map((item) => (item.name === 'vm-5' ? { ...item, tags: { ...item.tags, env: 'dev' } } : item))
       .map((item) =>
         item.name === 'vm-6' ? { ...item, sku: { name: 'Standard_D4s_v5' }, location: 'northeurope' } : item,
       );
-    drifted.push(resource(1000), resource(1001), resource(1002)); // 3 added
-    const { result } = await sweep('run-3', drifted);
+    drifted.push(...[1000, 1001, 1002].map((index) => resource(index, {}, own.subscriptionId))); // 3 added
+    const { result } = await sweep('run-3', drifted, own);
     expect(result).toMatchObject({ added: 3, removed: 2, modified: 2 });
-    const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-3'}`);
+    const changes = (
+      await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-3'}`)
+    ).filter((change) => String(change.resourceId).startsWith(`/subscriptions/${own.subscriptionId}/`));
     const byName: Record<string, Record<string, unknown>> = Object.fromEntries(
       changes.map((change) => [String(change.name), change]),
     );
@@ -122,7 +141,7 @@ describe('inventory change detection', () => {
     });
     const stored = await rows(
       'inventory',
-      odata`PartitionKey eq ${inventoryPartition(tenantId, subscription.subscriptionId)}`,
+      odata`PartitionKey eq ${inventoryPartition(tenantId, own.subscriptionId)}`,
     );
     expect(stored.filter((row) => row.rowKey !== SUBSCRIPTION_MARKER)).toHaveLength(251);
     const vm6 = stored.find((row) => row.name === 'vm-6')!;
@@ -130,20 +149,80 @@ describe('inventory change detection', () => {
   });
 
   it('is idempotent when the same run is replayed (redelivery)', async () => {
-    const again = first.filter((item) => item.name !== 'vm-2');
-    await sweep('run-4', again);
-    const replay = await sweep('run-4', again);
+    const { own, items } = await afterBaseline();
+    const again = [...items.filter((item) => item.name !== 'vm-2'), resource(1000, {}, own.subscriptionId)];
+    const once = await sweep('run-4', again, own);
+    expect(once.result).toMatchObject({ added: 1, removed: 1, modified: 0 });
+    const replay = await sweep('run-4', again, own);
     expect(replay.result).toMatchObject({ added: 0, removed: 0, modified: 0 });
-    const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-4'}`);
-    // run-4 removed vm-2 and the three vm-100x, and restored vm-0, vm-1, vm-5, vm-6: recorded once each.
+    const changes = (
+      await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-4'}`)
+    ).filter((change) => String(change.resourceId).startsWith(`/subscriptions/${own.subscriptionId}/`));
+    // run-4 removed vm-2 and added vm-1000: recorded once each, whatever the replay did.
     const keys = changes.map((change) => change.rowKey);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(
-      changes
-        .filter((change) => change.changeType === 'removed')
-        .map((change) => change.name)
-        .sort(),
-    ).toEqual(['vm-1000', 'vm-1001', 'vm-1002', 'vm-2'].sort());
+    expect(changes.map((change) => [change.changeType, change.name]).sort()).toEqual([
+      ['added', 'vm-1000'],
+      ['removed', 'vm-2'],
+    ]);
+  });
+});
+
+describe('what counts as drift', () => {
+  /** A subscription of its own, baselined with one resource: each test starts from the same state. */
+  async function baselined(item: Partial<InventoryItem>) {
+    const subscriptionId = randomUUID();
+    const own = { ...subscription, subscriptionId };
+    const base: InventoryItem = {
+      ...resource(0),
+      id: `/subscriptions/${subscriptionId}/resourceGroups/rg-0/providers/Microsoft.Web/sites/app-0`,
+      name: 'app-0',
+      type: 'Microsoft.Web/sites',
+      subscriptionId,
+      ...item,
+    };
+    const syncOnce = async (runId: string, items: InventoryItem[]) =>
+      new InventorySync(tables).syncSubscription(
+        { tenantId, runId, now: new Date().toISOString() },
+        own,
+        stream(items),
+      );
+    expect(await syncOnce(`${subscriptionId}-1`, [base])).toMatchObject({ baselined: 1 });
+    return {
+      base,
+      next: async (changed: InventoryItem) => {
+        const runId = `${subscriptionId}-2`;
+        const result = await syncOnce(runId, [changed]);
+        const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${runId}`);
+        return { result, changes };
+      },
+    };
+  }
+
+  it.each<[string, Partial<InventoryItem>, Partial<InventoryItem>, string]>([
+    ['kind', { kind: 'app' }, { kind: 'functionapp' }, 'kind'],
+    ['kind (set where there was none)', {}, { kind: 'functionapp' }, 'kind'],
+    [
+      'managedBy',
+      { managedBy: '/subscriptions/x/aks-1' },
+      { managedBy: '/subscriptions/x/aks-2' },
+      'managedBy',
+    ],
+    ['managedBy (cleared)', { managedBy: '/subscriptions/x/aks-1' }, { managedBy: undefined }, 'managedBy'],
+  ])('records a change in %s as modified, naming the field', async (_case, before, after, field) => {
+    const { base, next } = await baselined(before);
+    const { result, changes } = await next({ ...base, ...after });
+    expect(result).toMatchObject({ added: 0, removed: 0, modified: 1 });
+    expect(changes).toHaveLength(1);
+    expect(changes[0]!.changeType).toBe('modified');
+    expect(JSON.parse(changes[0]!.changedFields as string)).toEqual([field]);
+  });
+
+  it('does not count a location or type that differs only in case as drift', async () => {
+    const { base, next } = await baselined({ location: 'westeurope' });
+    const { result, changes } = await next({ ...base, location: 'WestEurope', type: 'microsoft.web/SITES' });
+    expect(result).toMatchObject({ added: 0, removed: 0, modified: 0 });
+    expect(changes).toEqual([]);
   });
 });
 

@@ -74,6 +74,25 @@ describe('accountsToRetire', () => {
   });
 });
 
+describe('writeStorageResult against Azurite', () => {
+  it('removes the row of a container deleted since the last sweep, and keeps the others', async () => {
+    const tenantId = randomUUID();
+    await store(tenantId, account('stdata', 's1', ['logs', 'reports', 'tmp']));
+    await store(tenantId, account('stdatab', 's1', ['other']));
+    expect(await rowKeys(tenantId)).toEqual([
+      'stdata',
+      'stdata:logs',
+      'stdata:reports',
+      'stdata:tmp',
+      'stdatab',
+      'stdatab:other',
+    ]);
+
+    await store(tenantId, account('stdata', 's1', ['reports']));
+    expect(await rowKeys(tenantId)).toEqual(['stdata', 'stdata:reports', 'stdatab', 'stdatab:other']);
+  });
+});
+
 describe('retireAccounts and storedAccounts against Azurite', () => {
   it('deletes an account and its containers, not an account whose name starts with it', async () => {
     const tenantId = randomUUID();

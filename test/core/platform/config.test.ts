@@ -37,9 +37,9 @@ describe('config', () => {
   it.each([
     ['TENANT_FLEET_MI_CLIENT_ID', { TENANT_FLEET_MI_CLIENT_ID: undefined }, 'is required'],
     ['TENANT_FLEET_APP_CLIENT_ID', { TENANT_FLEET_APP_CLIENT_ID: 'not-a-guid' }, 'GUID'],
-    ['TENANT_FLEET_CLOUD', { TENANT_FLEET_CLOUD: 'Mars' }, ''],
+    ['TENANT_FLEET_CLOUD', { TENANT_FLEET_CLOUD: 'Mars' }, 'expected one of "AzurePublicCloud"'],
     ['TENANT_FLEET_SWEEP_SCHEDULE', { TENANT_FLEET_SWEEP_SCHEDULE: '0 */6 * * *' }, 'six-field'],
-    ['TENANT_FLEET_SUBSCRIPTION_CONCURRENCY', { TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: '0' }, ''],
+    ['TENANT_FLEET_SUBSCRIPTION_CONCURRENCY', { TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: '0' }, '>=1'],
     ['TENANT_FLEET_STORAGE_PREFIX', { TENANT_FLEET_STORAGE_PREFIX: 'Bad-Prefix' }, 'lowercase'],
     ['AzureWebJobsStorage', { AzureWebJobsStorage: undefined }, 'is required'],
     ['AzureWebJobsStorage', { AzureWebJobsStorage: 'hello' }, 'not a storage connection string'],

@@ -54,7 +54,9 @@ describe('diagnose', () => {
     const diagnosis = diagnose(identityError(code, 'x'), context);
     expect(diagnosis.code).toBe(`AADSTS${code}`);
     expect(diagnosis.category).toBe(category);
-    expect(diagnosis.fix.length).toBeGreaterThan(10);
+    // A fix of its own, not the fallback's pointer to the error reference.
+    expect(diagnosis.fix).not.toContain('error reference');
+    expect(diagnosis.meaning).not.toBe(`Entra refused the token request (AADSTS${code}).`);
   });
 
   it('reads the error number from MSAL cause when present', () => {
@@ -84,6 +86,53 @@ describe('diagnose', () => {
     });
     const unavailable = new RestError('busy', { statusCode: 503 });
     expect(diagnose(unavailable, context)).toMatchObject({ code: 'TransientFailure', retryable: true });
+  });
+
+  it('falls back for an AADSTS number it does not know: unknown, not retryable, naming the number', () => {
+    expect(diagnose(identityError(9999999, 'Something new'), context)).toEqual({
+      code: 'AADSTS9999999',
+      category: 'unknown',
+      owner: 'provider',
+      meaning: 'Entra refused the token request (AADSTS9999999).',
+      fix: "Look up AADSTS9999999 in Microsoft's Entra error reference.",
+      retryable: false,
+      detail:
+        'invalid_client: Error(s): 9999999 - Timestamp: 2026-11-23 Trace ID: x AADSTS9999999: Something new',
+    });
+  });
+
+  it('reads an unknown tenant from MSAL metadata discovery (no AADSTS number) as AADSTS90002', () => {
+    const error = new Error('endpoints_resolution_error: Error: could not resolve endpoints.');
+    expect(diagnose(error, context)).toMatchObject({ code: 'AADSTS90002', category: 'input' });
+  });
+
+  it('recognises the managed identity being unavailable, by name or by message', () => {
+    const byName = Object.assign(new Error('no endpoint'), { name: 'CredentialUnavailableError' });
+    expect(diagnose(byName, context).code).toBe('ManagedIdentityUnavailable');
+    expect(diagnose(new Error('ManagedIdentityCredential: no response'), context).code).toBe(
+      'ManagedIdentityUnavailable',
+    );
+  });
+
+  it.each<[string, unknown, string, boolean]>([
+    ['a refused connection', new Error('connect ECONNREFUSED 127.0.0.1:443'), 'TransientFailure', true],
+    ['a 408', new RestError('timeout', { statusCode: 408 }), 'TransientFailure', true],
+    [
+      'a request that could not be sent',
+      new RestError('x', { code: 'REQUEST_SEND_ERROR' }),
+      'TransientFailure',
+      true,
+    ],
+    ['an unknown 4xx', new RestError('teapot', { statusCode: 418 }), 'Http418', false],
+    [
+      'an error with a code of its own',
+      new RestError('odd', { code: 'OddCode', statusCode: 400 }),
+      'OddCode',
+      false,
+    ],
+    ['something that is no error at all', 42, 'UnexpectedError', false],
+  ])('classifies %s', (_case, error, code, retryable) => {
+    expect(diagnose(error, context)).toMatchObject({ code, retryable });
   });
 
   it('never carries a token in its detail', () => {

@@ -84,6 +84,35 @@ describe('identifier validation', () => {
   });
 });
 
+describe('name length limits, at the edge', () => {
+  it.each<[string, (value: string) => string, number, number, string]>([
+    ['a storage account name', parseStorageAccountName, 3, 24, 'account'],
+    ['a container name', parseContainerName, 3, 63, 'container'],
+  ])(
+    'accepts %s of %i to %i characters and refuses one shorter or longer',
+    (_what, parse, min, max, field) => {
+      for (const length of [min, max]) expect(parse('a'.repeat(length))).toBe('a'.repeat(length));
+      for (const length of [min - 1, max + 1]) {
+        const error = (() => {
+          try {
+            parse('a'.repeat(length));
+          } catch (caught) {
+            return caught;
+          }
+          return undefined;
+        })();
+        expect(error, `length ${length}`).toBeInstanceOf(InputError);
+        expect((error as InputError).field).toBe(field);
+      }
+    },
+  );
+
+  it('accepts a blob name of 1024 characters and refuses one of 1025', () => {
+    expect(parseBlobName('b'.repeat(1024))).toBe('b'.repeat(1024));
+    expect(() => parseBlobName('b'.repeat(1025))).toThrow(InputError);
+  });
+});
+
 describe('bounded warning lists', () => {
   it('keeps whole items that fit and says how many were left out, always valid JSON', async () => {
     const { boundedJsonList } = await import('../../../src/core/sweep/runs.js');

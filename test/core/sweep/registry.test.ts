@@ -75,6 +75,39 @@ describe('tenant registry', () => {
     await expect(registry.remove(record.tenantId, record.etag)).rejects.toBeInstanceOf(ConflictError);
   });
 
+  it('makes a write without If-Match conditional on the ETag it read: a write in between is not overwritten', async () => {
+    const { tenantId } = await registry.add({ tenantId: randomUUID(), displayName: 'Adatum' }, 'alice');
+    // The same table, but another operator's write lands just after the registry reads the row.
+    let interleaved = false;
+    const racing = new Proxy(table, {
+      get(target, property, receiver) {
+        if (property !== 'getEntity') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<typeof table.getEntity>) => {
+          const entity = await target.getEntity(...args);
+          if (!interleaved) {
+            interleaved = true;
+            await target.updateEntity(
+              { partitionKey: args[0], rowKey: args[1], displayName: 'Adatum (by carol)' },
+              'Merge',
+            );
+          }
+          return entity;
+        };
+      },
+    });
+    const racingRegistry = new TenantRegistry(racing, {
+      circuitBreakerThreshold: 3,
+      defaultCloud: 'AzurePublicCloud',
+    });
+    await expect(
+      racingRegistry.update(tenantId, { displayName: 'Adatum (by bob)' }, 'bob'),
+    ).rejects.toMatchObject({
+      kind: 'etag',
+    });
+    expect(interleaved).toBe(true);
+    expect((await registry.get(tenantId)).displayName).toBe('Adatum (by carol)');
+  });
+
   it('counts consecutive failures once per run and opens the circuit at the threshold', async () => {
     const { tenantId } = await registry.add({ tenantId: randomUUID(), displayName: 'Woodgrove' }, 'alice');
     const diagnosis = diagnose(new Error('AADSTS700016: app not found'), {

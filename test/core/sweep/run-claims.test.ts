@@ -91,3 +91,80 @@ describe('tenant claims', () => {
     expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded', durationMs: 3000 });
   });
 });
+
+/**
+ * A RunStore whose table runs `between` once, right after the first read of a matching row: another
+ * worker's write landing between this worker's read and its conditional write.
+ */
+function racingStore(
+  which: 'runs' | 'runTenants',
+  between: () => Promise<unknown>,
+): { store: RunStore; raced: () => boolean } {
+  let done = false;
+  const wrap = (table: ReturnType<typeof storage.table>) =>
+    new Proxy(table, {
+      get(target, property, receiver) {
+        if (property !== 'getEntity') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<typeof table.getEntity>) => {
+          const entity = await target.getEntity(...args);
+          if (!done) {
+            done = true;
+            await between();
+          }
+          return entity;
+        };
+      },
+    });
+  const runsTable = storage.table(config.names.runsTable);
+  const tenantsTable = storage.table(config.names.runTenantsTable);
+  const store = new RunStore(
+    which === 'runs' ? wrap(runsTable) : runsTable,
+    which === 'runTenants' ? wrap(tenantsTable) : tenantsTable,
+  );
+  return { store, raced: () => done };
+}
+
+describe('races between workers', () => {
+  it('gives no claim when another delivery finishes the tenant between the read and the claim', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const { store, raced } = racingStore('runTenants', () =>
+      runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z', resources: 4 }),
+    );
+    expect(await store.beginTenant(runId, tenantId, 2, '2026-11-23T10:00:02.000Z')).toBeUndefined();
+    expect(raced()).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded', resources: 4 });
+  });
+
+  it('claims without an ETag when another delivery only started the tenant in between', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    const { store, raced } = racingStore('runTenants', () =>
+      runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:00.000Z'),
+    );
+    const claim = await store.beginTenant(runId, tenantId, 2, '2026-11-23T10:00:05.000Z');
+    expect(raced()).toBe(true);
+    // The start of the delivery that got there first is kept; no ETag: finishing reads the row first.
+    expect(claim).toEqual({ startedAt: '2026-11-23T10:00:00.000Z' });
+    expect(
+      await store.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:06.000Z' }, claim),
+    ).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded', durationMs: 6000 });
+  });
+
+  it('keeps the totals of the worker that closed the run first when two close it at once', async () => {
+    const runId = newRunId(new Date('2026-11-23T10:00:00Z'));
+    const tenantId = randomUUID();
+    await runs.createRun({ runId, trigger: 'timer', status: 'running', startedAt: '2026-11-23T10:00:00Z' });
+    await runs.addTenants(runId, [{ tenantId, displayName: 'Litware', status: 'queued' }]);
+    await runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z' });
+    const { store, raced } = racingStore('runs', () => runs.finalizeRun(runId, '2026-11-23T10:00:02.000Z'));
+
+    const closed = await store.finalizeRun(runId, '2026-11-23T10:00:03.000Z');
+
+    expect(raced()).toBe(true);
+    expect(closed).toMatchObject({
+      status: 'completed',
+      endedAt: '2026-11-23T10:00:02.000Z',
+      totals: { tenants: 1, succeeded: 1 },
+    });
+  });
+});
