@@ -17,7 +17,9 @@ const startSchema = z
   })
   .strict();
 
-export const runs = handle(roleForMethod, async (request, { runtime }) => {
+export const runs = handle(
+  roleForMethod,
+  async (request, { runtime }) => {
   if (request.method === 'POST') {
     const parsed = startSchema.safeParse(await readJson(request, { optional: true }));
     if (!parsed.success)
@@ -33,6 +35,8 @@ export const runs = handle(roleForMethod, async (request, { runtime }) => {
   // The table's ETag is internal (GET /api/runs/{runId} leaves it out too).
   const items = (await runtime.runs.listRuns(top)).map(({ etag: _etag, ...run }) => run);
   return json(200, { items });
-});
+  },
+  { audit: (request) => (request.method === 'POST' ? { action: 'run.start', target: 'runs' } : undefined) },
+);
 
 httpRoute('runs', { route: 'runs', methods: ['GET', 'POST'], handler: runs });
