@@ -12,7 +12,10 @@ export const audit = handle('Fleet.Admin', async (request, { runtime }) => {
   const top = intQuery(request, 'top');
   const continuationToken = request.query.get('continuationToken');
   if (continuationToken !== null && continuationToken.length > 1024)
-    throw new InputError('continuationToken', 'is longer than 1024 characters: not a token this API returned');
+    throw new InputError(
+      'continuationToken',
+      'is longer than 1024 characters: not a token this API returned',
+    );
   const filters = Object.fromEntries(
     FILTERS.map((name) => [name, request.query.get(name)] as const).filter(
       (entry): entry is [(typeof FILTERS)[number], string] => entry[1] !== null && entry[1] !== '',

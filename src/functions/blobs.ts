@@ -21,7 +21,15 @@ import {
 import { errorCodeOf, InputError, NotFoundError } from '../core/platform/errors.js';
 import type { Role } from '../core/auth/caller.js';
 import { httpRoute } from './shared/routes.js';
-import { handle, header, intQuery, json, readBody, type AuditTarget, type HandlerScope } from './shared/http.js';
+import {
+  handle,
+  header,
+  intQuery,
+  json,
+  readBody,
+  type AuditTarget,
+  type HandlerScope,
+} from './shared/http.js';
 
 function target(request: HttpRequest) {
   return {
@@ -98,8 +106,7 @@ function writeCondition(request: HttpRequest): WriteCondition | undefined {
     return { ifNoneMatch: '*' };
   }
   if (ifMatch !== undefined) {
-    if (ifMatch === '*')
-      throw new InputError('If-Match', 'must be the ETag of the blob to replace, not *');
+    if (ifMatch === '*') throw new InputError('If-Match', 'must be the ETag of the blob to replace, not *');
     return { ifMatch };
   }
   return undefined;
@@ -118,7 +125,10 @@ function attachment(blob: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
 }
 
-async function blobOperation(request: HttpRequest, { runtime, audit }: HandlerScope): Promise<HttpResponseInit> {
+async function blobOperation(
+  request: HttpRequest,
+  { runtime, audit }: HandlerScope,
+): Promise<HttpResponseInit> {
   const { tenantId, account, container, blob } = target(request);
   if (!blob && request.method !== 'GET')
     throw new InputError('blobName', 'a blob name is required to write or delete');

@@ -54,7 +54,11 @@ export const tenant = handle(
       return { status: 204 };
     }
     const record = await runtime.registry.get(tenantId);
-    return json(200, { ...record, circuitOpen: runtime.registry.isCircuitOpen(record) }, { etag: record.etag });
+    return json(
+      200,
+      { ...record, circuitOpen: runtime.registry.isCircuitOpen(record) },
+      { etag: record.etag },
+    );
   },
   { audit: tenantAudit },
 );

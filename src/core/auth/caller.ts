@@ -46,8 +46,7 @@ export function requireRole(caller: Caller, role: Role): void {
 /** The known app roles among claim values (other apps' roles and anything else are ignored). */
 export function knownRoles(values: Iterable<unknown>): Role[] {
   const found = new Set<Role>();
-  for (const value of values)
-    if ((ROLES as readonly unknown[]).includes(value)) found.add(value as Role);
+  for (const value of values) if ((ROLES as readonly unknown[]).includes(value)) found.add(value as Role);
   return [...found];
 }
 
@@ -78,5 +77,7 @@ export const LOCAL_CALLER: Caller = Object.freeze({
 
 /** The name an audit row and `excludedBy` show: the UPN, else the display name, else the app id. */
 export function actorLabel(caller: Caller): string {
-  return caller.upn ?? (caller.name !== 'unknown' ? caller.name : (caller.appId ?? caller.objectId ?? 'unknown'));
+  return (
+    caller.upn ?? (caller.name !== 'unknown' ? caller.name : (caller.appId ?? caller.objectId ?? 'unknown'))
+  );
 }

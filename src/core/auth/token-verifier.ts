@@ -5,7 +5,11 @@
  * by jose. Accepted issuers: that tenant's v2.0 issuer and its v1.0 issuer form in the configured
  * cloud only. Audience: the API app id URI or client id. Roles: the `roles` claim only.
  */
-import { createPipelineRequest, createDefaultHttpClient } from '@azure/core-rest-pipeline';
+import {
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  createPipelineRequest,
+} from '@azure/core-rest-pipeline';
 import {
   createRemoteJWKSet,
   customFetch,
@@ -15,7 +19,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import type { ApiAuthSettings } from '../platform/config.js';
-import type { CloudProfile } from '../platform/cloud.js';
+import { pipelineOptionsFor, type CloudProfile } from '../platform/cloud.js';
 import { ConfigError } from '../platform/errors.js';
 import { AuthError, knownRoles, sanitizeDisplayName, type Caller } from './caller.js';
 
@@ -26,7 +30,8 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 
 /** The two issuer forms Entra uses for a tenant in this cloud (v2.0 and v1.0 tokens). */
 export function acceptedIssuers(cloud: CloudProfile, tenantId: string): string[] {
-  const v1Host = cloud.name === 'AzureChinaCloud' ? 'https://sts.chinacloudapi.cn' : 'https://sts.windows.net';
+  const v1Host =
+    cloud.name === 'AzureChinaCloud' ? 'https://sts.chinacloudapi.cn' : 'https://sts.windows.net';
   return [`${cloud.authorityHost}/${tenantId}/v2.0`, `${v1Host}/${tenantId}/`];
 }
 
@@ -41,15 +46,18 @@ export function jwksUrl(cloud: CloudProfile, tenantId: string): string {
  */
 function pipelineFetch(cloud: CloudProfile): FetchImplementation {
   const client = createDefaultHttpClient();
+  const pipeline = createPipelineFromOptions({
+    ...pipelineOptionsFor(cloud),
+    retryOptions: { maxRetries: 1 },
+  });
   return async (url, options) => {
     const request = createPipelineRequest({
       url,
       method: 'GET',
       abortSignal: options.signal,
       timeout: 10_000,
-      ...(cloud.trustedCaPem ? { tlsSettings: { ca: cloud.trustedCaPem } } : {}),
     });
-    const response = await client.sendRequest(request);
+    const response = await pipeline.sendRequest(client, request);
     return new Response(response.bodyAsText ?? '', {
       status: response.status,
       headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },

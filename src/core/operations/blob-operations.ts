@@ -227,8 +227,7 @@ export async function readBlob(
     }
     const conditions: BlobRequestConditions = properties.etag ? { ifMatch: properties.etag } : {};
     // The count bounds the read even if the blob grew since; the ETag makes a change a 412, not a mix.
-    const content =
-      size === 0 ? Buffer.alloc(0) : await client.downloadToBuffer(0, size, { conditions });
+    const content = size === 0 ? Buffer.alloc(0) : await client.downloadToBuffer(0, size, { conditions });
     return {
       content,
       contentType: properties.contentType ?? 'application/octet-stream',
@@ -271,7 +270,10 @@ export async function writeBlob(
   const service = await serviceFor(runtime, tenantId, account);
   const client = service.getContainerClient(containerName).getBlockBlobClient(blobName);
   try {
-    const result = await client.uploadData(content, { blobHTTPHeaders: { blobContentType: type }, conditions });
+    const result = await client.uploadData(content, {
+      blobHTTPHeaders: { blobContentType: type },
+      conditions,
+    });
     return {
       ...(result.etag ? { etag: result.etag } : {}),
       size: content.length,

@@ -212,8 +212,10 @@ export function isLocalStorage(storage: ProviderStorageSetting): boolean {
 }
 
 function resolveApiAuth(settings: z.output<typeof envSchema>): ApiAuthSettings {
-  const audiences = [settings.TENANT_FLEET_API_AUDIENCE, settings.TENANT_FLEET_API_CLIENT_ID?.toLowerCase()]
-    .filter((value): value is string => Boolean(value));
+  const audiences = [
+    settings.TENANT_FLEET_API_AUDIENCE,
+    settings.TENANT_FLEET_API_CLIENT_ID?.toLowerCase(),
+  ].filter((value): value is string => Boolean(value));
   const tenantId = settings.TENANT_FLEET_AUTH_TENANT_ID?.toLowerCase();
   // On App Service the API must be able to authenticate callers: fail at start, not at the first call.
   if (settings.TENANT_FLEET_HTTP_AUTH === 'appservice' && settings.WEBSITE_SITE_NAME) {
@@ -223,7 +225,10 @@ function resolveApiAuth(settings: z.output<typeof envSchema>): ApiAuthSettings {
         'is required on App Service (the API app id URI), or set TENANT_FLEET_API_CLIENT_ID',
       );
     if (!tenantId)
-      throw new ConfigError('TENANT_FLEET_AUTH_TENANT_ID', 'is required on App Service (the provider tenant id)');
+      throw new ConfigError(
+        'TENANT_FLEET_AUTH_TENANT_ID',
+        'is required on App Service (the provider tenant id)',
+      );
   }
   return Object.freeze({ audiences: Object.freeze(audiences), ...(tenantId ? { tenantId } : {}) });
 }

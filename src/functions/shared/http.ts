@@ -26,6 +26,7 @@ export class HttpRefusal extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly field?: string,
   ) {
     super(message);
   }
@@ -52,7 +53,8 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
         ? { headers: { 'cache-control': 'no-store', 'www-authenticate': 'Bearer' } }
         : {}),
     };
-  if (error instanceof HttpRefusal) return problem(error.status, error.code, error.message);
+  if (error instanceof HttpRefusal)
+    return problem(error.status, error.code, error.message, error.field ? { field: error.field } : {});
   if (error instanceof PreconditionRequiredError)
     return problem(428, 'PreconditionRequired', error.message, { header: error.header });
   if (error instanceof StateConflictError)
@@ -116,7 +118,7 @@ export function header(request: HttpRequest, name: string): string | undefined {
  */
 export async function readBody(request: HttpRequest, maxBytes: number): Promise<Buffer> {
   const tooLarge = () =>
-    new HttpRefusal(413, 'PayloadTooLarge', `the request body is larger than ${maxBytes} bytes`);
+    new HttpRefusal(413, 'PayloadTooLarge', `body: is larger than ${maxBytes} bytes`, 'body');
   const length = header(request, 'content-length');
   if (length !== undefined) {
     if (!/^\d{1,15}$/.test(length)) throw new InputError('content-length', 'must be a number of bytes');
