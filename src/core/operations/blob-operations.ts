@@ -307,6 +307,9 @@ export async function deleteBlob(
       ...(options.includeSnapshots ? { deleteSnapshots: 'include' as const } : {}),
     });
   } catch (error) {
+    // Storage answers a condition on a blob that is gone with 412: say it is gone (404) instead.
+    if (error instanceof RestError && error.statusCode === 412 && !(await client.exists()))
+      throw new NotFoundError(`blob ${containerName}/${blobName} does not exist`);
     storageRefusal(error, `blob ${containerName}/${blobName}`);
   }
 }
