@@ -142,7 +142,7 @@ describe('the App Service Authentication principal', () => {
   it('is not trusted where the platform has not enabled App Service Authentication', async () => {
     const tenantId = randomUUID();
     const forged = base64(JSON.stringify({ claims: [{ typ: 'roles', val: 'Fleet.Admin' }] }));
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { 'x-ms-client-principal': forged },
       { 'x-ms-client-principal': forged, 'x-ms-client-principal-idp': 'aad' },
     ]) {

@@ -18,6 +18,7 @@ import {
   tenantIdOf,
   type CallOptions,
   type Fleet,
+  type HttpHandler,
 } from '../support/http.js';
 import type { ApiCallers } from '../support/api-callers.js';
 
@@ -170,7 +171,7 @@ beforeAll(async () => {
   litware = tenantIdOf(fleet.world, 'Litware');
   otherTenant = tenantIdOf(fleet.world, 'Northwind Traders');
   const tenants = httpRoutes().find((route) => route.name === 'tenants')!;
-  const created = await call(tenants.handler, {
+  const created = await call(tenants.handler as HttpHandler, {
     method: 'POST',
     headers: await callers.headers(['Fleet.Admin']),
     body: { tenantId: litware, displayName: 'Litware' },
@@ -196,7 +197,7 @@ describe('the auth matrix', () => {
 
     it.each(REFUSED)('answers 401 to %s', async (_case, credential, reason) => {
       const request = expectation.request();
-      const response = await call(route.handler, {
+      const response = await call(route.handler as HttpHandler, {
         ...request,
         method,
         headers: { ...request.headers, ...(await credential()) },
@@ -209,7 +210,7 @@ describe('the auth matrix', () => {
     it.each(ROLE_SETS)('answers exactly as expected to a caller with %s', async (roleSet) => {
       const request = expectation.request();
       const roles = roleSet === 'no role' ? [] : [roleSet];
-      const response = await call(route.handler, {
+      const response = await call(route.handler as HttpHandler, {
         ...request,
         method,
         headers: { ...request.headers, ...(await callers.headers(roles)) },

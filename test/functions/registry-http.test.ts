@@ -369,7 +369,11 @@ describe('DELETE /api/tenants/{tenantId}', () => {
 
   it('refuses a delete without If-Match (428 naming the header) and keeps the tenant', async () => {
     const created = await registered('Wingtip');
-    const refused = await call(tenant, { method: 'DELETE', headers: admin, params: { tenantId: created.tenantId } });
+    const refused = await call(tenant, {
+      method: 'DELETE',
+      headers: admin,
+      params: { tenantId: created.tenantId },
+    });
     expect(refused.status).toBe(428);
     expect(refused.error()).toMatchObject({ code: 'PreconditionRequired' });
     expect(refused.error().message).toContain('If-Match');

@@ -19,7 +19,7 @@ export interface Caller {
   name: string;
   roles: readonly Role[];
   /** How the caller was authenticated. */
-  via: 'token' | 'appservice' | 'local';
+  via: 'token' | 'appservice' | 'local' | 'cli';
 }
 
 /** A refused caller: 401 (who are you?) or 403 (you may not). The message never echoes a token. */
