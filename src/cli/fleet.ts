@@ -26,7 +26,7 @@ import { diagnoseTenant } from '../core/operations/onboarding.js';
 import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/sweep/registry.js';
 import { createRuntime, type FleetRuntime } from '../core/runtime.js';
 import { startSweep } from '../core/sweep/sweep.js';
-import { AuditLog, type AuditAction } from '../core/audit/audit-log.js';
+import { auditLogOf, type AuditAction } from '../core/audit/audit-log.js';
 import { sanitizeDisplayName, type Caller } from '../core/auth/caller.js';
 import { randomUUID } from 'node:crypto';
 
@@ -128,7 +128,7 @@ async function dispatch(
 ): Promise<unknown> {
   const { registry, runs } = runtime;
   const actor = `cli:${sanitizeDisplayName(process.env.USER ?? 'operator')}`;
-  const log = new AuditLog(runtime.storage.table(runtime.config.names.auditTable), runtime.now);
+  const log = auditLogOf(runtime);
   const caller: Caller = { name: actor, roles: [], via: 'cli' };
   const invocationId = `cli-${randomUUID()}`;
   /** Runs a change and appends its outcome to the audit log (a failed append fails the command loudly). */

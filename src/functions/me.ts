@@ -2,8 +2,8 @@
 import { httpRoute } from './shared/routes.js';
 import { handle, json } from './shared/http.js';
 
-export const me = handle(null, async (_request, { caller }) =>
-  json(200, { name: caller.name, objectId: caller.objectId ?? null, roles: caller.roles }),
+export const me = handle(null, (_request, { caller }) =>
+  Promise.resolve(json(200, { name: caller.name, objectId: caller.objectId ?? null, roles: caller.roles })),
 );
 
 httpRoute('me', { route: 'me', methods: ['GET'], handler: me });

@@ -12,6 +12,7 @@ import { InputError } from '../platform/errors.js';
 import { GUID_PATTERN } from '../platform/ids.js';
 import { newestFirstKey } from '../storage/table-keys.js';
 import { queryPage, type Page } from '../operations/results.js';
+import type { FleetRuntime } from '../runtime.js';
 
 const PARTITION = 'audit';
 
@@ -128,6 +129,18 @@ export class AuditLog {
   }
 }
 
+const logs = new WeakMap<FleetRuntime, AuditLog>();
+
+/** The runtime's audit log (one per runtime: the HTTP functions and the CLI share it). */
+export function auditLogOf(runtime: FleetRuntime): AuditLog {
+  let log = logs.get(runtime);
+  if (!log) {
+    log = new AuditLog(runtime.storage.table(runtime.config.names.auditTable), () => runtime.now());
+    logs.set(runtime, log);
+  }
+  return log;
+}
+
 const isoTime = z.iso.datetime({ offset: true });
 
 function timeOf(name: 'from' | 'to', value: string): number {
@@ -166,7 +179,7 @@ export function auditFilter(query: AuditQuery): string {
 }
 
 function recordOf(row: Record<string, unknown>): AuditRecord {
-  const text = (name: string): string => (typeof row[name] === 'string' ? (row[name] as string) : '');
+  const text = (name: string): string => (typeof row[name] === 'string' ? row[name] : '');
   const optional = (name: string, value = text(name)) => (value ? { [name]: value } : {});
   return {
     at: text('at'),

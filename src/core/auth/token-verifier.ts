@@ -130,7 +130,7 @@ function reasonOf(error: unknown): string {
 
 function callerOf(claims: JWTPayload): Caller {
   const text = (name: string): string | undefined =>
-    typeof claims[name] === 'string' && claims[name] !== '' ? (claims[name] as string) : undefined;
+    typeof claims[name] === 'string' && claims[name] !== '' ? claims[name] : undefined;
   const roles = Array.isArray(claims.roles) ? knownRoles(claims.roles) : [];
   const appId = text('appid') ?? text('azp');
   const upn = text('upn') ?? text('preferred_username');

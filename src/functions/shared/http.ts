@@ -17,7 +17,9 @@ import {
 import { diagnose } from '../../core/platform/diagnosis.js';
 import { getRuntime, type FleetRuntime } from '../../core/runtime.js';
 import { actorLabel, requireRole } from '../../core/auth/caller.js';
-import { AuditLog, type AuditAction, type AuditEvent } from '../../core/audit/audit-log.js';
+import { auditLogOf, type AuditAction, type AuditEvent } from '../../core/audit/audit-log.js';
+
+export { auditLogOf };
 import { authenticate, AuthError, type Caller, type Role } from './auth.js';
 
 /** A refusal of the HTTP edge itself (body too large, audit log unavailable). */
@@ -97,7 +99,7 @@ function safeRuntime(): FleetRuntime | undefined {
   }
 }
 
-// eslint-disable-next-line no-control-regex -- visible ASCII and space only
+/** Visible ASCII and space only. */
 const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
@@ -186,17 +188,6 @@ export interface AuditTarget {
 export interface HandleOptions {
   /** The audit record of this request; undefined for requests that are not audited (plain reads). */
   audit?: (request: HttpRequest) => AuditTarget | undefined;
-}
-
-const auditLogs = new WeakMap<FleetRuntime, AuditLog>();
-
-export function auditLogOf(runtime: FleetRuntime): AuditLog {
-  let log = auditLogs.get(runtime);
-  if (!log) {
-    log = new AuditLog(runtime.storage.table(runtime.config.names.auditTable), runtime.now);
-    auditLogs.set(runtime, log);
-  }
-  return log;
 }
 
 function outcomeOf(status: number): AuditEvent['outcome'] {
