@@ -393,7 +393,7 @@ describe('explicit writes and deletes', () => {
   it.each<[string, Record<string, string>, string]>([
     [
       'a content type with a control character',
-      { 'if-none-match': '*', 'content-type': 'text/plain\u0007' },
+      { 'if-none-match': '*', 'content-type': 'text/plain; charset=utf-8\u0007' },
       'content-type',
     ],
     ['an If-Match with a control character', { 'if-match': '"0x8D\u001b"' }, 'if-match'],
