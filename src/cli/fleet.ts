@@ -138,22 +138,27 @@ async function dispatch(
     change: () => Promise<T>,
   ) => {
     const id = tenantId?.toLowerCase();
-    const target = id ? `tenants/${id}` : auditAction === 'run.start' ? 'runs' : 'tenants';
-    await log.append(caller, invocationId, 0, {
+    const event = {
       action: auditAction,
-      target,
+      target: id ? `tenants/${id}` : auditAction === 'run.start' ? 'runs' : 'tenants',
       ...(id ? { tenantId: id } : {}),
-      outcome: 'started',
       status: 0,
-    });
-    const result = await change();
-    await log.append(caller, invocationId, 1, {
-      action: auditAction,
-      target,
-      ...(id ? { tenantId: id } : {}),
-      outcome: 'succeeded',
-      status: 0,
-    });
+    };
+    await log.append(caller, invocationId, 0, { ...event, outcome: 'started' });
+    let result: T;
+    try {
+      result = await change();
+    } catch (error) {
+      const refused =
+        error instanceof InputError || error instanceof NotFoundError || error instanceof ConflictError;
+      await log.append(caller, invocationId, 1, {
+        ...event,
+        outcome: refused ? 'refused' : 'failed',
+        detail: ensureError(error).name,
+      });
+      throw error;
+    }
+    await log.append(caller, invocationId, 1, { ...event, outcome: 'succeeded' });
     return result;
   };
   if (group === 'audit') {
