@@ -19,7 +19,7 @@ const startSchema = z
 
 export const runs = handle(
   roleForMethod,
-  async (request, { runtime }) => {
+  async (request, { runtime, audit }) => {
     if (request.method === 'POST') {
       const parsed = startSchema.safeParse(await readJson(request, { optional: true }));
       if (!parsed.success)
@@ -31,6 +31,7 @@ export const runs = handle(
         trigger: 'http',
         ...(parsed.data.tenantIds ? { tenantIds: parsed.data.tenantIds } : {}),
       });
+      audit({ target: `runs/${result.runId}` });
       return json(202, result, { location: `/api/runs/${result.runId}` });
     }
     const top = intQuery(request, 'top') ?? 20;

@@ -9,7 +9,7 @@ export const tenants = handle(
   async (request, { runtime, actor, audit }) => {
     if (request.method === 'POST') {
       const record = await runtime.registry.add(await readJson(request), actor);
-      audit({ etagAfter: record.etag });
+      audit({ etagAfter: record.etag, tenantId: record.tenantId, target: `tenants/${record.tenantId}` });
       return json(201, record, { etag: record.etag, location: `/api/tenants/${record.tenantId}` });
     }
     const enabledOnly = request.query.get('enabled') === 'true';

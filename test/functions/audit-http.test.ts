@@ -79,8 +79,13 @@ describe('what is audited', () => {
     const rows = (await auditPage({ tenantId })).items;
     const outcomes = rows.filter((row) => row.outcome !== 'started');
     // Newest first.
-    expect(outcomes.map((row) => row.action)).toEqual(['tenant.delete', 'tenant.reset', 'tenant.update']);
-    expect(outcomes.map((row) => row.status)).toEqual([204, 200, 200]);
+    expect(outcomes.map((row) => row.action)).toEqual([
+      'tenant.delete',
+      'tenant.reset',
+      'tenant.update',
+      'tenant.create',
+    ]);
+    expect(outcomes.map((row) => row.status)).toEqual([204, 200, 200, 201]);
     expect(outcomes[0]).toMatchObject({
       etagBefore: etag3,
       target: `tenants/${tenantId}`,
@@ -92,7 +97,7 @@ describe('what is audited', () => {
       expect(row.invocationId).toMatch(/^[0-9a-f-]{36}$/);
       expect(Date.parse(row.at)).not.toBeNaN();
     }
-    // Each operation first wrote a `started` row in the same invocation.
+    // Each operation first wrote a `started` row (a creation's names the collection: the id is in its body).
     expect(rows.filter((row) => row.outcome === 'started')).toHaveLength(3);
     const creation = (await auditPage({ action: 'tenant.create', actor: adminId })).items.find(
       (row) => row.etagAfter === etag1,
@@ -131,6 +136,7 @@ describe('what is audited', () => {
       ['blob.read', 'refused', 403],
       ['blob.read', 'refused', 404],
       ['tenant.diagnose', 'succeeded', 200],
+      ['tenant.create', 'succeeded', 201],
     ]);
     expect(rows[0]!.actor.objectId).toBe(callers.objectIdOf(['Fleet.Read']));
     expect(rows[0]!.detail).toBe('Forbidden');

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../src/core/sweep/registry.js';
+import { createRuntime, setRuntime } from '../../src/core/runtime.js';
 import { me } from '../../src/functions/me.js';
 import { tenant } from '../../src/functions/tenant.js';
 import { tenants } from '../../src/functions/tenants.js';
@@ -133,6 +134,24 @@ describe('bearer tokens', () => {
       const response = await call(tenants, { headers: { authorization } });
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+  });
+});
+
+describe("when the provider tenant's keys cannot be read", () => {
+  it("answers 503 (not the caller's fault) and logs it, accepting nothing", async () => {
+    const config = fleet.runtime.config;
+    // A provider tenant the sandbox's Entra does not know: its key set endpoint refuses.
+    setRuntime(createRuntime({ ...config, apiAuth: { ...config.apiAuth, tenantId: randomUUID() } }));
+    try {
+      const response = await call(tenants, { headers: admin });
+      expect(response.status, response.text).toBe(503);
+      expect(response.error().code).toBe('AuthenticationUnavailable');
+      expect(response.logs.some((line) => line.level === 'error' && line.text.includes('signing keys'))).toBe(
+        true,
+      );
+    } finally {
+      setRuntime(fleet.runtime);
     }
   });
 });

@@ -22,11 +22,14 @@ export interface Caller {
   via: 'token' | 'appservice' | 'local' | 'cli';
 }
 
-/** A refused caller: 401 (who are you?) or 403 (you may not). The message never echoes a token. */
+/**
+ * A refused caller: 401 (who are you?) or 403 (you may not); 503 when the provider tenant's keys
+ * cannot be read (not the caller's fault). The message never echoes a token.
+ */
 export class AuthError extends Error {
   override readonly name = 'AuthError';
   constructor(
-    readonly status: 401 | 403,
+    readonly status: 401 | 403 | 503,
     message: string,
   ) {
     super(message);

@@ -103,12 +103,26 @@ export class ApiTokenVerifier {
         requiredClaims: ['exp', 'iss', 'aud'],
       }));
     } catch (error) {
+      if (keysUnavailable(error))
+        throw new AuthError(
+          503,
+          "the provider tenant's signing keys could not be read, so no token can be checked; retry later",
+        );
       throw new AuthError(401, `the bearer token is not accepted: ${reasonOf(error)}`);
     }
     if (typeof claims.tid === 'string' && claims.tid.toLowerCase() !== this.settings.tenantId)
       throw new AuthError(401, 'the bearer token is not accepted: it is from another tenant');
     return callerOf(claims);
   }
+}
+
+/** The JWKS could not be fetched or read (Entra unreachable), as opposed to a bad token. */
+function keysUnavailable(error: unknown): boolean {
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
+  // jose reports a non-200 or non-JSON key set answer as a plain JOSEError (its subclasses are token faults).
+  if (error instanceof errors.JOSEError)
+    return error.constructor === errors.JOSEError && /JSON Web Key Set/.test(error.message);
+  return true;
 }
 
 function reasonOf(error: unknown): string {
@@ -122,10 +136,7 @@ function reasonOf(error: unknown): string {
   if (error instanceof errors.JWKSNoMatchingKey) return 'it is not signed by a key of the provider tenant';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'its signature is invalid';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'its algorithm is not allowed';
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid)
-    return "the provider tenant's signing keys could not be read";
-  if (error instanceof errors.JOSEError) return 'it is malformed';
-  return "the provider tenant's signing keys could not be read";
+  return 'it is malformed';
 }
 
 function callerOf(claims: JWTPayload): Caller {

@@ -48,6 +48,10 @@ function problem(
 }
 
 export function errorResponse(error: unknown, context: InvocationContext): HttpResponseInit {
+  if (error instanceof AuthError && error.status === 503) {
+    context.error(`authentication unavailable: ${error.message}`);
+    return problem(503, 'AuthenticationUnavailable', error.message);
+  }
   if (error instanceof AuthError)
     return {
       ...problem(error.status, error.status === 401 ? 'Unauthenticated' : 'Forbidden', error.message),
@@ -174,8 +178,8 @@ export interface HandlerScope {
   caller: Caller;
   /** The caller's label for fields such as excludedBy (UPN, name or app id; sanitised). */
   actor: string;
-  /** Adds what the audit row should say about the outcome (ETags before and after). */
-  audit: (details: Pick<AuditEvent, 'etagBefore' | 'etagAfter'>) => void;
+  /** Adds what the audit row should say about the outcome (ETags; the target once it is known). */
+  audit: (details: AuditDetails) => void;
 }
 
 /** What an audited request does, decided from the request before it runs. */
@@ -184,6 +188,8 @@ export interface AuditTarget {
   target: string;
   tenantId?: string;
 }
+
+type AuditDetails = Partial<Pick<AuditEvent, 'etagBefore' | 'etagAfter' | 'target' | 'tenantId'>>;
 
 export interface HandleOptions {
   /** The audit record of this request; undefined for requests that are not audited (plain reads). */
@@ -221,7 +227,7 @@ export function handle(
       return errorResponse(error, context);
     }
     let target: AuditTarget | undefined;
-    const details: Pick<AuditEvent, 'etagBefore' | 'etagAfter'> = {};
+    const details: AuditDetails = {};
     let response: HttpResponseInit;
     try {
       // Decided before the role check, so a refused attempt at an audited action is recorded too.
