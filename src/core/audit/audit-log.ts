@@ -80,8 +80,8 @@ export class AuditLog {
   ) {}
 
   /**
-   * Appends one event. `sequence` tells apart the rows of one invocation; the same (invocation,
-   * sequence) is the same row, so a retry after a lost answer does not write a second one.
+   * Appends one event. `sequence` tells apart the rows of one invocation. The SDK's retry of a lost
+   * answer resends the same row (same key), and the 409 it then gets means the first attempt landed.
    */
   async append(caller: Caller, invocationId: string, sequence: number, event: AuditEvent): Promise<void> {
     const at = this.now();
@@ -98,7 +98,8 @@ export class AuditLog {
       via: caller.via,
       action: event.action,
       target: bounded(event.target, MAX_TARGET),
-      tenantId: event.tenantId ?? '',
+      // Route parameters are caller input: only a tenant id is stored as one (the target keeps the rest).
+      tenantId: event.tenantId && GUID_PATTERN.test(event.tenantId) ? event.tenantId.toLowerCase() : '',
       outcome: event.outcome,
       status: event.status,
       etagBefore: event.etagBefore ?? '',
