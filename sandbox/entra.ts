@@ -32,6 +32,7 @@
  * subject, audience, key id).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiTokens } from './api-tokens.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { JWTPayload } from 'jose';
 import { entraError, entraPreciseTime } from './entra-errors.js';
@@ -48,6 +49,8 @@ export type { IdentityContext } from './identity-context.js';
 export interface EntraHandlerOptions {
   /** e.g. https://127.0.0.1:PORT, known only after listen(), hence a function. */
   authorityHost: () => string;
+  /** Client-secret grants of the provider's operator clients for its own API (api-tokens.ts). */
+  apiTokens?: ApiTokens;
 }
 
 export const CLIENT_ASSERTION_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -348,6 +351,14 @@ export function createEntraHandler(
       }
       const contentType = request.headers['content-type'] ?? '';
       const form = new URLSearchParams(contentType.includes('application/x-www-form-urlencoded') ? body : '');
+      if (options.apiTokens?.handles(form)) {
+        const answer = await options.apiTokens.issue(tenant.id, form);
+        sendJson(response, answer.status, answer.body, {
+          'cache-control': 'no-store, no-cache',
+          pragma: 'no-cache',
+        });
+        return;
+      }
       const tokenRequest = parseTokenRequest(form);
       const { app, servicePrincipal } = findApplication(ctx.world, tenant, tokenRequest.clientId);
       await authenticateAssertion(ctx, app, tokenRequest.assertion);

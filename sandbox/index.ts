@@ -19,6 +19,7 @@ import {
   type ArmSettingsPatch,
 } from './arm.js';
 import { RequestCounters } from './counters.js';
+import { ApiTokens } from './api-tokens.js';
 import { createEntraHandler } from './entra.js';
 import { close, listen } from './http.js';
 import { KeyStore } from './keys.js';
@@ -60,6 +61,8 @@ export interface Sandbox {
   store: WorldStore;
   counters: RequestCounters;
   keys: KeyStore;
+  /** Operator clients and tokens for the provider's own API (api-tokens.ts). */
+  apiTokens: ApiTokens;
   armSettings(): ArmSettings;
   /** Changes ARM's run-time settings (validated; throws WorldStoreError naming a bad field). */
   setArmSettings(patch: ArmSettingsPatch): void;
@@ -92,13 +95,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     ]);
     const endpoints: Partial<SandboxEndpoints> = {};
     const identityContext = { world: store.world, keys, counters };
+    const apiTokens = new ApiTokens(identityContext, () => endpoints.authorityHost!);
 
     const identityServer = createHttpServer(
       createManagedIdentityHandler(identityContext, { identityHeader }),
     );
     const entraServer = createHttpsServer(
       { cert: tls.certPem, key: tls.keyPem },
-      createEntraHandler(identityContext, { authorityHost: () => endpoints.authorityHost! }),
+      createEntraHandler(identityContext, { authorityHost: () => endpoints.authorityHost!, apiTokens }),
     );
     const armServer = createHttpsServer(
       { cert: tls.certPem, key: tls.keyPem },
@@ -145,6 +149,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       store,
       counters,
       keys,
+      apiTokens,
       armSettings: () => armSettings,
       setArmSettings: (patch) => void setArmSettings(patch),
       close: () => (closed ??= closeAll()),

@@ -6,7 +6,9 @@
  *           | reset <id> | remove <id>
  *   diagnose <tenantId>
  *   runs list [--top n] | show <runId> | start [<tenantId>...]
+ *   audit [--tenant id] [--actor id|upn] [--action a] [--from iso] [--to iso] [--top n] [--continuation t]
  *
+ * Changes made here are audited like the API's (actor `cli:$USER`, via `cli`).
  * Output is JSON (pipe it to jq); errors are one line naming what is wrong and how to fix it, exit 2
  * for bad input or configuration, 1 for a failure of the cloud behind.
  */
@@ -24,12 +26,16 @@ import { diagnoseTenant } from '../core/operations/onboarding.js';
 import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../core/sweep/registry.js';
 import { createRuntime, type FleetRuntime } from '../core/runtime.js';
 import { startSweep } from '../core/sweep/sweep.js';
+import { auditLogOf, type AuditAction } from '../core/audit/audit-log.js';
+import { sanitizeDisplayName, type Caller } from '../core/auth/caller.js';
+import { randomUUID } from 'node:crypto';
 
 const USAGE = `usage: npm run fleet -- <command>
   tenants list | show <tenantId> | add <tenantId> <displayName> [--tag <tag>]...
   tenants disable <tenantId> --reason <text> | enable <tenantId> | reset <tenantId> | remove <tenantId>
   diagnose <tenantId>
-  runs list [--top <n>] | show <runId> | start [<tenantId>...]`;
+  runs list [--top <n>] | show <runId> | start [<tenantId>...]
+  audit [--tenant <id>] [--actor <id|upn>] [--action <a>] [--from <iso>] [--to <iso>] [--top <n>] [--continuation <token>]`;
 
 class UsageError extends Error {}
 
@@ -47,6 +53,12 @@ export async function runFleetCommand(
         tag: { type: 'string', multiple: true },
         reason: { type: 'string' },
         top: { type: 'string' },
+        tenant: { type: 'string' },
+        actor: { type: 'string' },
+        action: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        continuation: { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -102,11 +114,69 @@ async function dispatch(
   group: string,
   action: string | undefined,
   rest: string[],
-  options: { tag?: string[]; reason?: string; top?: string },
+  options: {
+    tag?: string[];
+    reason?: string;
+    top?: string;
+    tenant?: string;
+    actor?: string;
+    action?: string;
+    from?: string;
+    to?: string;
+    continuation?: string;
+  },
 ): Promise<unknown> {
   const { registry, runs } = runtime;
-  const actor = `cli:${process.env.USER ?? 'operator'}`;
-  if (group === 'diagnose') return diagnoseTenant(runtime, need(action, 'the tenant id'));
+  const actor = `cli:${sanitizeDisplayName(process.env.USER ?? 'operator')}`;
+  const log = auditLogOf(runtime);
+  const caller: Caller = { name: actor, roles: [], via: 'cli' };
+  const invocationId = `cli-${randomUUID()}`;
+  /** Runs a change and appends its outcome to the audit log (a failed append fails the command loudly). */
+  const audited = async <T>(
+    auditAction: AuditAction,
+    tenantId: string | undefined,
+    change: () => Promise<T>,
+  ) => {
+    const id = tenantId?.toLowerCase();
+    const event = {
+      action: auditAction,
+      target: id ? `tenants/${id}` : auditAction === 'run.start' ? 'runs' : 'tenants',
+      ...(id ? { tenantId: id } : {}),
+      status: 0,
+    };
+    await log.append(caller, invocationId, 0, { ...event, outcome: 'started' });
+    let result: T;
+    try {
+      result = await change();
+    } catch (error) {
+      const refused =
+        error instanceof InputError || error instanceof NotFoundError || error instanceof ConflictError;
+      await log.append(caller, invocationId, 1, {
+        ...event,
+        outcome: refused ? 'refused' : 'failed',
+        detail: ensureError(error).name,
+      });
+      throw error;
+    }
+    await log.append(caller, invocationId, 1, { ...event, outcome: 'succeeded' });
+    return result;
+  };
+  if (group === 'audit') {
+    const top = options.top === undefined ? undefined : Number(options.top);
+    return log.list({
+      ...(options.tenant !== undefined ? { tenantId: options.tenant } : {}),
+      ...(options.actor !== undefined ? { actor: options.actor } : {}),
+      ...(options.action !== undefined ? { action: options.action } : {}),
+      ...(options.from !== undefined ? { from: options.from } : {}),
+      ...(options.to !== undefined ? { to: options.to } : {}),
+      ...(top !== undefined ? { top } : {}),
+      ...(options.continuation !== undefined ? { continuationToken: options.continuation } : {}),
+    });
+  }
+  if (group === 'diagnose') {
+    const tenantId = need(action, 'the tenant id');
+    return audited('tenant.diagnose', tenantId, () => diagnoseTenant(runtime, tenantId));
+  }
   if (group === 'tenants') {
     switch (action) {
       case 'list': {
@@ -120,28 +190,33 @@ async function dispatch(
       }
       case 'show':
         return registry.get(need(rest[0], 'the tenant id'));
-      case 'add':
-        return registry.add(
-          {
-            tenantId: need(rest[0], 'the tenant id'),
-            displayName: need(rest[1], 'the display name'),
-            tags: options.tag ?? [],
-          },
-          actor,
+      case 'add': {
+        const tenantId = need(rest[0], 'the tenant id');
+        const displayName = need(rest[1], 'the display name');
+        return audited('tenant.create', undefined, () =>
+          registry.add({ tenantId, displayName, tags: options.tag ?? [] }, actor),
         );
-      case 'disable':
-        return registry.update(
-          need(rest[0], 'the tenant id'),
-          { enabled: false, reason: need(options.reason, '--reason') },
-          actor,
+      }
+      case 'disable': {
+        const tenantId = need(rest[0], 'the tenant id');
+        const reason = need(options.reason, '--reason');
+        return audited('tenant.update', tenantId, () =>
+          registry.update(tenantId, { enabled: false, reason }, actor),
         );
-      case 'enable':
-        return registry.update(need(rest[0], 'the tenant id'), { enabled: true }, actor);
-      case 'reset':
-        return registry.resetCircuit(need(rest[0], 'the tenant id'));
-      case 'remove':
-        await registry.remove(need(rest[0], 'the tenant id'));
+      }
+      case 'enable': {
+        const tenantId = need(rest[0], 'the tenant id');
+        return audited('tenant.update', tenantId, () => registry.update(tenantId, { enabled: true }, actor));
+      }
+      case 'reset': {
+        const tenantId = need(rest[0], 'the tenant id');
+        return audited('tenant.reset', tenantId, () => registry.resetCircuit(tenantId));
+      }
+      case 'remove': {
+        const tenantId = need(rest[0], 'the tenant id');
+        await audited('tenant.delete', tenantId, () => registry.remove(tenantId));
         return { removed: rest[0] };
+      }
       default:
         throw new UsageError(`unknown tenants command '${action ?? ''}'`);
     }
@@ -161,7 +236,9 @@ async function dispatch(
         return { ...run, tenants };
       }
       case 'start':
-        return startSweep(runtime, { trigger: 'cli', ...(rest.length ? { tenantIds: rest } : {}) });
+        return audited('run.start', undefined, () =>
+          startSweep(runtime, { trigger: 'cli', ...(rest.length ? { tenantIds: rest } : {}) }),
+        );
       default:
         throw new UsageError(`unknown runs command '${action ?? ''}'`);
     }

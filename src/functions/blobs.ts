@@ -1,24 +1,35 @@
 /**
- * Blob operations in a customer's storage account, as the provider's app in that tenant:
- *   GET    /api/tenants/{t}/storage/{account}/containers                    list containers
+ * Blob operations in a customer's storage account, as the provider's app in that tenant. The account
+ * must be in the tenant's storage inventory within its subscription scope (src/core/operations/blob-operations.ts).
+ *   GET    /api/tenants/{t}/storage/{account}/containers                    list containers (Fleet.CustomerData.Read)
  *   GET    /api/tenants/{t}/storage/{account}/containers/{c}/blobs          list blobs (?prefix=&top=&continuationToken=)
  *   GET    /api/tenants/{t}/storage/{account}/containers/{c}/blobs/{*name}  read a blob (at most 4 MiB)
- *   PUT    same                                                             write a blob (Fleet.Admin)
- *   DELETE same                                                             delete a blob (Fleet.Admin)
+ *   PUT    same   write a blob (Fleet.Admin; If-None-Match: * to create, If-Match: <etag> to replace)
+ *   DELETE same   delete a blob (Fleet.Admin; If-Match: <etag>; ?deleteSnapshots=include)
+ * Every call is audited: reads of customer data too.
  */
 import { type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import {
   deleteBlob,
   listBlobs,
   listContainers,
+  MAX_BLOB_BYTES,
   readBlob,
   writeBlob,
+  type WriteCondition,
 } from '../core/operations/blob-operations.js';
 import { errorCodeOf, InputError, NotFoundError } from '../core/platform/errors.js';
-import type { FleetRuntime } from '../core/runtime.js';
+import type { Role } from '../core/auth/caller.js';
 import { httpRoute } from './shared/routes.js';
-import { handle, intQuery, json } from './shared/http.js';
-import { roleForMethod } from './shared/auth.js';
+import {
+  handle,
+  header,
+  intQuery,
+  json,
+  readBody,
+  type AuditTarget,
+  type HandlerScope,
+} from './shared/http.js';
 
 function target(request: HttpRequest) {
   return {
@@ -27,6 +38,24 @@ function target(request: HttpRequest) {
     container: request.params.container ?? '',
     blob: request.params.blobName ?? '',
   };
+}
+
+/** Reading customer data needs Fleet.CustomerData.Read; changing it Fleet.Admin. */
+function blobRole(request: HttpRequest): Role {
+  return request.method === 'GET' || request.method === 'HEAD' ? 'Fleet.CustomerData.Read' : 'Fleet.Admin';
+}
+
+function blobAudit(request: HttpRequest): AuditTarget {
+  const { tenantId, account, container, blob } = target(request);
+  const action =
+    request.method === 'PUT'
+      ? 'blob.write'
+      : request.method === 'DELETE'
+        ? 'blob.delete'
+        : blob
+          ? 'blob.read'
+          : 'blob.list';
+  return { action, tenantId: tenantId.toLowerCase(), target: `${account}/${container}/${blob}` };
 }
 
 /**
@@ -45,52 +74,110 @@ async function inAccount<T>(account: string, operation: () => Promise<T>): Promi
   }
 }
 
-export const storageContainers = handle('Fleet.Read', async (request, { runtime }) => {
-  const { tenantId, account } = target(request);
-  return json(200, { items: await inAccount(account, () => listContainers(runtime, tenantId, account)) });
-});
+export const storageContainers = handle(
+  'Fleet.CustomerData.Read',
+  async (request, { runtime }) => {
+    const { tenantId, account } = target(request);
+    return json(200, { items: await inAccount(account, () => listContainers(runtime, tenantId, account)) });
+  },
+  {
+    audit: (request) => ({
+      action: 'container.list',
+      tenantId: target(request).tenantId.toLowerCase(),
+      target: target(request).account,
+    }),
+  },
+);
 
-export const storageBlobs = handle(roleForMethod, async (request, { runtime }) => {
-  return inAccount(target(request).account, () => blobOperation(request, runtime));
-});
+export const storageBlobs = handle(
+  blobRole,
+  async (request, scope) => inAccount(target(request).account, () => blobOperation(request, scope)),
+  { audit: blobAudit },
+);
 
-async function blobOperation(request: HttpRequest, runtime: FleetRuntime): Promise<HttpResponseInit> {
+/** The write's precondition from If-None-Match / If-Match (exactly one of them). */
+function writeCondition(request: HttpRequest): WriteCondition | undefined {
+  const ifNoneMatch = header(request, 'if-none-match');
+  const ifMatch = header(request, 'if-match');
+  if (ifNoneMatch !== undefined && ifMatch !== undefined)
+    throw new InputError('If-Match', 'send either If-None-Match: * (create) or If-Match (replace), not both');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== '*') throw new InputError('If-None-Match', 'must be * (create only)');
+    return { ifNoneMatch: '*' };
+  }
+  if (ifMatch !== undefined) {
+    if (ifMatch === '*') throw new InputError('If-Match', 'must be the ETag of the blob to replace, not *');
+    return { ifMatch };
+  }
+  return undefined;
+}
+
+/** Headers that keep a browser from rendering customer content as part of any page. */
+const CONTENT_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "sandbox; default-src 'none'",
+};
+
+function attachment(blob: string): string {
+  const base = blob.split('/').pop() ?? 'blob';
+  const ascii = base.replace(/[^\w.-]/g, '_').slice(0, 100) || 'blob';
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
+}
+
+async function blobOperation(
+  request: HttpRequest,
+  { runtime, audit }: HandlerScope,
+): Promise<HttpResponseInit> {
   const { tenantId, account, container, blob } = target(request);
   if (!blob && request.method !== 'GET')
     throw new InputError('blobName', 'a blob name is required to write or delete');
   if (!blob) {
     const top = intQuery(request, 'top');
+    const prefix = request.query.get('prefix');
+    const continuationToken = request.query.get('continuationToken');
     const page = await listBlobs(runtime, tenantId, account, container, {
       ...(top !== undefined ? { top } : {}),
-      ...(request.query.get('prefix') ? { prefix: request.query.get('prefix')! } : {}),
-      ...(request.query.get('continuationToken')
-        ? { continuationToken: request.query.get('continuationToken')! }
-        : {}),
+      ...(prefix ? { prefix } : {}),
+      ...(continuationToken ? { continuationToken } : {}),
     });
     return json(200, page);
   }
   if (request.method === 'PUT') {
-    const body = Buffer.from(await request.arrayBuffer());
-    const result = await writeBlob(
-      runtime,
-      tenantId,
-      account,
-      container,
-      blob,
-      body,
-      request.headers.get('content-type') ?? undefined,
-    );
-    return json(201, { name: blob, ...result });
+    const condition = writeCondition(request);
+    const contentType = header(request, 'content-type');
+    if (condition && 'ifMatch' in condition) audit({ etagBefore: condition.ifMatch });
+    const body = condition ? await readBody(request, MAX_BLOB_BYTES) : Buffer.alloc(0);
+    const result = await writeBlob(runtime, tenantId, account, container, blob, body, contentType, condition);
+    if (result.etag) audit({ etagAfter: result.etag });
+    const { created, ...rest } = result;
+    return json(created ? 201 : 200, { name: blob, ...rest }, result.etag ? { etag: result.etag } : {});
   }
   if (request.method === 'DELETE') {
-    await deleteBlob(runtime, tenantId, account, container, blob);
+    const ifMatch = header(request, 'if-match');
+    if (ifMatch) audit({ etagBefore: ifMatch });
+    const snapshots = request.query.get('deleteSnapshots');
+    if (snapshots !== null && snapshots !== 'include')
+      throw new InputError('deleteSnapshots', "must be 'include' (delete the blob with its snapshots)");
+    await deleteBlob(runtime, tenantId, account, container, blob, ifMatch, {
+      includeSnapshots: snapshots === 'include',
+    });
     return { status: 204 };
   }
   const { content, contentType, etag } = await readBlob(runtime, tenantId, account, container, blob);
+  if (etag) audit({ etagBefore: etag });
   return {
     status: 200,
     body: content,
-    headers: { 'content-type': contentType, 'cache-control': 'no-store', ...(etag ? { etag } : {}) },
+    headers: {
+      // A stored type that is not a plain media type is served as bytes, never passed on as is.
+      'content-type': /^[\w.+-]+\/[\w.+-]+(\s*;[\x20-\x7e]*)?$/.test(contentType)
+        ? contentType
+        : 'application/octet-stream',
+      'content-disposition': attachment(blob),
+      ...CONTENT_HEADERS,
+      ...(etag ? { etag } : {}),
+    },
   };
 }
 

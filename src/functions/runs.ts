@@ -17,22 +17,30 @@ const startSchema = z
   })
   .strict();
 
-export const runs = handle(roleForMethod, async (request, { runtime }) => {
-  if (request.method === 'POST') {
-    const parsed = startSchema.safeParse(await readJson(request, { optional: true }));
-    if (!parsed.success)
-      throw new InputError(parsed.error.issues[0]!.path.join('.') || 'body', parsed.error.issues[0]!.message);
-    const result = await startSweep(runtime, {
-      trigger: 'http',
-      ...(parsed.data.tenantIds ? { tenantIds: parsed.data.tenantIds } : {}),
-    });
-    return json(202, result, { location: `/api/runs/${result.runId}` });
-  }
-  const top = intQuery(request, 'top') ?? 20;
-  if (top < 1 || top > 200) throw new InputError('top', 'must be from 1 to 200');
-  // The table's ETag is internal (GET /api/runs/{runId} leaves it out too).
-  const items = (await runtime.runs.listRuns(top)).map(({ etag: _etag, ...run }) => run);
-  return json(200, { items });
-});
+export const runs = handle(
+  roleForMethod,
+  async (request, { runtime, audit }) => {
+    if (request.method === 'POST') {
+      const parsed = startSchema.safeParse(await readJson(request, { optional: true }));
+      if (!parsed.success)
+        throw new InputError(
+          parsed.error.issues[0]!.path.join('.') || 'body',
+          parsed.error.issues[0]!.message,
+        );
+      const result = await startSweep(runtime, {
+        trigger: 'http',
+        ...(parsed.data.tenantIds ? { tenantIds: parsed.data.tenantIds } : {}),
+      });
+      audit({ target: `runs/${result.runId}` });
+      return json(202, result, { location: `/api/runs/${result.runId}` });
+    }
+    const top = intQuery(request, 'top') ?? 20;
+    if (top < 1 || top > 200) throw new InputError('top', 'must be from 1 to 200');
+    // The table's ETag is internal (GET /api/runs/{runId} leaves it out too).
+    const items = (await runtime.runs.listRuns(top)).map(({ etag: _etag, ...run }) => run);
+    return json(200, { items });
+  },
+  { audit: (request) => (request.method === 'POST' ? { action: 'run.start', target: 'runs' } : undefined) },
+);
 
 httpRoute('runs', { route: 'runs', methods: ['GET', 'POST'], handler: runs });

@@ -47,6 +47,42 @@ describe('npm run fleet', () => {
     expect((await fleet('tenants', 'enable', tenant('Fabrikam'))).json()).toMatchObject({ enabled: true });
   });
 
+  it('audits its changes and lists the audit log, newest first, filtered', async () => {
+    const id = tenant('Northwind');
+    expect((await fleet('tenants', 'add', id, 'Northwind')).code).toBe(0);
+    expect((await fleet('tenants', 'add', id, 'Again')).code).toBe(2);
+    expect((await fleet('tenants', 'reset', id)).code).toBe(0);
+    const page = (await fleet('audit', '--tenant', id)).json() as {
+      items: Array<{ action: string; outcome: string; actor: { via: string; label: string } }>;
+    };
+    expect(page.items.map((row) => [row.action, row.outcome])).toEqual([
+      ['tenant.reset', 'succeeded'],
+      ['tenant.reset', 'started'],
+    ]);
+    expect(page.items[0]!.actor).toMatchObject({
+      via: 'cli',
+      label: expect.stringMatching(/^cli:/) as unknown,
+    });
+    const creates = (await fleet('audit', '--action', 'tenant.create', '--top', '10')).json() as {
+      items: Array<{ outcome: string; detail?: string }>;
+    };
+    expect(creates.items.map((row) => row.outcome).slice(0, 4)).toEqual([
+      'refused',
+      'started',
+      'succeeded',
+      'started',
+    ]);
+    const bad = await fleet('audit', '--action', 'everything');
+    expect(bad.code).toBe(2);
+    expect(bad.text).toContain('action');
+    // Leave the registry as the other tests expect it (one tenant), on the record too.
+    expect((await fleet('tenants', 'remove', id)).code).toBe(0);
+    const removed = (await fleet('audit', '--tenant', id, '--action', 'tenant.delete')).json() as {
+      items: Array<{ outcome: string }>;
+    };
+    expect(removed.items[0]!.outcome).toBe('succeeded');
+  });
+
   it('diagnoses onboarding: verified for a healthy tenant, AADSTS700016 with the fix for an unprovisioned one', async () => {
     const healthy = (await fleet('diagnose', tenant('Fabrikam'))).json() as {
       verified: boolean;

@@ -1,51 +1,211 @@
 /**
- * Caller authorization in `appservice` mode (the default in Azure): App Service Authentication puts
- * the validated caller in `x-ms-client-principal` (base64 JSON); the app checks the app roles
- * Fleet.Read (reads) and Fleet.Admin (everything that changes something, or reaches a customer).
- * Refusals happen before any work: a refused write leaves nothing behind.
+ * Caller authentication in `appservice` mode (the default in Azure): the app itself authenticates
+ * every caller. A bearer token must be an Entra token of the provider tenant for this API (signature
+ * by the tenant's published keys, issuer in this cloud, audience, lifetime), and roles come from its
+ * `roles` claim only. App Service Authentication's principal header is taken only where the platform
+ * declares authentication on (WEBSITE_AUTH_ENABLED) and the provider is Entra, again with roles from
+ * `roles` claims only. Refusals happen before any work: a refused write leaves nothing behind.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../src/core/sweep/registry.js';
-import { createRuntime, setRuntime, type FleetRuntime } from '../../src/core/runtime.js';
-import { storageBlobs, storageContainers } from '../../src/functions/blobs.js';
-import { run } from '../../src/functions/run.js';
-import { runs } from '../../src/functions/runs.js';
+import { createRuntime, setRuntime } from '../../src/core/runtime.js';
+import { me } from '../../src/functions/me.js';
 import { tenant } from '../../src/functions/tenant.js';
-import { tenantChanges } from '../../src/functions/tenantChanges.js';
-import { tenantDiagnose } from '../../src/functions/tenantDiagnose.js';
-import { tenantInventory } from '../../src/functions/tenantInventory.js';
-import { tenantReset } from '../../src/functions/tenantReset.js';
 import { tenants } from '../../src/functions/tenants.js';
-import { tenantStorage } from '../../src/functions/tenantStorage.js';
-import { asCaller, call, principalHeader, type CallOptions, type HttpHandler } from '../support/http.js';
-import { testConfig } from '../support/provider.js';
+import { asCaller, call, startDemoFleet, tenantIdOf, type Fleet } from '../support/http.js';
+import type { ApiCallers } from '../support/api-callers.js';
 
-let runtime: FleetRuntime;
-let existing: TenantRecord;
+let fleet: Fleet;
+let callers: ApiCallers;
+let admin: Record<string, string>;
 
 beforeAll(async () => {
-  runtime = createRuntime(testConfig({ TENANT_FLEET_HTTP_AUTH: 'appservice' }), { log: () => undefined });
-  expect(runtime.config.httpAuth).toBe('appservice');
-  await runtime.storage.ensureResources();
-  setRuntime(runtime);
-  existing = await runtime.registry.add({ tenantId: randomUUID(), displayName: 'Litware' }, 'setup');
+  fleet = await startDemoFleet({ httpAuth: 'appservice' });
+  callers = fleet.callers!;
+  admin = await callers.headers(['Fleet.Admin']);
 });
-afterAll(() => setRuntime(undefined));
-
-const reader = asCaller(['Fleet.Read'], 'rita@contoso.com');
-const admin = asCaller(['Fleet.Admin'], 'alice@contoso.com');
+afterAll(async () => {
+  await fleet?.close();
+});
+afterEach(() => {
+  delete process.env.WEBSITE_AUTH_ENABLED;
+});
 
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-describe('appservice mode: who is calling', () => {
-  it('answers 401 without x-ms-client-principal', async () => {
-    const response = await call(tenants);
-    expect(response.status).toBe(401);
-    expect(response.error().code).toBe('Unauthenticated');
-    expect(response.error().message).toContain('authentication required');
+async function registered(tenantId: string): Promise<boolean> {
+  return (await call(tenant, { headers: admin, params: { tenantId } })).status === 200;
+}
+
+describe('bearer tokens', () => {
+  it('accepts a token the provider tenant issued to an operator client for this API', async () => {
+    const tenantId = randomUUID();
+    const created = await call(tenants, {
+      method: 'POST',
+      headers: admin,
+      body: { tenantId, displayName: 'Contoso' },
+    });
+    expect(created.status, created.text).toBe(201);
+    // The actor is the client's service principal (an app caller has no UPN).
+    expect(created.json<TenantRecord>().tenantId).toBe(tenantId);
+  });
+
+  it('GET /api/me tells the caller who it is and which roles it holds', async () => {
+    const response = await call(me, {
+      headers: await callers.headers(['Fleet.Read', 'Fleet.CustomerData.Read']),
+    });
+    expect(response.status).toBe(200);
+    expect(response.json()).toEqual({
+      name: expect.any(String) as unknown,
+      objectId: callers.objectIdOf(['Fleet.Read', 'Fleet.CustomerData.Read']),
+      roles: ['Fleet.Read', 'Fleet.CustomerData.Read'],
+    });
+    const none = await call(me, { headers: await callers.headers([]) });
+    expect(none.json<{ roles: string[] }>().roles).toEqual([]);
+  });
+
+  it('accepts the v1.0 issuer form of the same tenant', async () => {
+    const token = await callers.mint({
+      roles: ['Fleet.Read'],
+      issuer: `https://sts.windows.net/${callers.tenantId}/`,
+      audience: callers.api.appIdUri,
+    });
+    expect((await call(tenants, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  it.each<[string, () => Promise<string>, string]>([
+    [
+      "another cloud's issuer form for the provider tenant",
+      () =>
+        callers.mint({
+          roles: ['Fleet.Admin'],
+          issuer: `https://login.microsoftonline.us/${callers.tenantId}/v2.0`,
+        }),
+      'issuer',
+    ],
+    [
+      'a token signed by another tenant with its own issuer',
+      () => {
+        const other = tenantIdOf(fleet.world, 'Litware');
+        return callers.mint({
+          roles: ['Fleet.Admin'],
+          signingTenantId: other,
+          issuer: `${fleet.sandbox.endpoints.authorityHost}/${other}/v2.0`,
+        });
+      },
+      'not signed by a key of the provider tenant',
+    ],
+    [
+      'a token not valid yet',
+      // Issued an hour from now: its nbf (issue time - 5 min) is still ahead.
+      () => callers.mint({ roles: ['Fleet.Admin'], issuedAt: Math.floor(Date.now() / 1000) + 3600 }),
+      'not valid yet',
+    ],
+    [
+      'roles given in another claim than roles',
+      () => callers.mint({ claims: { groups: ['Fleet.Admin'], scp: 'Fleet.Admin', wids: ['Fleet.Admin'] } }),
+      '',
+    ],
+  ])('refuses %s', async (_case, token, reason) => {
+    const tenantId = randomUUID();
+    const response = await call(tenants, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token()}` },
+      body: { tenantId, displayName: 'Mallory' },
+    });
+    if (reason) {
+      expect(response.status, response.text).toBe(401);
+      expect(response.error().message).toContain(reason);
+    } else {
+      expect(response.status, response.text).toBe(403);
+    }
+    expect(await registered(tenantId)).toBe(false);
+  });
+
+  it('refuses a malformed Authorization header and a token that is not a JWT, with a Bearer challenge', async () => {
+    for (const authorization of [
+      'Basic YWxpY2U6c2VjcmV0',
+      'Bearer not-a-jwt',
+      `Bearer ${'a'.repeat(20_000)}.b.c`,
+    ]) {
+      const response = await call(tenants, { headers: { authorization } });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+  });
+});
+
+describe("when the provider tenant's keys cannot be read", () => {
+  it("answers 503 (not the caller's fault) and logs it, accepting nothing", async () => {
+    const config = fleet.runtime.config;
+    // A provider tenant the sandbox's Entra does not know: its key set endpoint refuses.
+    setRuntime(createRuntime({ ...config, apiAuth: { ...config.apiAuth, tenantId: randomUUID() } }));
+    try {
+      const response = await call(tenants, { headers: admin });
+      expect(response.status, response.text).toBe(503);
+      expect(response.error().code).toBe('AuthenticationUnavailable');
+      expect(response.logs.some((line) => line.level === 'error' && line.text.includes('signing keys'))).toBe(
+        true,
+      );
+    } finally {
+      setRuntime(fleet.runtime);
+    }
+  });
+});
+
+describe('the App Service Authentication principal', () => {
+  // Finding: a forged header with {"claims":[{"typ":"roles","val":"Fleet.Admin"}]} registered a tenant.
+  it('is not trusted where the platform has not enabled App Service Authentication', async () => {
+    const tenantId = randomUUID();
+    const forged = base64(JSON.stringify({ claims: [{ typ: 'roles', val: 'Fleet.Admin' }] }));
+    for (const headers of <Array<Record<string, string>>>[
+      { 'x-ms-client-principal': forged },
+      { 'x-ms-client-principal': forged, 'x-ms-client-principal-idp': 'aad' },
+    ]) {
+      const response = await call(tenants, {
+        method: 'POST',
+        headers,
+        body: { tenantId, displayName: 'Forged' },
+      });
+      expect(response.status, response.text).toBe(401);
+    }
+    expect(await registered(tenantId)).toBe(false);
+  });
+
+  it('is trusted where the platform declares it on, for Entra only, with roles from roles claims only', async () => {
+    process.env.WEBSITE_AUTH_ENABLED = 'True';
+    expect((await call(tenants, { headers: asCaller(['Fleet.Read']) })).status).toBe(200);
+    // Another identity provider (e.g. a social login) cannot hold the API's app roles.
+    const github = { ...asCaller(['Fleet.Admin']), 'x-ms-client-principal-idp': 'github' };
+    expect((await call(tenants, { headers: github })).status).toBe(401);
+  });
+
+  // Finding: role_typ "groups" plus a groups claim named Fleet.Admin registered a tenant.
+  it('ignores role_typ overrides: a group named Fleet.Admin is not the app role', async () => {
+    process.env.WEBSITE_AUTH_ENABLED = 'True';
+    const tenantId = randomUUID();
+    for (const principal of [
+      { auth_typ: 'aad', role_typ: 'groups', claims: [{ typ: 'groups', val: 'Fleet.Admin' }] },
+      {
+        auth_typ: 'aad',
+        role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
+        claims: [{ typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', val: 'Fleet.Admin' }],
+      },
+    ]) {
+      const response = await call(tenants, {
+        method: 'POST',
+        headers: {
+          'x-ms-client-principal': base64(JSON.stringify(principal)),
+          'x-ms-client-principal-idp': 'aad',
+        },
+        body: { tenantId, displayName: 'Groups' },
+      });
+      expect(response.status, response.text).toBe(403);
+    }
+    expect(await registered(tenantId)).toBe(false);
   });
 
   it.each<[string, string]>([
@@ -56,153 +216,11 @@ describe('appservice mode: who is calling', () => {
     ['a claim without a value', base64(JSON.stringify({ claims: [{ typ: 'roles' }] }))],
     ['an empty header', ''],
   ])('answers 401 for a malformed principal (%s)', async (_case, header) => {
-    const response = await call(tenants, { headers: { 'x-ms-client-principal': header } });
+    process.env.WEBSITE_AUTH_ENABLED = 'True';
+    const response = await call(tenants, {
+      headers: { 'x-ms-client-principal': header, 'x-ms-client-principal-idp': 'aad' },
+    });
     expect(response.status).toBe(401);
     expect(response.error().code).toBe('Unauthenticated');
-  });
-
-  it('answers 403 for a signed-in caller without an app role', async () => {
-    const response = await call(tenants, { headers: asCaller([], 'nobody@contoso.com') });
-    expect(response.status).toBe(403);
-    expect(response.error()).toMatchObject({
-      code: 'Forbidden',
-      message: 'the app role Fleet.Read is required',
-    });
-  });
-
-  it('ignores roles of other apps and roles given as other claim types', async () => {
-    const principal = {
-      auth_typ: 'aad',
-      claims: [
-        { typ: 'roles', val: 'Fleet.Reader' },
-        { typ: 'groups', val: 'Fleet.Admin' },
-        { typ: 'name', val: 'mallory' },
-      ],
-    };
-    const response = await call(tenants, {
-      headers: { 'x-ms-client-principal': base64(JSON.stringify(principal)) },
-    });
-    expect(response.status).toBe(403);
-  });
-
-  it('reads the role claim type App Service names in role_typ', async () => {
-    const roleType = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
-    const principal = {
-      auth_typ: 'aad',
-      name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-      role_typ: roleType,
-      claims: [{ typ: roleType, val: 'Fleet.Read' }],
-    };
-    const response = await call(tenants, {
-      headers: { 'x-ms-client-principal': base64(JSON.stringify(principal)) },
-    });
-    expect(response.status).toBe(200);
-  });
-});
-
-describe('appservice mode: Fleet.Read reads, Fleet.Admin changes', () => {
-  it('lets Fleet.Read list and read tenants', async () => {
-    expect((await call(tenants, { headers: reader })).status).toBe(200);
-    const one = await call(tenant, { headers: reader, params: { tenantId: existing.tenantId } });
-    expect(one.status).toBe(200);
-    expect(one.json<TenantRecord>().displayName).toBe('Litware');
-  });
-
-  it('refuses a Fleet.Read POST with 403 and registers nothing', async () => {
-    const tenantId = randomUUID();
-    const response = await call(tenants, {
-      method: 'POST',
-      headers: reader,
-      body: { tenantId, displayName: 'Fabrikam' },
-    });
-    expect(response.status).toBe(403);
-    expect(response.error()).toMatchObject({
-      code: 'Forbidden',
-      message: 'the app role Fleet.Admin is required',
-    });
-    expect((await call(tenant, { headers: admin, params: { tenantId } })).status).toBe(404);
-  });
-
-  it('lets Fleet.Admin register, and records the caller on an exclusion', async () => {
-    const tenantId = randomUUID();
-    const created = await call(tenants, {
-      method: 'POST',
-      headers: admin,
-      body: { tenantId, displayName: 'Fabrikam' },
-    });
-    expect(created.status, created.text).toBe(201);
-    const excluded = await call(tenant, {
-      method: 'PATCH',
-      headers: admin,
-      params: { tenantId },
-      body: { enabled: false, reason: 'offboarding' },
-    });
-    expect(excluded.status).toBe(200);
-    expect(excluded.json<TenantRecord>().exclusion).toMatchObject({
-      by: 'alice@contoso.com',
-      reason: 'offboarding',
-    });
-    // Fleet.Admin implies Fleet.Read.
-    expect((await call(tenants, { headers: admin })).status).toBe(200);
-  });
-
-  // Every operation that changes something or acts in a customer tenant needs Fleet.Admin; every
-  // read needs at least Fleet.Read. The refusal comes before validation or any outbound call.
-  const someRun = '20261123T024550584Z-48598e';
-  const blob = { account: 'stlitwareprod01', container: 'invoices', blobName: 'a.txt' };
-  const writes: Array<[string, HttpHandler, CallOptions]> = [
-    ['POST /tenants', tenants, { method: 'POST', body: {} }],
-    ['PATCH /tenants/{id}', tenant, { method: 'PATCH', body: { displayName: 'x' } }],
-    ['DELETE /tenants/{id}', tenant, { method: 'DELETE' }],
-    ['POST /tenants/{id}/reset', tenantReset, { method: 'POST' }],
-    ['POST /tenants/{id}/diagnose', tenantDiagnose, { method: 'POST' }],
-    ['POST /runs', runs, { method: 'POST', body: {} }],
-    ['PUT blob', storageBlobs, { method: 'PUT', params: blob, body: 'hello' }],
-    ['DELETE blob', storageBlobs, { method: 'DELETE', params: blob }],
-  ];
-  const reads: Array<[string, HttpHandler, CallOptions]> = [
-    ['GET /tenants', tenants, {}],
-    ['GET /tenants/{id}', tenant, {}],
-    ['GET /runs', runs, {}],
-    ['GET /runs/{runId}', run, { params: { runId: someRun } }],
-    ['GET inventory', tenantInventory, {}],
-    ['GET changes', tenantChanges, {}],
-    ['GET storage', tenantStorage, {}],
-    ['GET containers', storageContainers, { params: { account: blob.account } }],
-    ['GET blobs', storageBlobs, { params: { account: blob.account, container: blob.container } }],
-  ];
-
-  it.each(writes)(
-    'refuses %s to Fleet.Read with 403 and to anonymous callers with 401',
-    async (_name, handler, options) => {
-      const params = { tenantId: existing.tenantId, ...options.params };
-      const asReader = await call(handler, { ...options, params, headers: reader });
-      expect(asReader.status).toBe(403);
-      expect(asReader.error().message).toContain('Fleet.Admin');
-      expect((await call(handler, { ...options, params })).status).toBe(401);
-    },
-  );
-
-  it.each(reads)(
-    'refuses %s to callers without a role (403) and anonymous callers (401)',
-    async (_name, handler, options) => {
-      const params = { tenantId: existing.tenantId, ...options.params };
-      const noRole = await call(handler, { ...options, params, headers: asCaller([]) });
-      expect(noRole.status).toBe(403);
-      expect(noRole.error().message).toContain('Fleet.Read');
-      expect((await call(handler, { ...options, params })).status).toBe(401);
-    },
-  );
-
-  it('left the registry as it was: no refused write changed the tenant', async () => {
-    const after = await runtime.registry.get(existing.tenantId);
-    expect(after.etag).toBe(existing.etag);
-  });
-
-  it('takes the header name case-insensitively, as HTTP does', async () => {
-    const response = await call(tenants, {
-      headers: { 'X-MS-CLIENT-PRINCIPAL': principalHeader(['Fleet.Read']) },
-    });
-    expect(response.status).toBe(200);
   });
 });

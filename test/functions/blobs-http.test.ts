@@ -14,9 +14,11 @@ import type { StorageAccount } from '../../sandbox/world.js';
 import { MAX_BLOB_BYTES, type BlobEntry } from '../../src/core/operations/blob-operations.js';
 import { customerBlobService } from '../../src/core/inventory/storage-inventory.js';
 import { storageBlobs, storageContainers } from '../../src/functions/blobs.js';
+import { runs } from '../../src/functions/runs.js';
 import { tenants } from '../../src/functions/tenants.js';
 import {
   call,
+  drainRun,
   JWT_LIKE,
   startDemoFleet,
   tenantIdOf,
@@ -44,7 +46,11 @@ beforeAll(async () => {
     const response = await call(tenants, { method: 'POST', body: { tenantId, displayName, enabled } });
     expect(response.status, response.text).toBe(201);
   }
-});
+  // Blob operations reach only accounts a sweep found in the tenant's subscription scope.
+  const started = await call(runs, { method: 'POST', body: { tenantIds: [litware, northwind] } });
+  expect(started.status, started.text).toBe(202);
+  await drainRun(fleet.runtime, started.json<{ runId: string }>().runId);
+}, 180_000);
 afterAll(async () => {
   await fleet?.close();
 });
@@ -139,17 +145,15 @@ describe('reading customer storage', () => {
     },
   );
 
-  it("refuses another customer's account at once: 502 InvalidAuthenticationInfo, no data", async () => {
+  it("refuses another customer's account at once: 404, not in this tenant's inventory, no call made", async () => {
     const ok = await containers(northwind, 'stnorthwindweb01');
     expect(ok.status).toBe(200);
-    // Litware's token is refused by Northwind's account, whose 401 challenge names Northwind's tenant.
-    // The app must not follow it into another tenant, nor hang retrying: the credential stays pinned
-    // to Litware (src/core/platform/credentials.ts; test/core/platform/credential-chain.test.ts).
+    const before = fleet.sandbox.counters.storage;
     const crossed = await containers(litware, 'stnorthwindweb01');
-    expect(crossed.status, crossed.text).toBe(502);
-    expect(crossed.error()).toMatchObject({ code: 'InvalidAuthenticationInfo', retryable: false });
+    expect(crossed.status, crossed.text).toBe(404);
+    expect(crossed.error().message).toContain('not in the storage inventory of tenant');
     expect(crossed.text).not.toContain('images');
-    expect(fleet.sandbox.counters.tokenByTenant.get(northwind) ?? 0).toBe(1); // Northwind's own call only
+    expect(fleet.sandbox.counters.storage).toBe(before);
   });
 
   it('answers 404 for a container or blob that does not exist', async () => {
@@ -166,7 +170,7 @@ describe('refusals by the customer storage, diagnosed', () => {
     const response = await blobs(litware, 'stlitwareprod01', 'invoices', 'uploaded-by-test.txt', {
       method: 'PUT',
       body: 'hello',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', 'if-none-match': '*' },
     });
     expect(response.status).toBe(502);
     expect(response.error()).toMatchObject({
@@ -180,8 +184,12 @@ describe('refusals by the customer storage, diagnosed', () => {
   });
 
   it('refuses a DELETE with only a Reader data role and keeps the blob', async () => {
+    const etag = (await blobs(litware, 'stlitwareprod01', 'invoices', '2025/index.json')).headers.get(
+      'etag',
+    )!;
     const response = await blobs(litware, 'stlitwareprod01', 'invoices', '2025/index.json', {
       method: 'DELETE',
+      headers: { 'if-match': etag },
     });
     expect(response.status).toBe(502);
     expect(response.error().code).toBe('AuthorizationPermissionMismatch');
@@ -223,7 +231,7 @@ describe('writing customer storage with a Contributor data role', () => {
     const written = await blobs(litware, 'stlitwaredev01', 'scratch', name, {
       method: 'PUT',
       body: content,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'if-none-match': '*' },
     });
     expect(written.status, written.text).toBe(201);
     expect(written.json<{ name: string; size: number; etag?: string }>()).toMatchObject({
@@ -240,24 +248,34 @@ describe('writing customer storage with a Contributor data role', () => {
     const listed = await blobs(litware, 'stlitwaredev01', 'scratch', '', { query: { prefix: 'reports/' } });
     expect(listed.json<BlobPage>().items.map((blob) => blob.name)).toContain(name);
 
-    const deleted = await blobs(litware, 'stlitwaredev01', 'scratch', name, { method: 'DELETE' });
+    const etag = read.headers.get('etag')!;
+    const deleted = await blobs(litware, 'stlitwaredev01', 'scratch', name, {
+      method: 'DELETE',
+      headers: { 'if-match': etag },
+    });
     expect(deleted.status).toBe(204);
     expect((await blobs(litware, 'stlitwaredev01', 'scratch', name)).status).toBe(404);
-    expect((await blobs(litware, 'stlitwaredev01', 'scratch', name, { method: 'DELETE' })).status).toBe(404);
+    const again = await blobs(litware, 'stlitwaredev01', 'scratch', name, {
+      method: 'DELETE',
+      headers: { 'if-match': etag },
+    });
+    expect(again.status).toBe(404);
   });
 
-  it('refuses a blob over 4 MiB with 400 before sending anything', async () => {
+  it('refuses a blob over 4 MiB with 413 before sending anything', async () => {
     const before = fleet.sandbox.counters.storage;
     const response = await blobs(litware, 'stlitwaredev01', 'scratch', 'too-big.bin', {
       method: 'PUT',
+      headers: { 'if-none-match': '*' },
       body: Buffer.alloc(MAX_BLOB_BYTES + 1, 1),
     });
-    expect(response.status).toBe(400);
-    expect(response.error()).toMatchObject({ code: 'InvalidInput', field: 'body' });
+    expect(response.status).toBe(413);
+    expect(response.error()).toMatchObject({ code: 'PayloadTooLarge', field: 'body' });
     expect(fleet.sandbox.counters.storage).toBe(before);
     // Exactly 4 MiB is still accepted.
     const limit = await blobs(litware, 'stlitwaredev01', 'scratch', 'exactly-4-mib.bin', {
       method: 'PUT',
+      headers: { 'if-none-match': '*' },
       body: Buffer.alloc(MAX_BLOB_BYTES, 2),
     });
     expect(limit.status, limit.text).toBe(201);
@@ -283,6 +301,177 @@ describe('writing customer storage with a Contributor data role', () => {
     const exact = await blobs(litware, 'stlitwaredev01', 'scratch', 'big/exactly-4-mib.bin');
     expect(exact.status).toBe(200);
     expect(exact.bytes.equals(Buffer.alloc(MAX_BLOB_BYTES, 4))).toBe(true);
+  });
+});
+
+describe('customer data in scope only', () => {
+  // Finding: a tenant registered with only subscription A let a caller list and read an account of B.
+  it('refuses an account of a subscription outside the tenant scope with 404, before any call', async () => {
+    const prod = account('stlitwareprod01').subscriptionId;
+    const dev = account('stlitwaredev01');
+    expect(dev.subscriptionId).not.toBe(prod);
+    await fleet.runtime.registry.update(
+      litware,
+      { subscriptions: { mode: 'list', include: [prod] } },
+      'test',
+    );
+    try {
+      const before = fleet.sandbox.counters.storage;
+      for (const response of [
+        await containers(litware, dev.name),
+        await blobs(litware, dev.name, 'scratch'),
+        await blobs(litware, dev.name, 'scratch', 'notes.txt'),
+      ]) {
+        expect(response.status, response.text).toBe(404);
+        expect(response.error().message).toContain('outside the subscription scope');
+      }
+      expect(fleet.sandbox.counters.storage).toBe(before);
+      expect((await containers(litware, 'stlitwareprod01')).status).toBe(200);
+    } finally {
+      await fleet.runtime.registry.update(litware, { subscriptions: { mode: 'all' } }, 'test');
+    }
+  });
+});
+
+describe('explicit writes and deletes', () => {
+  const dev = 'stlitwaredev01';
+  const put = (name: string, headers: Record<string, string>, body = 'v1') =>
+    blobs(litware, dev, 'scratch', name, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'text/plain', ...headers },
+    });
+  const del = (name: string, headers: Record<string, string> = {}, query: Record<string, string> = {}) =>
+    blobs(litware, dev, 'scratch', name, { method: 'DELETE', headers, query });
+  /** The app's own client acting in Litware (to set up leases and snapshots as a customer would). */
+  const blobClient = (name: string) =>
+    customerBlobService(fleet.runtime.config.cloud, dev, fleet.runtime.chain.forTenant(litware))
+      .getContainerClient('scratch')
+      .getBlobClient(name);
+
+  beforeAll(() => {
+    const target = account(dev);
+    fleet.sandbox.store.grantRole(
+      worldFacts(fleet.world).servicePrincipalObjectIds[litware]!,
+      'Storage Blob Data Contributor',
+      storageAccountId(target.subscriptionId, target.resourceGroup, target.name),
+    );
+  });
+
+  // Finding: a second PUT silently overwrote a blob; DELETE needed no precondition.
+  it('creates only with If-None-Match: *, replaces only with the current ETag, refuses without (428)', async () => {
+    const name = `explicit/${randomUUID()}.txt`;
+    const bare = await put(name, {});
+    expect(bare.status).toBe(428);
+    expect(bare.error()).toMatchObject({ code: 'PreconditionRequired', header: 'If-Match' });
+    expect(bare.error().message).toContain('If-None-Match: *');
+    const created = await put(name, { 'if-none-match': '*' });
+    expect(created.status, created.text).toBe(201);
+    const etag = created.headers.get('etag')!;
+    const again = await put(name, { 'if-none-match': '*' }, 'v2');
+    expect(again.status, again.text).toBe(412);
+    expect(again.error().message).toContain('already exists');
+    const replaced = await put(name, { 'if-match': etag }, 'v2');
+    expect(replaced.status, replaced.text).toBe(200);
+    const stale = await put(name, { 'if-match': etag }, 'v3');
+    expect(stale.status).toBe(412);
+    expect((await blobs(litware, dev, 'scratch', name)).text).toBe('v2');
+
+    const noCondition = await del(name);
+    expect(noCondition.status).toBe(428);
+    expect(noCondition.error().message).toContain('If-Match');
+    expect((await del(name, { 'if-match': etag })).status).toBe(412);
+    expect((await del(name, { 'if-match': '*' })).status).toBe(400);
+    expect((await blobs(litware, dev, 'scratch', name)).status).toBe(200);
+  });
+
+  // Finding: a leased blob (PUT/DELETE) and a blob with snapshots (DELETE) were 500s.
+  it('answers a leased blob with 409 naming the lease, and a blob with snapshots with 409 and the way out', async () => {
+    const name = `explicit/${randomUUID()}.txt`;
+    const etag = (await put(name, { 'if-none-match': '*' })).headers.get('etag')!;
+    const lease = blobClient(name).getBlobLeaseClient();
+    await lease.acquireLease(-1);
+    try {
+      for (const response of [
+        await put(name, { 'if-match': etag }, 'v2'),
+        await del(name, { 'if-match': etag }),
+      ]) {
+        expect(response.status, response.text).toBe(409);
+        expect(response.error()).toMatchObject({ code: 'Conflict', reason: 'LeaseIdMissing' });
+        expect(response.error().message).toContain('lease');
+      }
+    } finally {
+      await lease.releaseLease();
+    }
+    await blobClient(name).createSnapshot();
+    const withSnapshots = await del(name, { 'if-match': etag });
+    expect(withSnapshots.status, withSnapshots.text).toBe(409);
+    expect(withSnapshots.error()).toMatchObject({ reason: 'SnapshotsPresent' });
+    expect(withSnapshots.error().message).toContain('deleteSnapshots=include');
+    expect((await del(name, { 'if-match': etag }, { deleteSnapshots: 'include' })).status).toBe(204);
+  });
+
+  // Finding: control characters in a content type or an If-Match were 500s.
+  it.each<[string, Record<string, string>, string]>([
+    [
+      'a content type with a control character',
+      { 'if-none-match': '*', 'content-type': 'text/plain; charset=utf-8\u0007' },
+      'content-type',
+    ],
+    ['an If-Match with a control character', { 'if-match': '"0x8D\u001b"' }, 'if-match'],
+    ['an If-Match that is no ETag', { 'if-match': 'yesterday' }, 'If-Match'],
+    ['an If-None-Match other than *', { 'if-none-match': '"0x8D"' }, 'If-None-Match'],
+  ])('refuses %s with 400 naming the header, before any call', async (_case, headers, field) => {
+    const before = fleet.sandbox.counters.storage;
+    const response = await put(`explicit/${randomUUID()}.txt`, headers);
+    expect(response.status, response.text).toBe(400);
+    expect(response.error()).toMatchObject({ code: 'InvalidInput', field });
+    expect(fleet.sandbox.counters.storage).toBe(before);
+  });
+
+  it('refuses a body whose Content-Length is over the limit before reading it (413)', async () => {
+    const response = await blobs(litware, dev, 'scratch', 'big.bin', {
+      method: 'PUT',
+      headers: { 'if-none-match': '*', 'content-length': String(MAX_BLOB_BYTES + 1) },
+      body: 'small',
+    });
+    expect(response.status).toBe(413);
+  });
+});
+
+describe('input hygiene on reads', () => {
+  // Finding: a 16,000-character continuation token and a prefix with control characters were 500/502.
+  it.each<[string, Record<string, string>, string]>([
+    ['a 16,000-character continuation token', { continuationToken: 'x'.repeat(16_000) }, 'continuationToken'],
+    [
+      'a continuation token with a control character',
+      { continuationToken: 'abc\u0001def' },
+      'continuationToken',
+    ],
+    ['a prefix with control characters', { prefix: '2025/\u0000\u001b' }, 'prefix'],
+  ])('refuses %s with 400 at once', async (_case, query, field) => {
+    const before = fleet.sandbox.counters.storage;
+    const response = await blobs(litware, 'stlitwareprod01', 'invoices', '', { query });
+    expect(response.status, response.text).toBe(400);
+    expect(response.error()).toMatchObject({ code: 'InvalidInput', field });
+    expect(fleet.sandbox.counters.storage).toBe(before);
+  });
+
+  it('refuses a backslash in a blob name', async () => {
+    const response = await blobs(litware, 'stlitwareprod01', 'invoices', '2025\\index.json');
+    expect(response.status).toBe(400);
+    expect(response.error()).toMatchObject({ field: 'blob' });
+  });
+
+  // Finding: contents were served with their stored type and no nosniff, Content-Disposition or CSP.
+  it('serves contents as an attachment, never sniffed, in a CSP sandbox', async () => {
+    const response = await blobs(litware, 'stlitwareprod01', 'invoices', '2025/index.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toBe(
+      `attachment; filename="index.json"; filename*=UTF-8''index.json`,
+    );
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('content-security-policy')).toContain('sandbox');
   });
 });
 
@@ -377,7 +566,7 @@ describe('bad input: a 4xx naming what is wrong, never a 500', () => {
       () => ({
         method: 'PUT',
         body: 'x',
-        headers: { 'content-type': 'not a type' },
+        headers: { 'content-type': 'not a type', 'if-none-match': '*' },
         params: { tenantId: litware, account: 'stlitwaredev01', container: 'scratch', blobName: 'x.txt' },
       }),
       400,
@@ -432,6 +621,7 @@ describe('bad input: a 4xx naming what is wrong, never a 500', () => {
       () => ({
         method: 'PUT',
         body: 'x',
+        headers: { 'if-none-match': '*' },
         params: {
           tenantId: randomUUID(),
           account: 'stlitwaredev01',
@@ -457,7 +647,11 @@ describe('bad input: a 4xx naming what is wrong, never a 500', () => {
     const response = await containers(litware, 'stdoesnotexist01');
     expect(response.status, response.text).toBe(404);
     expect(response.error().message).toContain('stdoesnotexist01');
-    const write = await blobs(litware, 'stdoesnotexist01', 'scratch', 'x.txt', { method: 'PUT', body: 'x' });
+    const write = await blobs(litware, 'stdoesnotexist01', 'scratch', 'x.txt', {
+      method: 'PUT',
+      body: 'x',
+      headers: { 'if-none-match': '*' },
+    });
     expect(write.status, write.text).toBe(404);
   });
 

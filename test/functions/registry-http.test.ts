@@ -1,7 +1,8 @@
 /**
  * The tenant registry over HTTP: GET/POST /api/tenants, GET/PATCH/DELETE /api/tenants/{id} and
  * POST /api/tenants/{id}/reset, called as the host calls them, against the shared Azurite. Callers are
- * authenticated the App Service way (the default `appservice` mode), so audit fields carry their name.
+ * authenticated the App Service way (the default `appservice` mode, on a platform that declares App
+ * Service Authentication on: WEBSITE_AUTH_ENABLED), so audit fields carry their name.
  * No customer cloud is involved: nothing here requests a token.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,11 +23,16 @@ const admin = asCaller(['Fleet.Admin'], 'alice@contoso.com');
 let runtime: FleetRuntime;
 
 beforeAll(async () => {
+  // What App Service sets when Authentication is on (each test file runs in its own process).
+  process.env.WEBSITE_AUTH_ENABLED = 'True';
   runtime = createRuntime(testConfig({ TENANT_FLEET_HTTP_AUTH: 'appservice' }), { log: () => undefined });
   await runtime.storage.ensureResources();
   setRuntime(runtime);
 });
-afterAll(() => setRuntime(undefined));
+afterAll(() => {
+  setRuntime(undefined);
+  delete process.env.WEBSITE_AUTH_ENABLED;
+});
 
 function create(body: unknown): Promise<FunctionResponse> {
   return call(tenants, { method: 'POST', headers: admin, body });
@@ -149,10 +155,10 @@ describe('POST /api/tenants', () => {
     expect(largest.json<Tenant>().subscriptions.include).toHaveLength(400);
   });
 
-  it('refuses a body over 256 KiB with 400', async () => {
+  it('refuses a body over 256 KiB with 413', async () => {
     const response = await create({ tenantId: randomUUID(), displayName: 'x'.repeat(300 * 1024) });
-    expect(response.status).toBe(400);
-    expect(response.error()).toMatchObject({ field: 'body' });
+    expect(response.status).toBe(413);
+    expect(response.error()).toMatchObject({ code: 'PayloadTooLarge', field: 'body' });
   });
 });
 
@@ -210,7 +216,11 @@ describe('GET /api/tenants', () => {
       expect(response.error().message).toContain(tenantId);
       expect(response.error().message).toContain('tags');
     }
-    const removed = await call(tenant, { method: 'DELETE', headers: admin, params: { tenantId } });
+    const removed = await call(tenant, {
+      method: 'DELETE',
+      headers: { ...admin, 'if-match': '*' },
+      params: { tenantId },
+    });
     expect(removed.status).toBe(204);
     expect((await getTenant(tenantId)).status).toBe(404);
   });
@@ -339,11 +349,11 @@ describe('PATCH /api/tenants/{tenantId}', () => {
 });
 
 describe('DELETE /api/tenants/{tenantId}', () => {
-  it('deletes (204), then the tenant is gone (404) and a second delete is 404', async () => {
+  it('deletes with If-Match (204), then the tenant is gone (404) and a second delete is 404', async () => {
     const created = await registered('Lucerne');
     const removed = await call(tenant, {
       method: 'DELETE',
-      headers: admin,
+      headers: { ...admin, 'if-match': created.etag },
       params: { tenantId: created.tenantId },
     });
     expect(removed.status).toBe(204);
@@ -351,10 +361,23 @@ describe('DELETE /api/tenants/{tenantId}', () => {
     expect((await getTenant(created.tenantId)).status).toBe(404);
     const again = await call(tenant, {
       method: 'DELETE',
-      headers: admin,
+      headers: { ...admin, 'if-match': '*' },
       params: { tenantId: created.tenantId },
     });
     expect(again.status).toBe(404);
+  });
+
+  it('refuses a delete without If-Match (428 naming the header) and keeps the tenant', async () => {
+    const created = await registered('Wingtip');
+    const refused = await call(tenant, {
+      method: 'DELETE',
+      headers: admin,
+      params: { tenantId: created.tenantId },
+    });
+    expect(refused.status).toBe(428);
+    expect(refused.error()).toMatchObject({ code: 'PreconditionRequired' });
+    expect(refused.error().message).toContain('If-Match');
+    expect((await getTenant(created.tenantId)).status).toBe(200);
   });
 
   it('refuses a delete with a stale If-Match (412) and keeps the tenant', async () => {

@@ -28,6 +28,7 @@ import {
 import { loadConfig } from '../../src/core/platform/config.js';
 import { createRuntime, setRuntime, type FleetRuntime, type LogLevel } from '../../src/core/runtime.js';
 import { providerConnectionString, uniquePrefix } from './provider.js';
+import { registerApiCallers, type ApiCallers } from './api-callers.js';
 
 /** An HTTP function as exported by src/functions/*.ts. */
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -131,7 +132,8 @@ export async function call(handler: HttpHandler, options: CallOptions = {}): Pro
 
 /**
  * The `x-ms-client-principal` header App Service Authentication puts in front of the app: base64 of
- * the principal's JSON, with the app roles as `roles` claims.
+ * the principal's JSON, with the app roles as `roles` claims. The app trusts it only where the
+ * platform sets WEBSITE_AUTH_ENABLED (and `x-ms-client-principal-idp: aad`); see `platformPrincipal`.
  */
 export function principalHeader(roles: string[], name = 'alice@contoso.com'): string {
   const principal = {
@@ -143,9 +145,9 @@ export function principalHeader(roles: string[], name = 'alice@contoso.com'): st
   return Buffer.from(JSON.stringify(principal), 'utf8').toString('base64');
 }
 
-/** Headers of a caller holding `roles` (App Service Authentication mode). */
+/** Headers App Service Authentication would send for a signed-in caller holding `roles`. */
 export function asCaller(roles: string[], name?: string): Record<string, string> {
-  return { 'x-ms-client-principal': principalHeader(roles, name) };
+  return { 'x-ms-client-principal': principalHeader(roles, name), 'x-ms-client-principal-idp': 'aad' };
 }
 
 /** vitest's asymmetric matchers are typed `any`; these keep the lint's no-unsafe rules meaningful. */
@@ -172,6 +174,8 @@ export function tenantIdOf(world: World, displayName: string): string {
 
 export interface Fleet {
   sandbox: Sandbox;
+  /** Operator clients with real tokens for the API (appservice mode only). */
+  callers?: ApiCallers;
   /** The sandbox's live world (changes made through `sandbox.store` show here). */
   world: World;
   runtime: FleetRuntime;
@@ -194,6 +198,7 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<Fleet>
   const sandbox = await startSandbox({ world });
   try {
     applyPlatformIdentityEnvironment(sandbox);
+    const callers = options.httpAuth === 'appservice' ? registerApiCallers(sandbox) : undefined;
     const config = loadConfig({
       ...sandboxFleetSettings(sandbox, {
         providerConnectionString: providerConnectionString(),
@@ -201,6 +206,7 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<Fleet>
         ...(options.settings ? { settings: options.settings } : {}),
       }),
       TENANT_FLEET_HTTP_AUTH: options.httpAuth ?? 'none',
+      ...callers?.settings,
     });
     const runtimeLogs: Fleet['runtimeLogs'] = [];
     const runtime = createRuntime(config, { log: (level, message) => runtimeLogs.push({ level, message }) });
@@ -208,6 +214,7 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<Fleet>
     setRuntime(runtime);
     return {
       sandbox,
+      ...(callers ? { callers } : {}),
       world: sandbox.store.world,
       runtime,
       runtimeLogs,

@@ -22,7 +22,7 @@ export interface PageOptions {
 
 const MAX_PAGE = 1000;
 
-function pageSize(top: number | undefined): number {
+export function pageSize(top: number | undefined): number {
   if (top === undefined) return 100;
   if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE)
     throw new InputError('top', `must be an integer from 1 to ${MAX_PAGE}`);
@@ -68,8 +68,8 @@ function decodeToken(raw: string): { nextPartitionKey?: unknown; nextRowKey?: un
   }
 }
 
-/** One page of a query, resumed from the caller's continuation token. */
-async function queryPage(
+/** One page of a query, resumed from the caller's continuation token (refused when not one we issued). */
+export async function queryPage(
   table: TableClient,
   filter: string,
   options: PageOptions,

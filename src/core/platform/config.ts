@@ -21,6 +21,8 @@ export interface ResourceNames {
   inventoryTable: string;
   changesTable: string;
   storageTable: string;
+  /** Append-only record of who did what (src/core/audit). */
+  auditTable: string;
   sweepQueue: string;
   poisonQueue: string;
   snapshotsContainer: string;
@@ -43,8 +45,21 @@ export interface FleetConfig {
   storage: ProviderStorageSetting;
   names: ResourceNames;
   sweep: SweepSettings;
-  /** `appservice`: HTTP callers are authenticated by App Service Authentication and need app roles. */
+  /**
+   * `appservice`: every HTTP caller is authenticated by the app itself (a bearer token it validates,
+   * or App Service Authentication's principal where the platform declares it on) and needs app roles.
+   * `none`: the local harness only; the local caller is an admin.
+   */
   httpAuth: 'appservice' | 'none';
+  /** What a bearer token must carry to be accepted (docs/trust.md). */
+  apiAuth: ApiAuthSettings;
+}
+
+export interface ApiAuthSettings {
+  /** Accepted `aud` values: the API's app id URI and/or its client id. Empty: bearer tokens are refused. */
+  audiences: readonly string[];
+  /** The provider tenant whose Entra issues the tokens (the JWKS and issuer come from it). */
+  tenantId?: string;
 }
 
 const guid = z
@@ -104,6 +119,17 @@ const envSchema = z.object({
   TENANT_FLEET_ARM_MAX_RETRIES: intSetting(8, 0, 20),
   TENANT_FLEET_SNAPSHOTS: z.enum(['true', 'false']).default('true'),
   TENANT_FLEET_HTTP_AUTH: z.enum(['appservice', 'none']).default('appservice'),
+  TENANT_FLEET_API_AUDIENCE: z
+    .string()
+    .trim()
+    .max(256)
+    .regex(/^(api:\/\/|https:\/\/)[\x21-\x7e]+$/, 'must be the API app id URI (api://... or https://...)')
+    .optional(),
+  TENANT_FLEET_API_CLIENT_ID: guid.optional(),
+  TENANT_FLEET_AUTH_TENANT_ID: guid.optional(),
+  /** Set by App Service on every site: the local bypass refuses to run where they are. */
+  WEBSITE_SITE_NAME: z.string().optional(),
+  WEBSITE_INSTANCE_ID: z.string().optional(),
 });
 
 export type FleetEnvironment = z.input<typeof envSchema>;
@@ -126,17 +152,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const settings = parsed.data;
   const cloud = resolveCloud(settings.TENANT_FLEET_CLOUD, settings);
-  if (settings.TENANT_FLEET_HTTP_AUTH === 'none' && cloud.name !== 'Sandbox') {
-    throw new ConfigError(
-      'TENANT_FLEET_HTTP_AUTH',
-      "'none' is only allowed with TENANT_FLEET_CLOUD=Sandbox; use 'appservice' in Azure",
-    );
-  }
+  const storage = resolveStorage(settings);
+  if (settings.TENANT_FLEET_HTTP_AUTH === 'none') refuseLocalBypassOutsideLocal(settings, cloud, storage);
+  const apiAuth = resolveApiAuth(settings);
   return Object.freeze({
     cloud,
     managedIdentityClientId: settings.TENANT_FLEET_MI_CLIENT_ID.toLowerCase(),
     appClientId: settings.TENANT_FLEET_APP_CLIENT_ID.toLowerCase(),
-    storage: resolveStorage(settings),
+    storage,
     names: resourceNames(settings.TENANT_FLEET_STORAGE_PREFIX),
     sweep: Object.freeze({
       schedule: settings.TENANT_FLEET_SWEEP_SCHEDULE,
@@ -148,7 +171,66 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       snapshots: settings.TENANT_FLEET_SNAPSHOTS === 'true',
     }),
     httpAuth: settings.TENANT_FLEET_HTTP_AUTH,
+    apiAuth,
   });
+}
+
+/**
+ * `TENANT_FLEET_HTTP_AUTH=none` turns every caller into an admin, so it must not be reachable by app
+ * settings alone: it runs only off App Service, against the sandbox cloud and local provider storage.
+ */
+function refuseLocalBypassOutsideLocal(
+  settings: z.output<typeof envSchema>,
+  cloud: CloudProfile,
+  storage: ProviderStorageSetting,
+): void {
+  const refuse = (why: string): never => {
+    throw new ConfigError(
+      'TENANT_FLEET_HTTP_AUTH',
+      `'none' (no caller authentication) is for the local harness only, and ${why}; remove the setting or set 'appservice'`,
+    );
+  };
+  if (settings.WEBSITE_SITE_NAME || settings.WEBSITE_INSTANCE_ID)
+    refuse('this is an App Service environment (WEBSITE_SITE_NAME / WEBSITE_INSTANCE_ID are set)');
+  if (cloud.name !== 'Sandbox') refuse(`the cloud is ${cloud.name}, not Sandbox`);
+  if (!isLocalStorage(storage)) refuse('the provider storage is not local (Azurite on a loopback address)');
+}
+
+const LOOPBACK_URL = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/i;
+
+/** UseDevelopmentStorage=true, or a connection string / service URLs whose endpoints are all loopback. */
+export function isLocalStorage(storage: ProviderStorageSetting): boolean {
+  if (storage.kind === 'identity')
+    return [storage.tableUrl, storage.queueUrl, storage.blobUrl].every((url) => LOOPBACK_URL.test(url));
+  const parts = storage.connectionString.split(';').map((part) => part.trim());
+  if (parts.some((part) => /^UseDevelopmentStorage=true$/i.test(part))) return true;
+  const endpoints = parts
+    .filter((part) => /^(Blob|Queue|Table)Endpoint=/i.test(part))
+    .map((part) => part.slice(part.indexOf('=') + 1));
+  // Without explicit endpoints the SDKs go to <account>.*.core.windows.net: not local.
+  return endpoints.length > 0 && endpoints.every((url) => LOOPBACK_URL.test(url));
+}
+
+function resolveApiAuth(settings: z.output<typeof envSchema>): ApiAuthSettings {
+  const audiences = [
+    settings.TENANT_FLEET_API_AUDIENCE,
+    settings.TENANT_FLEET_API_CLIENT_ID?.toLowerCase(),
+  ].filter((value): value is string => Boolean(value));
+  const tenantId = settings.TENANT_FLEET_AUTH_TENANT_ID?.toLowerCase();
+  // On App Service the API must be able to authenticate callers: fail at start, not at the first call.
+  if (settings.TENANT_FLEET_HTTP_AUTH === 'appservice' && settings.WEBSITE_SITE_NAME) {
+    if (audiences.length === 0)
+      throw new ConfigError(
+        'TENANT_FLEET_API_AUDIENCE',
+        'is required on App Service (the API app id URI), or set TENANT_FLEET_API_CLIENT_ID',
+      );
+    if (!tenantId)
+      throw new ConfigError(
+        'TENANT_FLEET_AUTH_TENANT_ID',
+        'is required on App Service (the provider tenant id)',
+      );
+  }
+  return Object.freeze({ audiences: Object.freeze(audiences), ...(tenantId ? { tenantId } : {}) });
 }
 
 /**
@@ -164,6 +246,7 @@ export function resourceNames(prefix = ''): ResourceNames {
     inventoryTable: `${prefix}inventory`,
     changesTable: `${prefix}changes`,
     storageTable: `${prefix}storage`,
+    auditTable: `${prefix}audit`,
     sweepQueue,
     poisonQueue: `${sweepQueue}-poison`,
     snapshotsContainer: `${prefix}snapshots`,

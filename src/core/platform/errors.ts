@@ -41,6 +41,31 @@ export class ConflictError extends Error {
   }
 }
 
+/**
+ * A destructive request came without the precondition that makes it explicit (HTTP 428): the caller
+ * must say which version it means to replace or delete (`If-Match`) or that it creates (`If-None-Match: *`).
+ */
+export class PreconditionRequiredError extends Error {
+  override readonly name = 'PreconditionRequiredError';
+  constructor(
+    readonly header: 'If-Match' | 'If-None-Match',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The target is locked by its own state (a lease, snapshots): HTTP 409 with the service's reason. */
+export class StateConflictError extends Error {
+  override readonly name = 'StateConflictError';
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Wraps anything thrown into an Error (JavaScript can throw strings, objects, undefined). */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

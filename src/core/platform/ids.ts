@@ -50,13 +50,15 @@ export function parseBlobName(value: unknown, field = 'blob'): string {
     value.length > 1024 ||
     // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f]/.test(value) ||
+    // Some clients and the storage front end turn `\` into `/`: the name would not be the blob meant.
+    value.includes('\\') ||
     /[./\\]$/.test(value) ||
     // A "." or ".." segment is resolved by the URL parser: `invoices` + `../exports/x` reads exports/x.
     /(^|\/)\.\.?(\/|$)/.test(value)
   ) {
     throw new InputError(
       field,
-      'must be a blob name of 1-1024 characters without control characters, "." or ".." segments, or a trailing dot or slash',
+      'must be a blob name of 1-1024 characters without control characters, backslashes, "." or ".." segments, or a trailing dot or slash',
     );
   }
   return value;

@@ -429,6 +429,13 @@ export class TenantRegistry {
 }
 
 /** True when a registry row key is a tenant id; used to report invalid rows by key only. */
+/** Whether a subscription is in a tenant's scope (listed when the mode is `list`, never excluded). */
+export function inSubscriptionScope(scope: SubscriptionScope, subscriptionId: string): boolean {
+  const id = subscriptionId.toLowerCase();
+  if (scope.exclude.includes(id)) return false;
+  return scope.mode === 'all' || scope.include.includes(id);
+}
+
 export function looksLikeTenantId(value: string): boolean {
   return isGuid(value);
 }

@@ -1,65 +1,54 @@
 /**
- * Caller authorization. In Azure, App Service Authentication validates the caller's Entra token in
- * front of the app and passes the principal in `x-ms-client-principal` (base64 JSON); the app only
- * checks app roles. That header is trustworthy only behind App Service Authentication, which the
- * Bicep enables with `requireAuthentication`; `TENANT_FLEET_HTTP_AUTH=none` (sandbox only) skips it.
+ * Caller authentication at the HTTP edge (docs/trust.md). In `appservice` mode every caller proves
+ * who it is to the app itself:
+ * - `Authorization: Bearer <token>`: an Entra access token for this API, validated here (signature
+ *   by the provider tenant's keys, issuer, audience, expiry; src/core/auth/token-verifier.ts);
+ * - else App Service Authentication's `x-ms-client-principal`, only where the platform declares it
+ *   on (src/core/auth/principal.ts).
+ * Anything else is 401. App Service Authentication runs with AllowAnonymous, so the app answers 401
+ * itself and a route cannot be left open by a platform setting. `none` is the local harness only
+ * (config refuses it elsewhere) and makes the local caller an admin.
  */
 import type { HttpRequest } from '@azure/functions';
-import { z } from 'zod';
+import { AuthError, LOCAL_CALLER, requireRole, type Caller, type Role } from '../../core/auth/caller.js';
+import { callerFromPrincipal } from '../../core/auth/principal.js';
+import { ApiTokenVerifier } from '../../core/auth/token-verifier.js';
+import type { FleetConfig } from '../../core/platform/config.js';
 
-/** App roles defined on the API app registration (infra/app/entra.bicep). */
-export type Role = 'Fleet.Read' | 'Fleet.Admin';
+export { AuthError, type Caller, type Role };
 
-export class AuthError extends Error {
-  override readonly name = 'AuthError';
-  constructor(
-    readonly status: 401 | 403,
-    message: string,
-  ) {
-    super(message);
+const verifiers = new WeakMap<FleetConfig, ApiTokenVerifier>();
+
+/** One verifier (so one JWKS cache) per config, built on the first bearer token. */
+function verifierFor(config: FleetConfig): ApiTokenVerifier {
+  let verifier = verifiers.get(config);
+  if (!verifier) {
+    verifier = new ApiTokenVerifier(config.cloud, config.apiAuth);
+    verifiers.set(config, verifier);
   }
+  return verifier;
 }
 
-const principalSchema = z.object({
-  auth_typ: z.string().optional(),
-  name_typ: z.string().optional(),
-  role_typ: z.string().optional(),
-  claims: z.array(z.object({ typ: z.string(), val: z.string() })).default([]),
-});
-
-const ROLE_CLAIMS = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
-const NAME_CLAIMS = [
-  'name',
-  'preferred_username',
-  'appid',
-  'oid',
-  'http://schemas.microsoft.com/identity/claims/objectidentifier',
-];
-
-/** Returns the caller's name when it holds `role` (Fleet.Admin implies Fleet.Read); throws AuthError. */
-export function authorize(request: HttpRequest, mode: 'appservice' | 'none', role: Role): string {
-  if (mode === 'none') return 'local';
-  const header = request.headers.get('x-ms-client-principal');
-  if (!header)
-    throw new AuthError(401, 'authentication required (App Service Authentication principal missing)');
-  let principal: z.output<typeof principalSchema>;
-  try {
-    principal = principalSchema.parse(JSON.parse(Buffer.from(header, 'base64').toString('utf8')));
-  } catch {
-    throw new AuthError(401, 'the client principal header is malformed');
+/** Who is calling; throws AuthError(401) when the request proves no one. */
+export async function authenticate(request: HttpRequest, config: FleetConfig): Promise<Caller> {
+  if (config.httpAuth === 'none') return LOCAL_CALLER;
+  const authorization = request.headers.get('authorization');
+  if (authorization) {
+    const match = /^Bearer ([^\s]+)$/i.exec(authorization.trim());
+    if (!match) throw new AuthError(401, 'the Authorization header must be "Bearer <token>"');
+    return verifierFor(config).verify(match[1]!);
   }
-  const roleClaims = new Set([...ROLE_CLAIMS, ...(principal.role_typ ? [principal.role_typ] : [])]);
-  const roles = new Set(
-    principal.claims.filter((claim) => roleClaims.has(claim.typ)).map((claim) => claim.val),
-  );
-  const allowed =
-    role === 'Fleet.Read' ? roles.has('Fleet.Read') || roles.has('Fleet.Admin') : roles.has('Fleet.Admin');
-  const nameClaims = [...(principal.name_typ ? [principal.name_typ] : []), ...NAME_CLAIMS];
-  const name =
-    nameClaims.map((typ) => principal.claims.find((claim) => claim.typ === typ)?.val).find(Boolean) ??
-    'unknown';
-  if (!allowed) throw new AuthError(403, `the app role ${role} is required`);
-  return name;
+  const principal = request.headers.get('x-ms-client-principal');
+  if (principal !== null)
+    return callerFromPrincipal(principal, request.headers.get('x-ms-client-principal-idp'));
+  throw new AuthError(401, 'authentication required: present an Entra bearer token for this API');
+}
+
+/** Authenticates and checks the role in one step. */
+export async function authorize(request: HttpRequest, config: FleetConfig, role: Role): Promise<Caller> {
+  const caller = await authenticate(request, config);
+  requireRole(caller, role);
+  return caller;
 }
 
 /** GET and HEAD read; everything else changes something. */
