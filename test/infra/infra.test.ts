@@ -37,9 +37,9 @@ import {
   type BicepParse,
   type BicepTemplate,
   type Violation,
-} from './support/bicep.js';
+} from '../support/bicep.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const infraDir = path.join(repoRoot, 'infra');
 // CI clones the repository with the shared folder beside it.
 const azureYamlSchemaPath = path.resolve(repoRoot, '../shared/schemas/azure.yaml.json');
