@@ -51,9 +51,10 @@ param apiPreAuthorizedClientIds string[] = [
 @description('Memory per Flex Consumption instance in MB.')
 param instanceMemoryMB int = 2048
 
-@minValue(1)
+// Flex Consumption accepts 40 to 1000; a smaller value is refused at deployment.
+@minValue(40)
 @maxValue(1000)
-@description('Upper bound of Flex Consumption instances; caps cost and the request rate against customer tenants.')
+@description('Upper bound of Flex Consumption instances (40 to 1000); caps cost and the request rate against customer tenants.')
 param maximumInstanceCount int = 40
 
 @minValue(30)

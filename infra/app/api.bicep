@@ -36,7 +36,9 @@ param applicationInsightsName string
 @description('Memory per instance in MB.')
 param instanceMemoryMB int
 
-@description('Upper bound of instances.')
+@minValue(40)
+@maxValue(1000)
+@description('Upper bound of instances (Flex Consumption accepts 40 to 1000).')
 param maximumInstanceCount int
 
 @description('The TENANT_FLEET_* app settings the code reads (identifiers and a schedule; nothing secret).')
@@ -143,10 +145,10 @@ module site 'br/public:avm/res/web/site:0.24.0' = {
       alwaysOn: false // not applicable to Flex Consumption; the AVM default (true) would be rejected
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
-    // Basic-auth publishing (FTP and SCM user/password) off: azd deploys with an Entra token.
+    // No siteConfig.ftpsState: Flex Consumption refuses the property (error 51021). FTP stays off because
+    // basic-auth publishing (FTP and SCM user/password) is off here: azd deploys with an Entra token.
     basicPublishingCredentialsPolicies: [
       {
         name: 'ftp'

@@ -276,7 +276,7 @@ describe('security invariants', () => {
     expect(messages).toContain('principalType is not set');
     expect(messages).toContain('allowSharedKeyAccess is true, must be false');
     expect(messages).toContain("minimumTlsVersion is 'TLS1_0', must be 'TLS1_2'");
-    expect(messages).toContain('ftpsState');
+    expect(messages).toContain('requireHttps');
     // Every violation points at a real line of the snippet, not at "somewhere".
     for (const violation of violations.filter((v) => v.rule !== 'required-setting')) {
       expect(violation.line).toBeGreaterThan(0);
@@ -290,6 +290,78 @@ describe('security invariants', () => {
         .map((d) => `${t.file}: ${d.name}`),
     );
     expect(secure).toEqual([]);
+  });
+});
+
+/** The text of the first argument of decorator `name` on a top-level declaration, e.g. '40' for @minValue(40). */
+function decoratorArgument(bicep: BicepTemplate, declarationName: string, name: string): string | undefined {
+  const declaration = declarations(bicep).find((d) => d.name === declarationName);
+  if (!declaration) throw new Error(`${declarationName} is not declared in ${bicep.file}`);
+  return declaration.decoratorCalls.find((call) => call.name === name)?.args[0]?.text;
+}
+
+describe('Flex Consumption accepts the Function App (issue 16)', () => {
+  it('no Flex app sets siteConfig.ftpsState (error 51021); FTP and SCM basic auth stay off by policy', () => {
+    const violations = providerTemplates().flatMap((t) =>
+      checkTemplate(t).filter((v) => v.rule === 'flex-consumption'),
+    );
+    expect(describeViolations(violations)).toBe('');
+    const api = template('infra/app/api.bicep');
+    expect(objectProperties(api.root).some((p) => p.key === 'functionAppConfig')).toBe(true);
+    expect(objectProperties(api.root).some((p) => p.key === 'ftpsState')).toBe(false);
+    const policies = objectProperties(api.root).find((p) => p.key === 'basicPublishingCredentialsPolicies');
+    const entries = nodesOfType(policies!.value, 'object').map((policy) =>
+      Object.fromEntries([...propertiesOf(policy)].map(([k, v]) => [k, v.text])),
+    );
+    expect(entries).toEqual([
+      { name: "'ftp'", allow: 'false' },
+      { name: "'scm'", allow: 'false' },
+    ]);
+  });
+
+  it('the check flags ftpsState and alwaysOn on a Flex app and a maximumInstanceCount outside 40..1000', () => {
+    const flex = parse(
+      [
+        "module site 'br/public:avm/res/web/site:0.24.0' = {",
+        "  name: 'site'",
+        '  params: {',
+        '    functionAppConfig: {',
+        '      scaleAndConcurrency: {',
+        '        maximumInstanceCount: 39',
+        '      }',
+        '    }',
+        '    siteConfig: {',
+        "      ftpsState: 'Disabled'",
+        '      alwaysOn: true',
+        '    }',
+        '  }',
+        '}',
+        // Not a Flex app (no functionAppConfig): ftpsState is fine there.
+        "module web 'br/public:avm/res/web/site:0.24.0' = {",
+        "  name: 'web'",
+        "  params: { siteConfig: { ftpsState: 'Disabled' } }",
+        '}',
+      ].join('\n'),
+      'flex.bicep',
+    );
+    const flagged = checkTemplate(flex).filter((v) => v.rule === 'flex-consumption');
+    expect(flagged.map((v) => v.line)).toEqual([10, 11, 6]);
+    expect(describeViolations(flagged)).toContain('refused on Flex Consumption (51021)');
+    expect(describeViolations(flagged)).toContain(
+      "maximumInstanceCount 39 is outside Flex Consumption's 40..1000",
+    );
+  });
+
+  it('maximumInstanceCount is bounded to 40..1000 where it enters (main.bicep) and where it is used (api.bicep)', () => {
+    for (const file of ['infra/main.bicep', 'infra/app/api.bicep']) {
+      const bicep = template(file);
+      expect(decoratorArgument(bicep, 'maximumInstanceCount', 'minValue'), file).toBe('40');
+      expect(decoratorArgument(bicep, 'maximumInstanceCount', 'maxValue'), file).toBe('1000');
+    }
+    const main = template('infra/main.bicep');
+    const defaultValue = /param maximumInstanceCount int = (\d+)/.exec(main.source)?.[1];
+    expect(Number(defaultValue)).toBeGreaterThanOrEqual(40);
+    expect(Number(defaultValue)).toBeLessThanOrEqual(1000);
   });
 });
 

@@ -155,6 +155,8 @@ export interface Declaration {
   name: string;
   /** Decorator names without `@`, e.g. `description`, `secure`. */
   decorators: string[];
+  /** The decorator calls themselves, e.g. `minValue(40)`, for their arguments. */
+  decoratorCalls: CallSite[];
   node: Node;
   line: number;
 }
@@ -173,13 +175,15 @@ const DECLARATION_KINDS: Record<string, Declaration['kind']> = {
 export function declarations(template: BicepTemplate): Declaration[] {
   const result: Declaration[] = [];
   let pending: string[] = [];
+  let pendingCalls: CallSite[] = [];
   for (const statement of namedChildren(template.root)) {
     if (statement.type === 'decorators') {
-      pending = nodesOfType(statement, 'decorator').map((decorator) => {
-        const call = namedChildren(decorator)[0];
+      const expressions = nodesOfType(statement, 'decorator').map((decorator) => namedChildren(decorator)[0]);
+      pending = expressions.map((call) => {
         const callee = call?.type === 'call_expression' ? call.childForFieldName('function') : call;
         return (callee?.text ?? '').replace(/^sys\./, '');
       });
+      pendingCalls = expressions.flatMap((call) => callOf(call) ?? []);
       continue;
     }
     const kind = DECLARATION_KINDS[statement.type];
@@ -189,11 +193,13 @@ export function declarations(template: BicepTemplate): Declaration[] {
         kind,
         name: nameNode?.text ?? '',
         decorators: pending,
+        decoratorCalls: pendingCalls,
         node: statement,
         line: position(statement).line,
       });
     }
     pending = [];
+    pendingCalls = [];
   }
   return result;
 }
@@ -371,6 +377,8 @@ export function checkTemplate(template: BicepTemplate, options: CheckOptions = {
     }
   }
 
+  for (const violation of flexConsumptionViolations(template.root)) add('flex-consumption', ...violation);
+
   const resourceDeclarations = resources(template);
   const scopeTypes = new Map(resourceDeclarations.filter((r) => r.existing).map((r) => [r.name, r.type]));
   for (const resource of resourceDeclarations) {
@@ -420,6 +428,42 @@ export function checkTemplate(template: BicepTemplate, options: CheckOptions = {
     }
   }
   return violations;
+}
+
+// Flex Consumption's documented range of functionAppConfig.scaleAndConcurrency.maximumInstanceCount.
+const FLEX_MAXIMUM_INSTANCES = { min: 40, max: 1000 };
+
+/**
+ * Settings Flex Consumption refuses at deployment although other plans accept them: an object that carries a
+ * `functionAppConfig` (only Flex apps have one) must not set `siteConfig.ftpsState` (error 51021) or
+ * `siteConfig.alwaysOn: true`, and a literal maximumInstanceCount must lie in 40..1000.
+ */
+function flexConsumptionViolations(root: Node): [number, string][] {
+  const found: [number, string][] = [];
+  for (const object of nodesOfType(root, 'object')) {
+    const properties = propertiesOf(object);
+    const siteConfig = properties.get('siteConfig');
+    if (!properties.has('functionAppConfig') || siteConfig?.type !== 'object') continue;
+    for (const entry of objectProperties(siteConfig)) {
+      if (entry.key === 'ftpsState')
+        found.push([
+          entry.line,
+          'siteConfig.ftpsState is refused on Flex Consumption (51021): basic-auth publishing policies keep FTP off',
+        ]);
+      if (entry.key === 'alwaysOn' && entry.value.text === 'true')
+        found.push([entry.line, 'siteConfig.alwaysOn: true is refused on Flex Consumption']);
+    }
+  }
+  for (const entry of objectProperties(root)) {
+    if (entry.key !== 'maximumInstanceCount' || entry.value.type !== 'number') continue;
+    const count = Number(entry.value.text);
+    if (count < FLEX_MAXIMUM_INSTANCES.min || count > FLEX_MAXIMUM_INSTANCES.max)
+      found.push([
+        entry.line,
+        `maximumInstanceCount ${count} is outside Flex Consumption's ${FLEX_MAXIMUM_INSTANCES.min}..${FLEX_MAXIMUM_INSTANCES.max}`,
+      ]);
+  }
+  return found;
 }
 
 /**
@@ -496,7 +540,6 @@ export const PROVIDER_REQUIRED_SETTINGS: RequiredSetting[] = [
   { key: 'httpsOnly', value: 'true', why: 'the Function App redirects HTTP to HTTPS' },
   { key: 'minTlsVersion', value: "'1.2'", why: 'Function App TLS 1.2 minimum' },
   { key: 'scmMinTlsVersion', value: "'1.2'", why: 'deployment endpoint TLS 1.2 minimum' },
-  { key: 'ftpsState', value: "'Disabled'", why: 'no FTP' },
   { key: 'allow', value: 'false', minCount: 2, why: 'no basic-auth publishing credentials (FTP, SCM)' },
   {
     key: 'disableLocalAuth',
