@@ -1,7 +1,7 @@
 // The Function App (Flex Consumption, Linux, Node 22) that runs Tenant Fleet, running as the user-assigned
-// managed identity. Storage, deployment and telemetry are all identity-based; the HTTP API sits behind
-// App Service Authentication, which validates Entra tokens for the API app registration (no client secret:
-// token validation only) and passes the caller's roles to the code in x-ms-client-principal.
+// managed identity. Storage, deployment and telemetry are all identity-based; the HTTP API and the console sit
+// behind App Service Authentication, which validates Entra tokens and sign-ins for the API app registration
+// (no client secret) and passes the caller's roles to the code in x-ms-client-principal.
 
 @description('Name of the Function App (also its default host name prefix).')
 param name string
@@ -70,16 +70,22 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// App Service Authentication (authsettingsV2): every request needs a valid Entra token for the API app,
-// anonymous callers get 401. Only token validation is configured: there is no client secret, no login
-// flow and no token store (Flex Consumption has no file system to keep one).
+// App Service Authentication (authsettingsV2), one configuration for the API and the console:
+// - The platform validates what a request carries (a bearer token for the API app, or the console's session
+//   cookie from a browser sign-in) and passes the caller on in the x-ms-client-principal* headers.
+// - It lets requests without credentials through (AllowAnonymous, requireAuthentication false) so that the APP
+//   decides: API routes answer 401, the console route redirects browsers to /.auth/login/aad. A platform-wide
+//   Return401 would stop the browser sign-in, a RedirectToLoginPage would answer API callers with HTML.
+//   A request with an invalid token is still refused by the platform.
+// - No client secret: browser sign-in uses the implicit ID-token flow the API app registration allows
+//   (entra.bicep, stage complete); the token store keeps the signed-in user's tokens for /.auth/me and refresh.
 var authSettings = {
   platform: {
     enabled: true
   }
   globalValidation: {
-    requireAuthentication: true
-    unauthenticatedClientAction: 'Return401'
+    requireAuthentication: false
+    unauthenticatedClientAction: 'AllowAnonymous'
   }
   httpSettings: {
     requireHttps: true
@@ -98,7 +104,7 @@ var authSettings = {
   }
   login: {
     tokenStore: {
-      enabled: false
+      enabled: true
     }
   }
 }

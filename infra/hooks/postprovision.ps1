@@ -19,7 +19,7 @@ $appId = $v['TENANT_FLEET_APP_CLIENT_ID']
 @"
 
 Tenant Fleet is provisioned (no secret was created; there is nothing to rotate).
-  API:                  $($v['SERVICE_API_URI']) (App Service Authentication, app roles Fleet.Read / Fleet.Admin)
+  API:                  $($v['SERVICE_API_URI']) (App Service Authentication, app roles Fleet.Read / Fleet.CustomerData.Read / Fleet.Admin)
   Multitenant app:      $($v['TENANT_FLEET_APP_DISPLAY_NAME']), app (client) id $appId
   Federated credential: issuer $($v['TENANT_FLEET_FIC_ISSUER'])
                         subject $($v['TENANT_FLEET_MI_PRINCIPAL_ID']) (the managed identity), audience $($v['TENANT_FLEET_FIC_AUDIENCE'])

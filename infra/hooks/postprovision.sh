@@ -21,7 +21,7 @@ fi
 cat <<MESSAGE
 
 Tenant Fleet is provisioned (no secret was created; there is nothing to rotate).
-  API:                  $SERVICE_API_URI (App Service Authentication, app roles Fleet.Read / Fleet.Admin)
+  API:                  $SERVICE_API_URI (App Service Authentication, app roles Fleet.Read / Fleet.CustomerData.Read / Fleet.Admin)
   Multitenant app:      $TENANT_FLEET_APP_DISPLAY_NAME, app (client) id $TENANT_FLEET_APP_CLIENT_ID
   Federated credential: issuer $TENANT_FLEET_FIC_ISSUER
                         subject $TENANT_FLEET_MI_PRINCIPAL_ID (the managed identity), audience $TENANT_FLEET_FIC_AUDIENCE

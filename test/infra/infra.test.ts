@@ -28,7 +28,14 @@ import {
   type BicepParse,
   type BicepTemplate,
 } from '../support/bicep.js';
-import { describeViolations, infraDir, loadInfraTemplates, repoRoot } from './templates.js';
+import {
+  describeViolations,
+  infraDir,
+  loadInfraTemplates,
+  repoRoot,
+  templateNamed,
+  variableObject,
+} from './templates.js';
 
 // CI clones the repository with the shared folder beside it.
 const azureYamlSchemaPath = path.resolve(repoRoot, '../shared/schemas/azure.yaml.json');
@@ -83,23 +90,11 @@ function readJsonWithComments(file: string): unknown {
 
 let parse: BicepParse;
 let templates: BicepTemplate[];
-const template = (file: string): BicepTemplate => {
-  const found = templates.find((candidate) => candidate.file === file);
-  if (!found) throw new Error(`${file} was not parsed`);
-  return found;
-};
+const template = (file: string): BicepTemplate => templateNamed(templates, file);
 const providerTemplates = (): BicepTemplate[] =>
   templates.filter((candidate) => !candidate.file.startsWith('infra/customer/'));
 const customerTemplates = (): BicepTemplate[] =>
   templates.filter((candidate) => candidate.file.startsWith('infra/customer/'));
-
-/** The object literal assigned to a top-level `var`. */
-function variableObject(bicep: BicepTemplate, name: string): Map<string, string> {
-  const declaration = declarations(bicep).find((d) => d.kind === 'var' && d.name === name);
-  const object = declaration ? nodesOfType(declaration.node, 'object')[0] : undefined;
-  if (!object) throw new Error(`var ${name} is not an object in ${bicep.file}`);
-  return new Map([...propertiesOf(object)].map(([key, value]) => [key, value.text]));
-}
 
 beforeAll(async () => {
   parse = await createBicepParser();
@@ -518,9 +513,21 @@ describe('provider resources', () => {
       ]),
     );
     expect(table).toEqual({
-      AzureCloud: { fleetCloud: 'AzurePublicCloud', ficAudience: 'api://AzureADTokenExchange' },
-      AzureUSGovernment: { fleetCloud: 'AzureUSGovernment', ficAudience: 'api://AzureADTokenExchangeUSGov' },
-      AzureChinaCloud: { fleetCloud: 'AzureChinaCloud', ficAudience: 'api://AzureADTokenExchangeChina' },
+      AzureCloud: {
+        fleetCloud: 'AzurePublicCloud',
+        ficAudience: 'api://AzureADTokenExchange',
+        sitePrivateDnsZone: 'privatelink.azurewebsites.net',
+      },
+      AzureUSGovernment: {
+        fleetCloud: 'AzureUSGovernment',
+        ficAudience: 'api://AzureADTokenExchangeUSGov',
+        sitePrivateDnsZone: 'privatelink.azurewebsites.us',
+      },
+      AzureChinaCloud: {
+        fleetCloud: 'AzureChinaCloud',
+        ficAudience: 'api://AzureADTokenExchangeChina',
+        sitePrivateDnsZone: 'privatelink.chinacloudsites.cn',
+      },
     });
     expect(main.source).toContain('clouds[environment().name]');
   });
@@ -539,7 +546,9 @@ describe('provider resources', () => {
     expect(ficProps.get('issuer')).toBe('ficIssuer');
     expect(ficProps.get('subject')).toBe('identityPrincipalId');
     expect(ficProps.get('audiences')?.replace(/\s+/g, '')).toBe('[ficAudience]');
-    const issuer = declarations(entra).find((d) => d.name === 'ficIssuer');
+    // main.bicep computes the issuer once and hands it to entra.bicep (and to its output).
+    const issuer = declarations(template('infra/main.bicep')).find((d) => d.name === 'ficIssuer');
+    expect(template('infra/main.bicep').source).toMatch(/ficIssuer: ficIssuer/);
     expect(issuer?.node.text).toContain(
       "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'",
     );
@@ -560,7 +569,7 @@ describe('provider resources', () => {
     const roleValues = nodesOfType(rolesDeclaration!.node, 'object').map(
       (role) => propertiesOf(role).get('value')?.text,
     );
-    expect(roleValues).toEqual(["'Fleet.Read'", "'Fleet.Admin'"]);
+    expect(roleValues).toEqual(["'Fleet.Read'", "'Fleet.CustomerData.Read'", "'Fleet.Admin'"]);
     // Both roles are defined on the API app (loop over apiAppRoles) and can be given to users and apps.
     expect(entra.source).toMatch(/appRoles: \[\s+for role in apiAppRoles: \{/);
     expect(entra.source).toMatch(/allowedMemberTypes: \[\s+'User'\s+'Application'\s+\]/);

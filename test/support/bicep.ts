@@ -540,8 +540,16 @@ export const PROVIDER_REQUIRED_SETTINGS: RequiredSetting[] = [
     minCount: 2,
     why: 'Log Analytics and Application Insights accept Entra auth only',
   },
-  { key: 'requireAuthentication', value: 'true', why: 'App Service Authentication on every request' },
-  { key: 'unauthenticatedClientAction', value: "'Return401'", why: 'anonymous API callers get 401' },
+  {
+    key: 'requireAuthentication',
+    value: 'false',
+    why: 'the platform validates credentials when present and the app answers anonymous callers (401 or sign-in redirect)',
+  },
+  {
+    key: 'unauthenticatedClientAction',
+    value: "'AllowAnonymous'",
+    why: 'a platform-wide 401 would block the console sign-in, a redirect would answer API callers with HTML',
+  },
   { key: 'requireHttps', value: 'true', why: 'authentication over HTTPS only' },
   { key: 'AzureWebJobsStorage__credential', value: "'managedidentity'", why: 'identity-based host storage' },
 ];
@@ -1046,4 +1054,34 @@ export function checkExtensionResources(
     if (body) checkValue(body, shape, type, report);
   }
   return violations;
+}
+
+/**
+ * Microsoft Graph refuses to pre-authorize a delegated scope in the request that creates it. Flags every
+ * application declaration whose `api` defines oauth2PermissionScopes and pre-authorizes clients in the same
+ * declaration unconditionally: the list must be `[]` or `cond ? clients : []`, so that a first pass creates
+ * the scope and a later one (same uniqueName) adds the clients.
+ */
+export function checkPreAuthorization(template: BicepTemplate): Violation[] {
+  const emptyList = (node: Node | null | undefined): boolean => !!node && compact(node.text) === '[]';
+  return resources(template).flatMap((resource) => {
+    if (!resource.type.startsWith('Microsoft.Graph/applications@') || !resource.body) return [];
+    const api = propertiesOf(resource.body).get('api');
+    const apiProperties = api?.type === 'object' ? propertiesOf(api) : new Map<string, Node>();
+    const preAuthorized = apiProperties.get('preAuthorizedApplications');
+    if (!apiProperties.has('oauth2PermissionScopes') || !preAuthorized || emptyList(preAuthorized)) return [];
+    const staged =
+      preAuthorized.type === 'ternary_expression' &&
+      (emptyList(preAuthorized.childForFieldName('consequence')) ||
+        emptyList(preAuthorized.childForFieldName('alternative')));
+    if (staged) return [];
+    return [
+      {
+        rule: 'graph-pre-authorization',
+        file: template.file,
+        line: position(preAuthorized).line,
+        message: `application '${resource.name}' pre-authorizes clients for scopes it creates in the same request: Graph refuses that; add them in a later declaration`,
+      },
+    ];
+  });
 }
