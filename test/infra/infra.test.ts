@@ -5,8 +5,7 @@
  * The Bicep compiler and Azure are out of reach here: what needs them is listed in README.md.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +27,7 @@ import {
   type BicepParse,
   type BicepTemplate,
 } from '../support/bicep.js';
+import { installFakeAz, type FakeAz } from './fake-az.js';
 import {
   describeViolations,
   infraDir,
@@ -713,46 +713,34 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
   const currentSubscription = 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb';
   const appId = 'cccccccc-cccc-cccc-cccc-cccccccccccc';
   const newSp = 'dddddddd-dddd-dddd-dddd-dddddddddddd';
-  let fakeDir: string;
+  let fakeAz: FakeAz;
 
+  // Answers the few commands the script makes.
   beforeAll(() => {
-    fakeDir = mkdtempSync(path.join(tmpdir(), 'tenant-fleet-fake-az-'));
-    // A stand-in for the Azure CLI: logs each call and answers the few commands the script makes.
-    const fakeAz = [
-      '#!/usr/bin/env bash',
-      'echo "$*" >> "$FAKE_AZ_LOG"',
-      'case "$*" in',
-      '  "account show --query tenantId --output tsv") [ -z "${FAKE_LOGGED_OUT:-}" ] || { echo "Please run az login" >&2; exit 1; }; echo "$FAKE_TENANT" ;;',
-      '  "account show --query id --output tsv") echo "$FAKE_SUBSCRIPTION" ;;',
-      '  "ad sp show --id "*) if [ -n "${FAKE_SP_EXISTS:-}" ]; then echo "$FAKE_SP_EXISTS"; else echo "ERROR: not found" >&2; exit 3; fi ;;',
-      '  "ad sp create --id "*) echo "$FAKE_SP_CREATED" ;;',
-      '  "deployment sub create "* | "deployment mg create "*) exit 0 ;;',
-      '  *) echo "fake az: unexpected call: $*" >&2; exit 99 ;;',
-      'esac',
-    ].join('\n');
-    writeFileSync(path.join(fakeDir, 'az'), `${fakeAz}\n`);
-    chmodSync(path.join(fakeDir, 'az'), 0o755);
+    fakeAz = installFakeAz([
+      [
+        '"account show --query tenantId --output tsv"',
+        '[ -z "${FAKE_LOGGED_OUT:-}" ] || { echo "Please run az login" >&2; exit 1; }; echo "$FAKE_TENANT"',
+      ],
+      ['"account show --query id --output tsv"', 'echo "$FAKE_SUBSCRIPTION"'],
+      [
+        '"ad sp show --id "*',
+        'if [ -n "${FAKE_SP_EXISTS:-}" ]; then echo "$FAKE_SP_EXISTS"; else echo "ERROR: not found" >&2; exit 3; fi',
+      ],
+      ['"ad sp create --id "*', 'echo "$FAKE_SP_CREATED"'],
+      ['"deployment sub create "* | "deployment mg create "*', 'exit 0'],
+    ]);
   });
 
-  afterAll(() => rmSync(fakeDir, { recursive: true, force: true }));
+  afterAll(() => fakeAz.remove());
 
-  const onboard = (args: string[], extraEnv: Record<string, string> = {}) => {
-    const log = path.join(fakeDir, `calls-${Math.random().toString(36).slice(2)}.log`);
-    writeFileSync(log, '');
-    const result = spawnSync('bash', [script, ...args], {
-      encoding: 'utf8',
-      env: {
-        PATH: `${fakeDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-        FAKE_AZ_LOG: log,
-        FAKE_TENANT: tenantId,
-        FAKE_SUBSCRIPTION: currentSubscription,
-        FAKE_SP_CREATED: newSp,
-        ...extraEnv,
-      },
+  const onboard = (args: string[], extraEnv: Record<string, string> = {}) =>
+    fakeAz.run(script, args, {
+      FAKE_TENANT: tenantId,
+      FAKE_SUBSCRIPTION: currentSubscription,
+      FAKE_SP_CREATED: newSp,
+      ...extraEnv,
     });
-    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-    return { ...result, calls };
-  };
 
   it('creates the service principal, grants Reader on the current subscription, prints what to send back', () => {
     const result = onboard(['--app-id', appId]);
