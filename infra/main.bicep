@@ -62,6 +62,17 @@ param maximumInstanceCount int = 40
 @description('Retention in days of the Log Analytics workspace (the first 31 days are included in the ingestion price).')
 param logRetentionInDays int = 30
 
+@description('Close the provider storage account and the Function App to public networks: a virtual network, VNet integration and private endpoints (docs/deploy.md, "Private networking"). Deploying code then needs a runner inside that network.')
+param restrictPublicNetworkAccess bool = false
+
+// FunctionAppLogs (function and host logs) and AppServiceAuthenticationLogs (sign-in and token validation) are
+// what docs/deploy.md lists for function apps; AppServiceHTTPLogs can be added where the app offers it.
+@description('Resource log categories of the Function App sent to Log Analytics (az monitor diagnostic-settings categories list shows what the app offers).')
+param functionAppLogCategories string[] = [
+  'FunctionAppLogs'
+  'AppServiceAuthenticationLogs'
+]
+
 @description('Outside the public cloud only (Microsoft Graph Bicep is public-cloud only): client id of the multitenant app that infra/sovereign/entra-apps.sh created. Ignored in AzureCloud.')
 param existingFleetAppClientId string = ''
 
@@ -148,6 +159,17 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+module network 'app/network.bicep' = if (restrictPublicNetworkAccess) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    sitePrivateDnsZone: cloud.sitePrivateDnsZone
+  }
+}
+
 module storage 'app/storage.bicep' = {
   name: 'storage'
   scope: rg
@@ -156,6 +178,10 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    logAnalyticsWorkspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+    privateEndpointsSubnetId: restrictPublicNetworkAccess ? network.outputs.privateEndpointsSubnetId : ''
+    privateDnsZoneIds: restrictPublicNetworkAccess ? network.outputs.privateDnsZoneIds : {}
   }
 }
 
@@ -221,6 +247,12 @@ module api 'app/api.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    logAnalyticsWorkspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    logCategories: functionAppLogCategories
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+    functionsSubnetId: restrictPublicNetworkAccess ? network.outputs.functionsSubnetId : ''
+    privateEndpointsSubnetId: restrictPublicNetworkAccess ? network.outputs.privateEndpointsSubnetId : ''
+    sitePrivateDnsZoneId: restrictPublicNetworkAccess ? network.outputs.privateDnsZoneIds.sites : ''
     fleetSettings: {
       TENANT_FLEET_CLOUD: cloud.fleetCloud
       TENANT_FLEET_MI_CLIENT_ID: identity.outputs.clientId

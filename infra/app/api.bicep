@@ -41,6 +41,24 @@ param instanceMemoryMB int
 @description('Upper bound of instances (Flex Consumption accepts 40 to 1000).')
 param maximumInstanceCount int
 
+@description('Resource id of the Log Analytics workspace that receives the Function App\'s logs.')
+param logAnalyticsWorkspaceResourceId string
+
+@description('Resource log categories sent to the workspace. Check what the app offers with az monitor diagnostic-settings categories list --resource <app id>; a category the app does not offer fails the deployment.')
+param logCategories string[]
+
+@description('Close the Function App to public networks: inbound only through its private endpoint, outbound through the VNet.')
+param restrictPublicNetworkAccess bool
+
+@description('Subnet (delegated to Microsoft.App/environments) the app integrates with (restrictPublicNetworkAccess only; empty otherwise).')
+param functionsSubnetId string
+
+@description('Subnet for the app\'s private endpoint (restrictPublicNetworkAccess only; empty otherwise).')
+param privateEndpointsSubnetId string
+
+@description('Private DNS zone id for the app\'s private endpoint (restrictPublicNetworkAccess only; empty otherwise).')
+param sitePrivateDnsZoneId string
+
 @description('The TENANT_FLEET_* app settings the code reads (identifiers and a schedule; nothing secret).')
 param fleetSettings object
 
@@ -126,7 +144,35 @@ module site 'br/public:avm/res/web/site:0.24.0' = {
     }
     httpsOnly: true
     clientAffinityEnabled: false
-    publicNetworkAccess: 'Enabled'
+    // With restrictPublicNetworkAccess: no public inbound (the API, the console and the SCM/deployment endpoint
+    // answer only through the private endpoint), and outbound through the integrated subnet so the app reaches
+    // its storage over the private endpoints.
+    publicNetworkAccess: restrictPublicNetworkAccess ? 'Disabled' : 'Enabled'
+    virtualNetworkSubnetResourceId: restrictPublicNetworkAccess ? functionsSubnetId : null
+    privateEndpoints: restrictPublicNetworkAccess
+      ? [
+          {
+            service: 'sites'
+            subnetResourceId: privateEndpointsSubnetId
+            privateDnsZoneGroup: {
+              privateDnsZoneGroupConfigs: [
+                { privateDnsZoneResourceId: sitePrivateDnsZoneId }
+              ]
+            }
+          }
+        ]
+      : []
+    // Function execution logs and sign-in (authentication) logs go to the workspace, next to the storage logs.
+    diagnosticSettings: [
+      {
+        name: 'to-log-analytics'
+        workspaceResourceId: logAnalyticsWorkspaceResourceId
+        logCategoriesAndGroups: [for category in logCategories: { category: category }]
+        metricCategories: [
+          { category: 'AllMetrics' }
+        ]
+      }
+    ]
     functionAppConfig: {
       deployment: {
         storage: {

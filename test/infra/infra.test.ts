@@ -107,6 +107,7 @@ describe('Bicep files parse', () => {
       'infra/app/api.bicep',
       'infra/app/entra.bicep',
       'infra/app/monitoring.bicep',
+      'infra/app/network.bicep',
       'infra/app/rbac.bicep',
       'infra/app/storage.bicep',
       'infra/customer/management-group.bicep',

@@ -154,6 +154,22 @@ describe('the check bites (inline snippets)', () => {
     ]);
   });
 
+  it('checks a top-level var where a module call uses it, through ternaries', () => {
+    const messages = check(
+      [
+        "var sku = 'Standard_XYZ'",
+        "module st 'st.bicep' = {",
+        "  name: 'st'",
+        "  params: { name: 'a', skuName: cheap ? sku : 'Premium_LRS' }",
+        '}',
+      ].join('\n'),
+      () => storageModule(),
+    );
+    expect(messages).toEqual([
+      `1: module 'st' params.skuName (var sku): "Standard_XYZ" is not one of "Standard_LRS", "Premium_LRS"`,
+    ]);
+  });
+
   it('flags the same mistakes against a recorded AVM fixture (web/site 0.24.0)', () => {
     const site = 'br/public:avm/res/web/site:0.24.0';
     const messages = check(

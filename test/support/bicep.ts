@@ -821,16 +821,25 @@ export function checkValue(
   shape: ValueShape,
   where: string,
   report: (node: Node, message: string) => void,
+  variables: ReadonlyMap<string, Node> = new Map(),
 ): void {
+  const check = (child: Node, childShape: ValueShape, childWhere: string): void =>
+    checkValue(child, childShape, childWhere, report, variables);
+  // A top-level `var` is checked where it is used, as if written there.
+  const variable = node.type === 'identifier' ? variables.get(node.text) : undefined;
+  if (variable) {
+    check(variable, shape, `${where} (var ${node.text})`);
+    return;
+  }
   if (node.type === 'parenthesized_expression') {
     const inner = namedChildren(node)[0];
-    if (inner) checkValue(inner, shape, where, report);
+    if (inner) check(inner, shape, where);
     return;
   }
   if (node.type === 'ternary_expression') {
     for (const field of ['consequence', 'alternative']) {
       const branch = node.childForFieldName(field);
-      if (branch) checkValue(branch, shape, where, report);
+      if (branch) check(branch, shape, where);
     }
     return;
   }
@@ -863,15 +872,15 @@ export function checkValue(
     return;
   }
   if (node.type === 'array' && shape.items) {
-    for (const element of namedChildren(node)) checkValue(element, shape.items, `${where}[]`, report);
+    for (const element of namedChildren(node)) check(element, shape.items, `${where}[]`);
     return;
   }
   if (node.type === 'for_statement' && shape.items) {
     const body = node.childForFieldName('body');
-    if (body) checkValue(body, shape.items, `${where}[]`, report);
+    if (body) check(body, shape.items, `${where}[]`);
     return;
   }
-  if (node.type === 'object') checkObject(node, shape, where, report);
+  if (node.type === 'object') checkObject(node, shape, where, report, variables);
 }
 
 function checkObject(
@@ -879,6 +888,7 @@ function checkObject(
   shape: ValueShape,
   where: string,
   report: (node: Node, message: string) => void,
+  variables: ReadonlyMap<string, Node>,
 ): void {
   const given = propertiesOf(node);
   let effective = shape;
@@ -902,12 +912,22 @@ function checkObject(
       continue;
     }
     if (property.readOnly) report(value.parent ?? value, `${where}.${key} is read-only`);
-    checkValue(value, property, `${where}.${key}`, report);
+    checkValue(value, property, `${where}.${key}`, report, variables);
   }
   for (const [key, property] of Object.entries(effective.properties)) {
     if (property.required && !property.readOnly && !given.has(key))
       report(node, `${where} lacks required property '${key}'`);
   }
+}
+
+/** The value of every top-level `var` of a template, by name. */
+export function variableValues(template: BicepTemplate): Map<string, Node> {
+  return new Map(
+    declarations(template).flatMap((declaration) => {
+      const value = declaration.kind === 'var' ? namedChildren(declaration.node).at(-1) : undefined;
+      return value ? [[declaration.name, value] as const] : [];
+    }),
+  );
 }
 
 /** The object a `module` or `resource` declaration assigns (through `if (...)` and `[for ...]`). */
@@ -973,6 +993,7 @@ export function checkModuleCalls(
     violations.push({ rule: 'module-interface', file: template.file, line: position(node).line, message });
   };
   const interfaces = new Map<string, ModuleInterface>();
+  const variables = variableValues(template);
   for (const declaration of modules(template)) {
     const known = resolve(declaration.path);
     if (!known) {
@@ -987,7 +1008,7 @@ export function checkModuleCalls(
     interfaces.set(declaration.name, known);
     const params = declaration.body ? propertiesOf(declaration.body).get('params') : undefined;
     const shape: ValueShape = { type: 'object', properties: known.parameters };
-    if (params) checkValue(params, shape, `module '${declaration.name}' params`, report);
+    if (params) checkValue(params, shape, `module '${declaration.name}' params`, report, variables);
     else {
       for (const [name, parameter] of Object.entries(known.parameters)) {
         if (parameter.required)
@@ -1032,6 +1053,7 @@ export function checkExtensionResources(
   const report = (node: Node, message: string): void => {
     violations.push({ rule: 'resource-type', file: template.file, line: position(node).line, message });
   };
+  const variables = variableValues(template);
   for (const node of nodesOfType(template.root, 'resource_declaration')) {
     const typeNode = namedChildren(node).find((child) => child.type === 'string');
     const type = typeNode ? qualifiedResourceType(node, stringValue(typeNode)) : '';
@@ -1051,7 +1073,7 @@ export function checkExtensionResources(
           ),
         }
       : { type: 'object', properties };
-    if (body) checkValue(body, shape, type, report);
+    if (body) checkValue(body, shape, type, report, variables);
   }
   return violations;
 }
