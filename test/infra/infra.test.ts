@@ -18,6 +18,7 @@ import {
   createBicepParser,
   declarations,
   moduleReferences,
+  modules,
   nodesOfType,
   objectProperties,
   propertiesOf,
@@ -111,6 +112,7 @@ describe('Bicep files parse', () => {
       'infra/app/rbac.bicep',
       'infra/app/storage.bicep',
       'infra/customer/management-group.bicep',
+      'infra/customer/storage-account-grant.bicep',
       'infra/customer/subscription.bicep',
       'infra/main.bicep',
       'infra/shared/built-in-roles.bicep',
@@ -386,7 +388,10 @@ describe('built-in role ids', () => {
       expect(blobRoles.get('None')).toBe('[]');
       expect(blobRoles.get('Reader')).toContain('builtInRoleIds.storageBlobDataReader');
       expect(blobRoles.get('Contributor')).toContain('builtInRoleIds.storageBlobDataContributor');
-      expect(bicep.source).toContain('concat([builtInRoleIds.reader], blobRoleIds[blobDataAccess])');
+      // Reader on the scope, plus the blob role on the scope unless storage accounts are listed.
+      expect(bicep.source).toContain(
+        'concat([builtInRoleIds.reader], perAccount ? [] : blobRoleIds[blobDataAccess])',
+      );
       const assignments = resources(bicep).filter((r) =>
         r.type.startsWith('Microsoft.Authorization/roleAssignments@'),
       );
@@ -404,9 +409,14 @@ describe('built-in role ids', () => {
 
 describe('provider resources', () => {
   it('every local module path exists (registry modules are checked against their fixtures in interfaces.test.ts)', () => {
-    const references = templates.flatMap((t) => moduleReferences(t).map((m) => m.path));
-    const local = references.filter((reference) => !reference.startsWith('br'));
-    for (const reference of local) expect(existsSync(path.join(infraDir, reference)), reference).toBe(true);
+    // Local paths are relative to the calling template.
+    const local = templates.flatMap((t) =>
+      moduleReferences(t)
+        .filter((m) => !m.path.startsWith('br'))
+        .map((m) => path.join(repoRoot, path.dirname(t.file), m.path)),
+    );
+    expect(local.length).toBeGreaterThan(0);
+    for (const file of local) expect(existsSync(file), file).toBe(true);
   });
 
   it('main.bicep deploys at subscription scope with azd tags and UPPER_SNAKE outputs', () => {
@@ -754,7 +764,7 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
       `ad sp create --id ${appId} --query id --output tsv`,
       `deployment sub create --subscription ${currentSubscription} --location eastus --name tenant-fleet-onboarding ` +
         `--template-file ${path.join(infraDir, 'customer', 'subscription.bicep')} --parameters ` +
-        `providerServicePrincipalObjectId=${newSp} blobDataAccess=None providerName=Tenant Fleet --output none`,
+        `providerServicePrincipalObjectId=${newSp} blobDataAccess=None providerName=Tenant Fleet blobDataStorageAccountIds=[] --output none`,
     ]);
     expect(result.stdout).toContain(`Tenant id:          ${tenantId}`);
     expect(result.stdout).toContain(`Subscriptions:      ${currentSubscription}`);
@@ -811,11 +821,75 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
     expect(result.stdout).toContain('Roles granted:      Reader, Storage Blob Data Contributor');
   });
 
+  it('grants the blob role on listed storage accounts only, passing them to the template as a JSON array', () => {
+    const accounts = [
+      `/subscriptions/${currentSubscription}/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/stdata1`,
+      '/subscriptions/11111111-0000-0000-0000-000000000002/resourceGroups/logs/providers/Microsoft.Storage/storageAccounts/stlogs',
+    ];
+    const result = onboard([
+      '--app-id',
+      appId,
+      '--blob-access',
+      'Reader',
+      '--blob-storage-account',
+      accounts[0]!,
+      '--blob-storage-account',
+      accounts[1]!,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const deployment = result.calls.find((c) => c.startsWith('deployment sub create'));
+    expect(deployment).toContain(
+      `blobDataAccess=Reader providerName=Tenant Fleet blobDataStorageAccountIds=${JSON.stringify(accounts)} --output none`,
+    );
+    expect(result.stdout).toContain(
+      'Roles granted:      Reader, Storage Blob Data Reader (blob role on 2 storage account(s) only)',
+    );
+    for (const account of accounts) expect(result.stdout).toContain(`Blob role on:       ${account}`);
+  });
+
+  it('the templates grant the listed accounts one by one, on the account, and keep the blob role off the scope', () => {
+    for (const file of ['infra/customer/subscription.bicep', 'infra/customer/management-group.bicep']) {
+      const bicep = template(file);
+      expect(bicep.source, file).toContain('param blobDataStorageAccountIds string[] = []');
+      const grants = modules(bicep).find((m) => m.name === 'accountGrants')!;
+      expect(grants.path).toBe('storage-account-grant.bicep');
+      expect(grants.node.text).toContain('for (accountId, i) in blobDataStorageAccountIds:');
+      expect(grants.node.text).toContain(
+        "scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])",
+      );
+      expect(declarations(bicep).find((d) => d.name === 'accountBlobRoleId')?.node.text).toContain(
+        "fail('blobDataStorageAccountIds needs blobDataAccess Reader or Contributor')",
+      );
+    }
+    const grant = template('infra/customer/storage-account-grant.bicep');
+    const [assignment] = resources(grant).filter((r) =>
+      r.type.startsWith('Microsoft.Authorization/roleAssignments@'),
+    );
+    expect(propertiesOf(assignment!.body!).get('scope')?.text).toBe('account');
+    expect(resources(grant).find((r) => r.name === 'account')).toMatchObject({ existing: true });
+    // Only blob data roles can be given per account (the caller passes blobRoleIds[Reader|Contributor]).
+    expect(grant.source).toContain("@description('Role definition id of the blob data role");
+  });
+
   it.each([
     [[], '--app-id is required'],
     [['--app-id', 'not-a-guid'], '--app-id must be a GUID'],
     [['--app-id', appId, '--blob-access', 'Owner'], '--blob-access must be None, Reader or Contributor'],
     [['--app-id', appId, '--subscription', 'prod'], '--subscription must be a subscription id'],
+    [
+      ['--app-id', appId, '--blob-access', 'Reader', '--blob-storage-account', 'stdata1'],
+      '--blob-storage-account must be a storage account resource id',
+    ],
+    [
+      [
+        '--app-id',
+        appId,
+        '--blob-storage-account',
+        `/subscriptions/${currentSubscription}/resourceGroups/d/providers/Microsoft.Storage/storageAccounts/st1`,
+      ],
+      '--blob-storage-account needs --blob-access Reader or Contributor',
+    ],
     [['--app-id', appId, '--subscription', currentSubscription, '--management-group', 'mg'], 'not both'],
     [['--app-id'], '--app-id needs a value'],
     [['--tenant', 'x'], 'unknown argument: --tenant'],
