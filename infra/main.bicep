@@ -181,7 +181,14 @@ module storage 'app/storage.bicep' = {
     logAnalyticsWorkspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
     restrictPublicNetworkAccess: restrictPublicNetworkAccess
     privateEndpointsSubnetId: restrictPublicNetworkAccess ? network.outputs.privateEndpointsSubnetId : ''
-    privateDnsZoneIds: restrictPublicNetworkAccess ? network.outputs.privateDnsZoneIds : {}
+    // Without the network the ids are empty strings, never missing: storage.bicep indexes them by service.
+    privateDnsZoneIds: restrictPublicNetworkAccess
+      ? network.outputs.privateDnsZoneIds
+      : {
+          blob: ''
+          queue: ''
+          table: ''
+        }
   }
 }
 

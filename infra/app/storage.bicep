@@ -25,7 +25,7 @@ param restrictPublicNetworkAccess bool
 @description('Subnet for the blob, queue and table private endpoints (restrictPublicNetworkAccess only; empty otherwise).')
 param privateEndpointsSubnetId string
 
-@description('Private DNS zone ids { blob, queue, table } for the private endpoints (restrictPublicNetworkAccess only; {} otherwise).')
+@description('Private DNS zone ids { blob, queue, table } for the private endpoints (restrictPublicNetworkAccess only; empty strings otherwise).')
 param privateDnsZoneIds object
 
 // Names fixed by the app (src/core/config.ts): registry and results tables, the sweep queue and its

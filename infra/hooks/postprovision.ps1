@@ -30,7 +30,8 @@ Send each new customer:
        ./infra/customer/onboard.sh --app-id $appId --subscription <subscription-id>
      or, for every subscription under a management group:
        ./infra/customer/onboard.sh --app-id $appId --management-group <management-group-id>
-     (add --blob-access Reader or --blob-access Contributor if they grant blob data access).
+     (add --blob-access Reader or --blob-access Contributor if they grant blob data access, and
+     --blob-storage-account <resource id> to limit it to chosen storage accounts).
      An admin who prefers a link can consent first (replace {customer-tenant-id}), then assign roles in the portal:
        $($v['TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE'])
   3. Ask them to send back what the script prints: tenant id, subscriptions or management group, roles granted.
