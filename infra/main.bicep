@@ -21,7 +21,7 @@ param location string
 @description('Optional override of the resource group name (default rg-<environmentName>).')
 param resourceGroupName string = ''
 
-@description('Object id of the person or pipeline running azd (azd fills AZURE_PRINCIPAL_ID). It becomes owner of the API app registration and gets the Fleet.Admin app role; leave empty to assign roles yourself.')
+@description('Object id of the person or pipeline running azd (azd fills AZURE_PRINCIPAL_ID). It becomes owner of the API app registration and gets every Fleet app role; leave empty to assign roles yourself.')
 param principalId string = ''
 
 @description('NCRONTAB schedule (six fields, UTC) of the sweep timer; the app reads it as TENANT_FLEET_SWEEP_SCHEDULE.')
@@ -51,15 +51,36 @@ param apiPreAuthorizedClientIds string[] = [
 @description('Memory per Flex Consumption instance in MB.')
 param instanceMemoryMB int = 2048
 
-@minValue(1)
+// Flex Consumption accepts 40 to 1000; a smaller value is refused at deployment.
+@minValue(40)
 @maxValue(1000)
-@description('Upper bound of Flex Consumption instances; caps cost and the request rate against customer tenants.')
+@description('Upper bound of Flex Consumption instances (40 to 1000); caps cost and the request rate against customer tenants.')
 param maximumInstanceCount int = 40
 
 @minValue(30)
 @maxValue(730)
 @description('Retention in days of the Log Analytics workspace (the first 31 days are included in the ingestion price).')
 param logRetentionInDays int = 30
+
+@description('Close the provider storage account and the Function App to public networks: a virtual network, VNet integration and private endpoints (docs/deploy.md, "Private networking"). Deploying code then needs a runner inside that network.')
+param restrictPublicNetworkAccess bool = false
+
+// FunctionAppLogs (function and host logs) and AppServiceAuthenticationLogs (sign-in and token validation) are
+// what docs/deploy.md lists for function apps; AppServiceHTTPLogs can be added where the app offers it.
+@description('Resource log categories of the Function App sent to Log Analytics (az monitor diagnostic-settings categories list shows what the app offers).')
+param functionAppLogCategories string[] = [
+  'FunctionAppLogs'
+  'AppServiceAuthenticationLogs'
+]
+
+@description('Outside the public cloud only (Microsoft Graph Bicep is public-cloud only): client id of the multitenant app that infra/sovereign/entra-apps.sh created. Ignored in AzureCloud.')
+param existingFleetAppClientId string = ''
+
+@description('Outside the public cloud only: client id of the API app that infra/sovereign/entra-apps.sh created. Ignored in AzureCloud.')
+param existingApiAppClientId string = ''
+
+@description('Outside the public cloud only: identifier URI of that API app (api://<tenant id>/tenant-fleet-...). Ignored in AzureCloud.')
+param existingApiIdentifierUri string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -76,24 +97,41 @@ var clouds = {
   AzureCloud: {
     fleetCloud: 'AzurePublicCloud'
     ficAudience: 'api://AzureADTokenExchange'
+    sitePrivateDnsZone: 'privatelink.azurewebsites.net'
   }
   AzureUSGovernment: {
     fleetCloud: 'AzureUSGovernment'
     ficAudience: 'api://AzureADTokenExchangeUSGov'
+    sitePrivateDnsZone: 'privatelink.azurewebsites.us'
   }
   AzureChinaCloud: {
     fleetCloud: 'AzureChinaCloud'
     ficAudience: 'api://AzureADTokenExchangeChina'
+    sitePrivateDnsZone: 'privatelink.chinacloudsites.cn'
   }
 }
 var cloud = contains(clouds, environment().name)
   ? clouds[environment().name]
   : fail('Tenant Fleet supports AzureCloud, AzureUSGovernment and AzureChinaCloud, not ${environment().name}.')
+// The issuer of managed identity tokens: the home tenant's v2.0 authority of this cloud (the FIC's issuer).
+var ficIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+
+// The Microsoft Graph Bicep extension works in the public cloud only. In US Government and China the Entra
+// part is done beforehand by infra/sovereign/entra-apps.sh (docs/deploy.md, "Sovereign clouds"), which prints
+// the three ids this template then takes as parameters; without them the deployment stops here, before
+// anything is created.
+var graphBicep = environment().name == 'AzureCloud'
+var sovereignEntraReady = !empty(existingFleetAppClientId) && !empty(existingApiAppClientId) && !empty(existingApiIdentifierUri)
+var sovereignEntra = graphBicep || sovereignEntraReady
+  ? {}
+  : fail('Microsoft Graph Bicep is not available in ${environment().name}: run infra/sovereign/entra-apps.sh create first, then set the ids it prints (azd env set TENANT_FLEET_EXISTING_FLEET_APP_CLIENT_ID / _API_APP_CLIENT_ID / _API_IDENTIFIER_URI) and provision again. See docs/deploy.md, "Sovereign clouds".')
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
-  tags: tags
+  // union() with sovereignEntra ({} or fail()): the resource group is the first thing deployed, so a sovereign
+  // deployment without the script's ids stops here, before anything is created.
+  tags: union(tags, sovereignEntra)
 }
 
 // The only credential of the system: the Function App runs as this identity, reaches its own storage and
@@ -121,6 +159,17 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+module network 'app/network.bicep' = if (restrictPublicNetworkAccess) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    sitePrivateDnsZone: cloud.sitePrivateDnsZone
+  }
+}
+
 module storage 'app/storage.bicep' = {
   name: 'storage'
   scope: rg
@@ -129,6 +178,17 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    logAnalyticsWorkspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+    privateEndpointsSubnetId: restrictPublicNetworkAccess ? network.outputs.privateEndpointsSubnetId : ''
+    // Without the network the ids are empty strings, never missing: storage.bicep indexes them by service.
+    privateDnsZoneIds: restrictPublicNetworkAccess
+      ? network.outputs.privateDnsZoneIds
+      : {
+          blob: ''
+          queue: ''
+          table: ''
+        }
   }
 }
 
@@ -142,20 +202,28 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
-module entra 'app/entra.bicep' = {
+// Entra stage 1 (public cloud): both apps, the API scope and app roles, the FIC, the role assignments.
+module entra 'app/entra.bicep' = if (graphBicep) {
   name: 'entra'
   scope: rg
   params: {
+    stage: 'create'
     resourceToken: resourceToken
     appDisplayName: appDisplayName
     identityPrincipalId: identity.outputs.principalId
     ficAudience: cloud.ficAudience
+    ficIssuer: ficIssuer
     consentRedirectUri: consentRedirectUri
     serviceManagementReference: serviceManagementReference
     apiPreAuthorizedClientIds: apiPreAuthorizedClientIds
     adminPrincipalId: principalId
   }
 }
+
+// The Entra ids the rest of the deployment uses, from stage 1 or, outside the public cloud, from the script.
+var fleetAppClientId = graphBicep ? entra.outputs.fleetAppClientId : existingFleetAppClientId
+var apiAppClientId = graphBicep ? entra.outputs.apiAppClientId : existingApiAppClientId
+var apiIdentifierUri = graphBicep ? entra.outputs.apiIdentifierUri : existingApiIdentifierUri
 
 module plan 'br/public:avm/res/web/serverfarm:0.7.0' = {
   name: 'plan'
@@ -186,23 +254,53 @@ module api 'app/api.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    logAnalyticsWorkspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    logCategories: functionAppLogCategories
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+    functionsSubnetId: restrictPublicNetworkAccess ? network.outputs.functionsSubnetId : ''
+    privateEndpointsSubnetId: restrictPublicNetworkAccess ? network.outputs.privateEndpointsSubnetId : ''
+    sitePrivateDnsZoneId: restrictPublicNetworkAccess ? network.outputs.privateDnsZoneIds.sites : ''
     fleetSettings: {
       TENANT_FLEET_CLOUD: cloud.fleetCloud
       TENANT_FLEET_MI_CLIENT_ID: identity.outputs.clientId
-      TENANT_FLEET_APP_CLIENT_ID: entra.outputs.fleetAppClientId
+      TENANT_FLEET_APP_CLIENT_ID: fleetAppClientId
       TENANT_FLEET_SWEEP_SCHEDULE: sweepSchedule
+      // How the app authenticates HTTP callers: App Service Authentication validates, the app decides (api.bicep).
       TENANT_FLEET_HTTP_AUTH: 'appservice'
+      TENANT_FLEET_API_AUDIENCE: apiIdentifierUri
+      TENANT_FLEET_API_CLIENT_ID: apiAppClientId
+      TENANT_FLEET_AUTH_TENANT_ID: tenant().tenantId
     }
-    authClientId: entra.outputs.apiAppClientId
+    authClientId: apiAppClientId
     authAllowedAudiences: [
-      entra.outputs.apiAppClientId
-      entra.outputs.apiIdentifierUri
+      apiIdentifierUri
+      apiAppClientId
     ]
   }
   // The host starts with identity-based storage: give it its data roles first.
   dependsOn: [
     rbac
   ]
+}
+
+// Entra stage 2 (public cloud), after the Function App exists: the same API app upserted with the pre-authorized
+// clients (their scope now exists) and the console's sign-in redirect URI on the app's real host name.
+module entraComplete 'app/entra.bicep' = if (graphBicep) {
+  name: 'entra-complete'
+  scope: rg
+  params: {
+    stage: 'complete'
+    siteHostName: api.outputs.defaultHostname
+    resourceToken: resourceToken
+    appDisplayName: appDisplayName
+    identityPrincipalId: identity.outputs.principalId
+    ficAudience: cloud.ficAudience
+    ficIssuer: ficIssuer
+    consentRedirectUri: consentRedirectUri
+    serviceManagementReference: serviceManagementReference
+    apiPreAuthorizedClientIds: apiPreAuthorizedClientIds
+    adminPrincipalId: principalId
+  }
 }
 
 // Outputs land in .azure/<env>/.env; the postprovision hook prints what to send to customers.
@@ -215,12 +313,14 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = 'https://${api.outputs.defaultHostname}'
 output TENANT_FLEET_CLOUD string = cloud.fleetCloud
-output TENANT_FLEET_APP_CLIENT_ID string = entra.outputs.fleetAppClientId
+output TENANT_FLEET_APP_CLIENT_ID string = fleetAppClientId
 output TENANT_FLEET_APP_DISPLAY_NAME string = appDisplayName
 output TENANT_FLEET_MI_CLIENT_ID string = identity.outputs.clientId
 output TENANT_FLEET_MI_PRINCIPAL_ID string = identity.outputs.principalId
-output TENANT_FLEET_FIC_ISSUER string = entra.outputs.ficIssuer
+output TENANT_FLEET_FIC_ISSUER string = ficIssuer
 output TENANT_FLEET_FIC_AUDIENCE string = cloud.ficAudience
-output TENANT_FLEET_API_CLIENT_ID string = entra.outputs.apiAppClientId
-output TENANT_FLEET_API_IDENTIFIER_URI string = entra.outputs.apiIdentifierUri
-output TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE string = entra.outputs.adminConsentUrlTemplate
+output TENANT_FLEET_API_CLIENT_ID string = apiAppClientId
+output TENANT_FLEET_API_IDENTIFIER_URI string = apiIdentifierUri
+output TENANT_FLEET_AUTH_TENANT_ID string = tenant().tenantId
+@description('Admin-consent URL for customers; replace {customer-tenant-id} with the customer\'s tenant id.')
+output TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE string = '${environment().authentication.loginEndpoint}{customer-tenant-id}/adminconsent?client_id=${fleetAppClientId}${empty(consentRedirectUri) ? '' : '&redirect_uri=${uriComponent(consentRedirectUri)}'}'

@@ -1,7 +1,7 @@
 // The Function App (Flex Consumption, Linux, Node 22) that runs Tenant Fleet, running as the user-assigned
-// managed identity. Storage, deployment and telemetry are all identity-based; the HTTP API sits behind
-// App Service Authentication, which validates Entra tokens for the API app registration (no client secret:
-// token validation only) and passes the caller's roles to the code in x-ms-client-principal.
+// managed identity. Storage, deployment and telemetry are all identity-based; the HTTP API and the console sit
+// behind App Service Authentication, which validates Entra tokens and sign-ins for the API app registration
+// (no client secret) and passes the caller's roles to the code in x-ms-client-principal.
 
 @description('Name of the Function App (also its default host name prefix).')
 param name string
@@ -36,8 +36,28 @@ param applicationInsightsName string
 @description('Memory per instance in MB.')
 param instanceMemoryMB int
 
-@description('Upper bound of instances.')
+@minValue(40)
+@maxValue(1000)
+@description('Upper bound of instances (Flex Consumption accepts 40 to 1000).')
 param maximumInstanceCount int
+
+@description('Resource id of the Log Analytics workspace that receives the Function App\'s logs.')
+param logAnalyticsWorkspaceResourceId string
+
+@description('Resource log categories sent to the workspace. Check what the app offers with az monitor diagnostic-settings categories list --resource <app id>; a category the app does not offer fails the deployment.')
+param logCategories string[]
+
+@description('Close the Function App to public networks: inbound only through its private endpoint, outbound through the VNet.')
+param restrictPublicNetworkAccess bool
+
+@description('Subnet (delegated to Microsoft.App/environments) the app integrates with (restrictPublicNetworkAccess only; empty otherwise).')
+param functionsSubnetId string
+
+@description('Subnet for the app\'s private endpoint (restrictPublicNetworkAccess only; empty otherwise).')
+param privateEndpointsSubnetId string
+
+@description('Private DNS zone id for the app\'s private endpoint (restrictPublicNetworkAccess only; empty otherwise).')
+param sitePrivateDnsZoneId string
 
 @description('The TENANT_FLEET_* app settings the code reads (identifiers and a schedule; nothing secret).')
 param fleetSettings object
@@ -68,16 +88,22 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// App Service Authentication (authsettingsV2): every request needs a valid Entra token for the API app,
-// anonymous callers get 401. Only token validation is configured: there is no client secret, no login
-// flow and no token store (Flex Consumption has no file system to keep one).
+// App Service Authentication (authsettingsV2), one configuration for the API and the console:
+// - The platform validates what a request carries (a bearer token for the API app, or the console's session
+//   cookie from a browser sign-in) and passes the caller on in the x-ms-client-principal* headers.
+// - It lets requests without credentials through (AllowAnonymous, requireAuthentication false) so that the APP
+//   decides: API routes answer 401, the console route redirects browsers to /.auth/login/aad. A platform-wide
+//   Return401 would stop the browser sign-in, a RedirectToLoginPage would answer API callers with HTML.
+//   A request with an invalid token is still refused by the platform.
+// - No client secret: browser sign-in uses the implicit ID-token flow the API app registration allows
+//   (entra.bicep, stage complete); the token store keeps the signed-in user's tokens for /.auth/me and refresh.
 var authSettings = {
   platform: {
     enabled: true
   }
   globalValidation: {
-    requireAuthentication: true
-    unauthenticatedClientAction: 'Return401'
+    requireAuthentication: false
+    unauthenticatedClientAction: 'AllowAnonymous'
   }
   httpSettings: {
     requireHttps: true
@@ -96,7 +122,7 @@ var authSettings = {
   }
   login: {
     tokenStore: {
-      enabled: false
+      enabled: true
     }
   }
 }
@@ -118,7 +144,35 @@ module site 'br/public:avm/res/web/site:0.24.0' = {
     }
     httpsOnly: true
     clientAffinityEnabled: false
-    publicNetworkAccess: 'Enabled'
+    // With restrictPublicNetworkAccess: no public inbound (the API, the console and the SCM/deployment endpoint
+    // answer only through the private endpoint), and outbound through the integrated subnet so the app reaches
+    // its storage over the private endpoints.
+    publicNetworkAccess: restrictPublicNetworkAccess ? 'Disabled' : 'Enabled'
+    virtualNetworkSubnetResourceId: restrictPublicNetworkAccess ? functionsSubnetId : null
+    privateEndpoints: restrictPublicNetworkAccess
+      ? [
+          {
+            service: 'sites'
+            subnetResourceId: privateEndpointsSubnetId
+            privateDnsZoneGroup: {
+              privateDnsZoneGroupConfigs: [
+                { privateDnsZoneResourceId: sitePrivateDnsZoneId }
+              ]
+            }
+          }
+        ]
+      : []
+    // Function execution logs and sign-in (authentication) logs go to the workspace, next to the storage logs.
+    diagnosticSettings: [
+      {
+        name: 'to-log-analytics'
+        workspaceResourceId: logAnalyticsWorkspaceResourceId
+        logCategoriesAndGroups: [for category in logCategories: { category: category }]
+        metricCategories: [
+          { category: 'AllMetrics' }
+        ]
+      }
+    ]
     functionAppConfig: {
       deployment: {
         storage: {
@@ -143,10 +197,10 @@ module site 'br/public:avm/res/web/site:0.24.0' = {
       alwaysOn: false // not applicable to Flex Consumption; the AVM default (true) would be rejected
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
-    // Basic-auth publishing (FTP and SCM user/password) off: azd deploys with an Entra token.
+    // No siteConfig.ftpsState: Flex Consumption refuses the property (error 51021). FTP stays off because
+    // basic-auth publishing (FTP and SCM user/password) is off here: azd deploys with an Entra token.
     basicPublishingCredentialsPolicies: [
       {
         name: 'ftp'

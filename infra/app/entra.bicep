@@ -2,9 +2,29 @@
 // 1. The multitenant "fleet" app that acts in customer tenants. Its only credential is a federated identity
 //    credential (FIC) trusting the user-assigned managed identity: the FIC must live on this app in the
 //    provider's home tenant (an app created in the customer tenant fails with AADSTS700236).
-// 2. The single-tenant "API" app that App Service Authentication validates tokens against; it defines the
-//    app roles the HTTP API checks (Fleet.Read, Fleet.Admin).
+// 2. The single-tenant "API" app that App Service Authentication validates tokens and browser sign-ins against;
+//    it defines the app roles the HTTP API and the console check (Fleet.Read, Fleet.CustomerData.Read, Fleet.Admin).
+//
+// main.bicep deploys this file twice, because Microsoft Graph refuses to pre-authorize a scope created in the
+// same request (preAuthorizedApplications naming a scope that does not exist yet):
+//   stage 'create'   creates both apps, the API's user_impersonation scope and its app roles, with no
+//                    pre-authorized client and no sign-in redirect (the Function App does not exist yet);
+//   stage 'complete' runs after the Function App exists and upserts the same API app (same uniqueName, same
+//                    ids) adding the pre-authorized clients and the console's sign-in redirect URI.
+// Every object is an upsert keyed by its uniqueName, so running both stages (and redeploying) is idempotent.
+// On a redeploy the API app is without pre-authorized clients and redirect URI between the two stages (the
+// minute the Function App update takes): az CLI tokens for the API and browser sign-ins may fail meanwhile.
 extension microsoftGraphV1
+
+@allowed([
+  'create'
+  'complete'
+])
+@description('create: apps, scope and roles only; complete: also pre-authorized clients and the sign-in redirect (needs the scope to exist and the Function App host name).')
+param stage string
+
+@description('Host name of the Function App (stage complete): its /.auth/login/aad/callback is the sign-in redirect URI of the API app. Empty in stage create.')
+param siteHostName string = ''
 
 @description('Unique suffix of the environment; makes uniqueName and the identifier URI unique per deployment.')
 param resourceToken string
@@ -18,6 +38,9 @@ param identityPrincipalId string
 @description('FIC audience of the current cloud (api://AzureADTokenExchange, ...USGov or ...China).')
 param ficAudience string
 
+@description('Issuer of the managed identity\'s tokens: the home tenant\'s v2.0 authority of this cloud.')
+param ficIssuer string
+
 @description('Optional https redirect URI registered on the multitenant app for the admin-consent link; empty for none.')
 param consentRedirectUri string
 
@@ -27,11 +50,10 @@ param serviceManagementReference string
 @description('Client ids pre-authorized to request user tokens for the API scope (default: Azure CLI).')
 param apiPreAuthorizedClientIds string[]
 
-@description('Object id made owner of the API app and given Fleet.Admin; empty to skip.')
+@description('Object id made owner of the API app and given every Fleet role; empty to skip.')
 param adminPrincipalId string
 
-// The issuer of managed identity tokens is the home tenant's v2.0 authority of this cloud.
-var ficIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+var complete = stage == 'complete'
 // api://{tenantId}/{string} is one of the identifier URI patterns Entra accepts under its secure-URI policy.
 var apiIdentifierUri = 'api://${tenant().tenantId}/tenant-fleet-${resourceToken}'
 var managementReference = empty(serviceManagementReference) ? null : serviceManagementReference
@@ -42,22 +64,50 @@ var redirectUris = empty(consentRedirectUri)
       : fail('consentRedirectUri must be an https URL, got: ${consentRedirectUri}')
 var owners = empty(adminPrincipalId) ? [] : [adminPrincipalId]
 
-// The app roles the HTTP API checks in the roles claim of x-ms-client-principal. Role ids are derived
-// deterministically so redeployments keep them (assignments reference the id, not the value).
+// The app roles the HTTP API and the console check in the roles claim of x-ms-client-principal. Role ids are
+// derived from the value, so redeployments keep them (assignments reference the id, not the value) and the
+// ids of Fleet.Read and Fleet.Admin are the ones earlier deployments created.
 var apiAppRoles = [
   {
     value: 'Fleet.Read'
     displayName: 'Tenant Fleet reader'
-    description: 'Read the tenant registry, run results and diagnostics.'
+    description: 'Read the fleet: the tenant registry, runs, run results and diagnoses.'
+  }
+  {
+    value: 'Fleet.CustomerData.Read'
+    displayName: 'Tenant Fleet customer data reader'
+    description: 'Read customer data: list blobs and read blob contents in customer tenants.'
   }
   {
     value: 'Fleet.Admin'
     displayName: 'Tenant Fleet administrator'
-    description: 'Change the tenant registry, start runs and write blobs in customer tenants.'
+    description: 'Change the tenant registry, write and delete blobs, reset tenants, start runs and diagnose.'
   }
 ]
-var adminRoleId = guid(tenant().tenantId, resourceToken, 'Fleet.Admin')
 var userImpersonationScopeId = guid(tenant().tenantId, resourceToken, 'user_impersonation')
+// Clients that get user tokens for the API scope without a consent prompt (stage complete only, see above).
+var preAuthorizedClients = [
+  for clientId in apiPreAuthorizedClientIds: {
+    appId: clientId
+    delegatedPermissionIds: [
+      userImpersonationScopeId
+    ]
+  }
+]
+// Browser sign-in to the console: App Service Authentication has no client secret, so it signs users in with
+// the implicit flow (an ID token posted to this callback), which the app registration must allow.
+var consoleSignIn = complete && !empty(siteHostName)
+  ? {
+      redirectUris: [
+        'https://${siteHostName}/.auth/login/aad/callback'
+      ]
+      implicitGrantSettings: {
+        enableIdTokenIssuance: true
+      }
+    }
+  : {
+      redirectUris: []
+    }
 
 resource fleetApp 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'tenant-fleet-${resourceToken}'
@@ -113,15 +163,10 @@ resource apiApp 'Microsoft.Graph/applications@v1.0' = {
         userConsentDescription: 'Lets the app call the Tenant Fleet API as you.'
       }
     ]
-    preAuthorizedApplications: [
-      for clientId in apiPreAuthorizedClientIds: {
-        appId: clientId
-        delegatedPermissionIds: [
-          userImpersonationScopeId
-        ]
-      }
-    ]
+    // Only in stage complete: Graph refuses to pre-authorize a scope created in the same request.
+    preAuthorizedApplications: complete ? preAuthorizedClients : []
   }
+  web: consoleSignIn
   appRoles: [
     for role in apiAppRoles: {
       id: guid(tenant().tenantId, resourceToken, role.value)
@@ -149,11 +194,15 @@ resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   }
 }
 
-resource adminRoleAssignment 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!empty(adminPrincipalId)) {
-  appRoleId: adminRoleId
-  principalId: adminPrincipalId
-  resourceId: apiServicePrincipal.id
-}
+// The person or pipeline that deployed gets every role, explicitly (the app may or may not let Fleet.Admin
+// imply the read roles): they can use the console and API right away and assign roles to others.
+resource adminRoleAssignments 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
+  for role in apiAppRoles: if (!empty(adminPrincipalId)) {
+    appRoleId: guid(tenant().tenantId, resourceToken, role.value)
+    principalId: adminPrincipalId
+    resourceId: apiServicePrincipal.id
+  }
+]
 
 @description('Application (client) id of the multitenant app: what customers consent to and grant roles to.')
 output fleetAppClientId string = fleetApp.appId
@@ -161,14 +210,8 @@ output fleetAppClientId string = fleetApp.appId
 @description('Object id of the multitenant app\'s service principal in the provider\'s home tenant.')
 output fleetServicePrincipalId string = fleetServicePrincipal.id
 
-@description('Issuer of the FIC (the home tenant\'s v2.0 authority).')
-output ficIssuer string = ficIssuer
-
 @description('Application (client) id of the API app (App Service Authentication client id, v2 token audience).')
 output apiAppClientId string = apiApp.appId
 
 @description('Identifier URI of the API app (scope prefix: <uri>/user_impersonation or <uri>/.default).')
 output apiIdentifierUri string = apiIdentifierUri
-
-@description('Admin-consent URL for customers; replace {customer-tenant-id} with the customer\'s tenant id.')
-output adminConsentUrlTemplate string = '${environment().authentication.loginEndpoint}{customer-tenant-id}/adminconsent?client_id=${fleetApp.appId}${empty(consentRedirectUri) ? '' : '&redirect_uri=${uriComponent(consentRedirectUri)}'}'

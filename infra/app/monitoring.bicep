@@ -45,5 +45,8 @@ module appInsights 'br/public:avm/res/insights/component:0.8.0' = {
   }
 }
 
+@description('Resource id of the Log Analytics workspace (the destination of the diagnostic settings).')
+output logAnalyticsWorkspaceResourceId string = workspace.outputs.resourceId
+
 @description('Name of the Application Insights component (the API module reads its connection string itself).')
 output applicationInsightsName string = appInsights.outputs.name

@@ -12,10 +12,14 @@ param applicationInsightsName string
 @description('Principal (object) id of the user-assigned managed identity receiving the roles.')
 param identityPrincipalId string
 
-// Why each storage data role:
-// - Blob Data Owner: the Functions host (leases, timer state), the Flex deployment container, snapshots.
+// Why each storage data role, each the least that does the job, all scoped to this one account:
+// - Blob Data Owner, not Contributor: the Functions host requires it when AzureWebJobsStorage is identity-based
+//   (Microsoft, "Connecting to host storage with an identity": the host keeps coordination blobs, timer locks
+//   and its default key store in blob storage and creates its containers; Blob Data Owner is the documented
+//   minimum for the host). The Flex deployment container and the snapshots container live in the same account
+//   and need no more than that.
 // - Queue Data Contributor: the tenant-sweep queue trigger and its poison queue.
-// - Table Data Contributor: the registry and results tables.
+// - Table Data Contributor: the registry and results tables (and the host's diagnostic events).
 var storageDataRoleIds = [
   builtInRoleIds.storageBlobDataOwner
   builtInRoleIds.storageQueueDataContributor

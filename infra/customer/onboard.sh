@@ -14,12 +14,16 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 Usage: onboard.sh --app-id <provider app id> [--subscription <id>]... [--management-group <id>]
-                  [--blob-access None|Reader|Contributor] [--location <region>] [--provider-name <name>]
+                  [--blob-access None|Reader|Contributor] [--blob-storage-account <resource id>]...
+                  [--location <region>] [--provider-name <name>]
 
   --app-id            Application (client) id the provider sent you.
   --subscription      Subscription to grant (repeatable). Default: the current az subscription.
   --management-group  Grant at this management group instead (inherited by all its subscriptions).
   --blob-access       None (default), Reader (Storage Blob Data Reader) or Contributor (Storage Blob Data Contributor).
+  --blob-storage-account
+                      Grant the blob role on this storage account only (its resource id; repeatable) instead of
+                      on the whole subscription or management group. Needs --blob-access Reader or Contributor.
   --location          Region that stores the deployment record (default: eastus). Nothing is deployed there.
   --provider-name     Name written into the role assignment descriptions (default: Tenant Fleet).
 USAGE
@@ -37,16 +41,19 @@ management_group=''
 blob_access='None'
 location='eastus'
 provider_name='Tenant Fleet'
+storage_accounts=()
+account_pattern='^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}$'
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --app-id | --subscription | --management-group | --blob-access | --location | --provider-name)
+    --app-id | --subscription | --management-group | --blob-access | --blob-storage-account | --location | --provider-name)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "$1 needs a value"
       case "$1" in
         --app-id) app_id="$2" ;;
         --subscription) subscriptions+=("$2") ;;
         --management-group) management_group="$2" ;;
         --blob-access) blob_access="$2" ;;
+        --blob-storage-account) storage_accounts+=("$2") ;;
         --location) location="$2" ;;
         --provider-name) provider_name="$2" ;;
       esac
@@ -72,12 +79,18 @@ esac
 if [ -n "$management_group" ] && [ ${#subscriptions[@]} -gt 0 ]; then
   fail "use either --subscription or --management-group, not both"
 fi
+for account in "${storage_accounts[@]+"${storage_accounts[@]}"}"; do
+  [[ "$account" =~ $account_pattern ]] || fail "--blob-storage-account must be a storage account resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>), got: $account"
+done
+if [ ${#storage_accounts[@]} -gt 0 ] && [ "$blob_access" = None ]; then
+  fail "--blob-storage-account needs --blob-access Reader or Contributor"
+fi
 for subscription in "${subscriptions[@]+"${subscriptions[@]}"}"; do
   [[ "$subscription" =~ $guid_pattern ]] || fail "--subscription must be a subscription id (GUID), got: $subscription"
 done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for template in subscription.bicep management-group.bicep ../shared/built-in-roles.bicep; do
+for template in subscription.bicep management-group.bicep storage-account-grant.bicep ../shared/built-in-roles.bicep; do
   [ -f "$here/$template" ] || fail "missing $here/$template: run the script from a copy of infra/customer with infra/shared beside it"
 done
 
@@ -96,7 +109,15 @@ fi
 echo "Service principal: $sp_id"
 
 # 2. The role assignments, through the template (idempotent: assignment names are guid(scope, principal, role)).
-parameters=(providerServicePrincipalObjectId="$sp_id" blobDataAccess="$blob_access" providerName="$provider_name")
+# The listed storage accounts as a JSON array (resource ids hold no quotes or backslashes: checked above).
+accounts_json='['
+for account in "${storage_accounts[@]+"${storage_accounts[@]}"}"; do
+  [ "$accounts_json" = '[' ] || accounts_json+=','
+  accounts_json+="\"$account\""
+done
+accounts_json+=']'
+parameters=(providerServicePrincipalObjectId="$sp_id" blobDataAccess="$blob_access" providerName="$provider_name"
+  blobDataStorageAccountIds="$accounts_json")
 if [ -n "$management_group" ]; then
   echo "Granting at management group $management_group..."
   az deployment mg create --management-group-id "$management_group" --location "$location" \
@@ -117,6 +138,9 @@ case "$blob_access" in
   Reader) roles="$roles, Storage Blob Data Reader" ;;
   Contributor) roles="$roles, Storage Blob Data Contributor" ;;
 esac
+if [ ${#storage_accounts[@]} -gt 0 ]; then
+  roles="$roles (blob role on ${#storage_accounts[@]} storage account(s) only)"
+fi
 echo
 echo "Done. Send this to your provider (identifiers only; there is no secret to exchange):"
 echo "  Tenant id:          $tenant_id"
@@ -128,5 +152,8 @@ fi
 echo "  App id:             $app_id"
 echo "  Service principal:  $sp_id"
 echo "  Roles granted:      $roles"
+for account in "${storage_accounts[@]+"${storage_accounts[@]}"}"; do
+  echo "  Blob role on:       $account"
+done
 echo
 echo "To revoke everything at once: az ad sp delete --id $app_id"

@@ -23,6 +23,9 @@ param blobDataAccess string = 'None'
 @description('Name shown in the role assignment descriptions, so your auditors know whom the grant is for.')
 param providerName string = 'Tenant Fleet'
 
+@description('Resource ids of storage accounts (/subscriptions/.../resourceGroups/.../providers/Microsoft.Storage/storageAccounts/<name>) to grant the blob data role on, one by one, instead of on the whole subscription. Empty (default): blob access, if any, covers the whole subscription.')
+param blobDataStorageAccountIds string[] = []
+
 // Reader always; at most one blob data role on top.
 var blobRoleIds = {
   None: []
@@ -33,7 +36,12 @@ var blobRoleIds = {
     builtInRoleIds.storageBlobDataContributor
   ]
 }
-var roleIds = concat([builtInRoleIds.reader], blobRoleIds[blobDataAccess])
+// With storage accounts listed, the blob role goes on each of them instead of on the whole scope.
+var perAccount = !empty(blobDataStorageAccountIds)
+var roleIds = concat([builtInRoleIds.reader], perAccount ? [] : blobRoleIds[blobDataAccess])
+var accountBlobRoleId = perAccount && blobDataAccess == 'None'
+  ? fail('blobDataStorageAccountIds needs blobDataAccess Reader or Contributor')
+  : perAccount ? blobRoleIds[blobDataAccess][0] : ''
 
 resource grants 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for roleId in roleIds: {
@@ -49,8 +57,27 @@ resource grants 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
+// One deployment per listed account, in its own resource group (and subscription): the grant sits on the account.
+module accountGrants 'storage-account-grant.bicep' = [
+  for (accountId, i) in blobDataStorageAccountIds: {
+    name: 'tenant-fleet-blob-${i}'
+    scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])
+    params: {
+      storageAccountName: contains(toLower(accountId), '/providers/microsoft.storage/storageaccounts/')
+        ? last(split(accountId, '/'))
+        : fail('not a storage account resource id: ${accountId}')
+      providerServicePrincipalObjectId: providerServicePrincipalObjectId
+      roleId: accountBlobRoleId
+      providerName: providerName
+    }
+  }
+]
+
 @description('Role definition ids granted to the provider at this subscription.')
 output grantedRoleDefinitionIds string[] = roleIds
 
 @description('Resource ids of the role assignments (delete them to revoke).')
-output roleAssignmentIds string[] = [for (roleId, i) in roleIds: grants[i].id]
+output roleAssignmentIds string[] = concat(
+  [for (roleId, i) in roleIds: grants[i].id],
+  [for (accountId, i) in blobDataStorageAccountIds: accountGrants[i].outputs.roleAssignmentId]
+)

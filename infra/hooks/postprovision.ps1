@@ -19,7 +19,7 @@ $appId = $v['TENANT_FLEET_APP_CLIENT_ID']
 @"
 
 Tenant Fleet is provisioned (no secret was created; there is nothing to rotate).
-  API:                  $($v['SERVICE_API_URI']) (App Service Authentication, app roles Fleet.Read / Fleet.Admin)
+  API:                  $($v['SERVICE_API_URI']) (App Service Authentication, app roles Fleet.Read / Fleet.CustomerData.Read / Fleet.Admin)
   Multitenant app:      $($v['TENANT_FLEET_APP_DISPLAY_NAME']), app (client) id $appId
   Federated credential: issuer $($v['TENANT_FLEET_FIC_ISSUER'])
                         subject $($v['TENANT_FLEET_MI_PRINCIPAL_ID']) (the managed identity), audience $($v['TENANT_FLEET_FIC_AUDIENCE'])
@@ -30,7 +30,8 @@ Send each new customer:
        ./infra/customer/onboard.sh --app-id $appId --subscription <subscription-id>
      or, for every subscription under a management group:
        ./infra/customer/onboard.sh --app-id $appId --management-group <management-group-id>
-     (add --blob-access Reader or --blob-access Contributor if they grant blob data access).
+     (add --blob-access Reader or --blob-access Contributor if they grant blob data access, and
+     --blob-storage-account <resource id> to limit it to chosen storage accounts).
      An admin who prefers a link can consent first (replace {customer-tenant-id}), then assign roles in the portal:
        $($v['TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE'])
   3. Ask them to send back what the script prints: tenant id, subscriptions or management group, roles granted.

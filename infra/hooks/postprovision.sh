@@ -21,7 +21,7 @@ fi
 cat <<MESSAGE
 
 Tenant Fleet is provisioned (no secret was created; there is nothing to rotate).
-  API:                  $SERVICE_API_URI (App Service Authentication, app roles Fleet.Read / Fleet.Admin)
+  API:                  $SERVICE_API_URI (App Service Authentication, app roles Fleet.Read / Fleet.CustomerData.Read / Fleet.Admin)
   Multitenant app:      $TENANT_FLEET_APP_DISPLAY_NAME, app (client) id $TENANT_FLEET_APP_CLIENT_ID
   Federated credential: issuer $TENANT_FLEET_FIC_ISSUER
                         subject $TENANT_FLEET_MI_PRINCIPAL_ID (the managed identity), audience $TENANT_FLEET_FIC_AUDIENCE
@@ -32,7 +32,8 @@ Send each new customer:
        ./infra/customer/onboard.sh --app-id $TENANT_FLEET_APP_CLIENT_ID --subscription <subscription-id>
      or, for every subscription under a management group:
        ./infra/customer/onboard.sh --app-id $TENANT_FLEET_APP_CLIENT_ID --management-group <management-group-id>
-     (add --blob-access Reader or --blob-access Contributor if they grant blob data access).
+     (add --blob-access Reader or --blob-access Contributor if they grant blob data access, and
+     --blob-storage-account <resource id> to limit it to chosen storage accounts).
      An admin who prefers a link can consent first (replace {customer-tenant-id}), then assign roles in the portal:
        $TENANT_FLEET_ADMIN_CONSENT_URL_TEMPLATE
   3. Ask them to send back what the script prints: tenant id, subscriptions or management group, roles granted.

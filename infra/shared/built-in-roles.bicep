@@ -3,7 +3,7 @@ metadata description = 'The one map of Azure built-in role definition ids that T
 // Built-in role ids are the same GUIDs in every tenant and every cloud (public, US Gov, China).
 // Source: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 // Every template imports this map instead of repeating GUIDs, so a wrong id can only live in one place
-// (test/infra.test.ts checks each id against the documented table and that no other file carries one).
+// (test/infra/infra.test.ts checks each id against the documented table and that no other file carries one).
 @export()
 @description('Azure built-in role definition ids (GUIDs) used by Tenant Fleet, keyed by role.')
 var builtInRoleIds = {

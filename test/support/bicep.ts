@@ -155,6 +155,8 @@ export interface Declaration {
   name: string;
   /** Decorator names without `@`, e.g. `description`, `secure`. */
   decorators: string[];
+  /** The decorator calls themselves, e.g. `minValue(40)`, for their arguments. */
+  decoratorCalls: CallSite[];
   node: Node;
   line: number;
 }
@@ -173,13 +175,15 @@ const DECLARATION_KINDS: Record<string, Declaration['kind']> = {
 export function declarations(template: BicepTemplate): Declaration[] {
   const result: Declaration[] = [];
   let pending: string[] = [];
+  let pendingCalls: CallSite[] = [];
   for (const statement of namedChildren(template.root)) {
     if (statement.type === 'decorators') {
-      pending = nodesOfType(statement, 'decorator').map((decorator) => {
-        const call = namedChildren(decorator)[0];
+      const expressions = nodesOfType(statement, 'decorator').map((decorator) => namedChildren(decorator)[0]);
+      pending = expressions.map((call) => {
         const callee = call?.type === 'call_expression' ? call.childForFieldName('function') : call;
         return (callee?.text ?? '').replace(/^sys\./, '');
       });
+      pendingCalls = expressions.flatMap((call) => callOf(call) ?? []);
       continue;
     }
     const kind = DECLARATION_KINDS[statement.type];
@@ -189,11 +193,13 @@ export function declarations(template: BicepTemplate): Declaration[] {
         kind,
         name: nameNode?.text ?? '',
         decorators: pending,
+        decoratorCalls: pendingCalls,
         node: statement,
         line: position(statement).line,
       });
     }
     pending = [];
+    pendingCalls = [];
   }
   return result;
 }
@@ -242,18 +248,11 @@ export function resources(template: BicepTemplate): ResourceDeclaration[] {
   return nodesOfType(template.root, 'resource_declaration').map((node) => {
     const children = namedChildren(node);
     const typeNode = children.find((child) => child.type === 'string');
-    const bodyHolder = children.at(-1);
-    const body =
-      bodyHolder?.type === 'object'
-        ? bodyHolder
-        : bodyHolder
-          ? nodesOfType(bodyHolder, 'object')[0]
-          : undefined;
     return {
       name: children.find((child) => child.type === 'identifier')?.text ?? '',
       type: typeNode ? stringValue(typeNode) : '',
       existing: node.children.some((child) => child?.type === 'existing'),
-      body,
+      body: declarationBody(node),
       line: position(node).line,
     };
   });
@@ -371,6 +370,8 @@ export function checkTemplate(template: BicepTemplate, options: CheckOptions = {
     }
   }
 
+  for (const violation of flexConsumptionViolations(template.root)) add('flex-consumption', ...violation);
+
   const resourceDeclarations = resources(template);
   const scopeTypes = new Map(resourceDeclarations.filter((r) => r.existing).map((r) => [r.name, r.type]));
   for (const resource of resourceDeclarations) {
@@ -420,6 +421,42 @@ export function checkTemplate(template: BicepTemplate, options: CheckOptions = {
     }
   }
   return violations;
+}
+
+// Flex Consumption's documented range of functionAppConfig.scaleAndConcurrency.maximumInstanceCount.
+const FLEX_MAXIMUM_INSTANCES = { min: 40, max: 1000 };
+
+/**
+ * Settings Flex Consumption refuses at deployment although other plans accept them: an object that carries a
+ * `functionAppConfig` (only Flex apps have one) must not set `siteConfig.ftpsState` (error 51021) or
+ * `siteConfig.alwaysOn: true`, and a literal maximumInstanceCount must lie in 40..1000.
+ */
+function flexConsumptionViolations(root: Node): [number, string][] {
+  const found: [number, string][] = [];
+  for (const object of nodesOfType(root, 'object')) {
+    const properties = propertiesOf(object);
+    const siteConfig = properties.get('siteConfig');
+    if (!properties.has('functionAppConfig') || siteConfig?.type !== 'object') continue;
+    for (const entry of objectProperties(siteConfig)) {
+      if (entry.key === 'ftpsState')
+        found.push([
+          entry.line,
+          'siteConfig.ftpsState is refused on Flex Consumption (51021): basic-auth publishing policies keep FTP off',
+        ]);
+      if (entry.key === 'alwaysOn' && entry.value.text === 'true')
+        found.push([entry.line, 'siteConfig.alwaysOn: true is refused on Flex Consumption']);
+    }
+  }
+  for (const entry of objectProperties(root)) {
+    if (entry.key !== 'maximumInstanceCount' || entry.value.type !== 'number') continue;
+    const count = Number(entry.value.text);
+    if (count < FLEX_MAXIMUM_INSTANCES.min || count > FLEX_MAXIMUM_INSTANCES.max)
+      found.push([
+        entry.line,
+        `maximumInstanceCount ${count} is outside Flex Consumption's ${FLEX_MAXIMUM_INSTANCES.min}..${FLEX_MAXIMUM_INSTANCES.max}`,
+      ]);
+  }
+  return found;
 }
 
 /**
@@ -496,7 +533,6 @@ export const PROVIDER_REQUIRED_SETTINGS: RequiredSetting[] = [
   { key: 'httpsOnly', value: 'true', why: 'the Function App redirects HTTP to HTTPS' },
   { key: 'minTlsVersion', value: "'1.2'", why: 'Function App TLS 1.2 minimum' },
   { key: 'scmMinTlsVersion', value: "'1.2'", why: 'deployment endpoint TLS 1.2 minimum' },
-  { key: 'ftpsState', value: "'Disabled'", why: 'no FTP' },
   { key: 'allow', value: 'false', minCount: 2, why: 'no basic-auth publishing credentials (FTP, SCM)' },
   {
     key: 'disableLocalAuth',
@@ -504,8 +540,570 @@ export const PROVIDER_REQUIRED_SETTINGS: RequiredSetting[] = [
     minCount: 2,
     why: 'Log Analytics and Application Insights accept Entra auth only',
   },
-  { key: 'requireAuthentication', value: 'true', why: 'App Service Authentication on every request' },
-  { key: 'unauthenticatedClientAction', value: "'Return401'", why: 'anonymous API callers get 401' },
+  {
+    key: 'requireAuthentication',
+    value: 'false',
+    why: 'the platform validates credentials when present and the app answers anonymous callers (401 or sign-in redirect)',
+  },
+  {
+    key: 'unauthenticatedClientAction',
+    value: "'AllowAnonymous'",
+    why: 'a platform-wide 401 would block the console sign-in, a redirect would answer API callers with HTML',
+  },
   { key: 'requireHttps', value: 'true', why: 'authentication over HTTPS only' },
   { key: 'AzureWebJobsStorage__credential', value: "'managedidentity'", why: 'identity-based host storage' },
 ];
+
+/*
+ * Module and resource-type interfaces. The compiler would check every module call against the module's
+ * parameters and every Graph resource against the extension's types; offline, the same facts are recorded
+ * in fixtures (read from the published sources at the pinned versions) and checked here.
+ */
+
+/** A literal value Bicep can write in a template. */
+export type Literal = string | number | boolean;
+
+/** What a value may be: its type, allowed values, bounds, and for objects and arrays their parts. */
+export interface ValueShape {
+  /** ARM type: string, int, bool, object, array, securestring, secureObject, or any. */
+  type: string;
+  allowed?: Literal[];
+  minValue?: number;
+  maxValue?: number;
+  minLength?: number;
+  maxLength?: number;
+  /** Known properties; without `additionalProperties` no other key is accepted. */
+  properties?: Record<string, PropertyShape>;
+  additionalProperties?: boolean;
+  items?: ValueShape;
+  /** A tagged union: the value of `property` selects the shape. */
+  discriminator?: { property: string; mapping: Record<string, ValueShape> };
+  /** For values typed after a resource property (resourceInput<...>): where the type comes from. */
+  derivedFrom?: string;
+}
+
+/** A parameter or object property: a shape plus whether it must be given or may not be set. */
+export interface PropertyShape extends ValueShape {
+  required: boolean;
+  readOnly?: boolean;
+}
+
+/** The interface facts of a module: parameters and output names. */
+export interface ModuleInterface {
+  parameters: Record<string, PropertyShape>;
+  outputs: string[];
+}
+
+interface ArmSchema {
+  type?: string;
+  $ref?: string;
+  nullable?: boolean;
+  defaultValue?: unknown;
+  allowedValues?: Literal[];
+  minValue?: number;
+  maxValue?: number;
+  minLength?: number;
+  maxLength?: number;
+  properties?: Record<string, ArmSchema>;
+  additionalProperties?: boolean | ArmSchema;
+  items?: ArmSchema | boolean;
+  discriminator?: { propertyName: string; mapping: Record<string, ArmSchema> };
+  metadata?: Record<string, unknown>;
+}
+
+/** A compiled ARM template (a module's published main.json): only what interfaces need. */
+export interface ArmTemplate {
+  definitions?: Record<string, ArmSchema>;
+  parameters?: Record<string, ArmSchema>;
+  outputs?: Record<string, unknown>;
+}
+
+const BOUNDS = ['minValue', 'maxValue', 'minLength', 'maxLength'] as const;
+
+function armShape(schema: ArmSchema, definitions: Record<string, ArmSchema>, depth: number): ValueShape {
+  const ref = schema.$ref?.replace('#/definitions/', '');
+  const resolved: ArmSchema = ref ? { ...definitions[ref], ...schema, $ref: undefined } : schema;
+  const shape: ValueShape = { type: resolved.type ?? (resolved.discriminator ? 'object' : 'any') };
+  if (resolved.allowedValues) shape.allowed = resolved.allowedValues;
+  for (const bound of BOUNDS) if (resolved[bound] !== undefined) shape[bound] = resolved[bound];
+  const derived = resolved.metadata?.['__bicep_resource_derived_type!'] as { source?: string } | undefined;
+  if (derived?.source) shape.derivedFrom = derived.source;
+  if (depth <= 0) return shape;
+  if (resolved.properties) {
+    shape.properties = Object.fromEntries(
+      Object.entries(resolved.properties).map(([key, value]) => [
+        key,
+        {
+          ...armShape(value, definitions, depth - 1),
+          required: !value.nullable && value.defaultValue === undefined,
+        },
+      ]),
+    );
+    if (resolved.additionalProperties) shape.additionalProperties = true;
+  }
+  if (resolved.items && typeof resolved.items === 'object')
+    shape.items = armShape(resolved.items, definitions, depth - 1);
+  if (resolved.discriminator) {
+    shape.discriminator = {
+      property: resolved.discriminator.propertyName,
+      mapping: Object.fromEntries(
+        Object.entries(resolved.discriminator.mapping).map(([key, value]) => [
+          key,
+          armShape(value, definitions, depth - 1),
+        ]),
+      ),
+    };
+  }
+  return shape;
+}
+
+/** The interface of a compiled module (its main.json): parameters with types, enums, bounds, and outputs. */
+export function armTemplateInterface(armTemplate: ArmTemplate, depth = 5): ModuleInterface {
+  const definitions = armTemplate.definitions ?? {};
+  return {
+    parameters: Object.fromEntries(
+      Object.entries(armTemplate.parameters ?? {}).map(([name, schema]) => [
+        name,
+        {
+          ...armShape(schema, definitions, depth),
+          required: !schema.nullable && schema.defaultValue === undefined,
+        },
+      ]),
+    ),
+    outputs: Object.keys(armTemplate.outputs ?? {}),
+  };
+}
+
+/** One entry of a Bicep extension's types.json (bicep-types format): only what interfaces need. */
+export interface BicepTypeEntry {
+  $type: string;
+  name?: string;
+  body?: { $ref: string };
+  value?: Literal;
+  elements?: { $ref: string }[];
+  itemType?: { $ref: string };
+  properties?: Record<string, { type: { $ref: string }; flags: number }>;
+  additionalProperties?: { $ref: string };
+}
+
+// bicep-types property flags.
+const TYPE_FLAG_REQUIRED = 1;
+const TYPE_FLAG_READ_ONLY = 2;
+
+function extensionShape(types: BicepTypeEntry[], ref: string, depth: number, seen: Set<string>): ValueShape {
+  const entry = types[Number(ref.replace('#/', ''))];
+  if (!entry) return { type: 'any' };
+  switch (entry.$type) {
+    case 'StringType':
+      return { type: 'string' };
+    case 'IntegerType':
+      return { type: 'int' };
+    case 'BooleanType':
+      return { type: 'bool' };
+    case 'StringLiteralType':
+      return { type: 'string', allowed: [entry.value ?? ''] };
+    case 'UnionType': {
+      const elements = (entry.elements ?? []).map((element) =>
+        extensionShape(types, element.$ref, depth, seen),
+      );
+      // A union with a plain string member accepts any string; only an all-literal union is an enum.
+      return elements.every((element) => element.allowed)
+        ? { type: 'string', allowed: elements.flatMap((element) => element.allowed ?? []) }
+        : { type: 'string' };
+    }
+    case 'ArrayType':
+      return depth > 0 && entry.itemType
+        ? { type: 'array', items: extensionShape(types, entry.itemType.$ref, depth - 1, seen) }
+        : { type: 'array' };
+    case 'ObjectType': {
+      if (depth <= 0 || seen.has(ref)) return { type: 'object' };
+      const inner = new Set(seen).add(ref);
+      return {
+        type: 'object',
+        properties: Object.fromEntries(
+          Object.entries(entry.properties ?? {}).map(([key, property]) => [
+            key,
+            {
+              ...extensionShape(types, property.type.$ref, depth - 1, inner),
+              required: (property.flags & TYPE_FLAG_REQUIRED) !== 0,
+              ...((property.flags & TYPE_FLAG_READ_ONLY) !== 0 ? { readOnly: true } : {}),
+            },
+          ]),
+        ),
+        ...(entry.additionalProperties ? { additionalProperties: true } : {}),
+      };
+    }
+    default:
+      return { type: 'any' };
+  }
+}
+
+/**
+ * The body shapes of the named resource types (`Microsoft.Graph/applications@v1.0`) from an extension's
+ * types.json. `type` and `apiVersion` are left out: they are written in the declaration, not the body.
+ */
+export function extensionResourceTypes(
+  types: BicepTypeEntry[],
+  names: string[],
+  depth = 6,
+): Record<string, Record<string, PropertyShape>> {
+  const result: Record<string, Record<string, PropertyShape>> = {};
+  for (const name of names) {
+    const resource = types.find((entry) => entry.$type === 'ResourceType' && entry.name === name);
+    if (!resource?.body) continue;
+    const body = extensionShape(types, resource.body.$ref, depth, new Set());
+    const { type: _type, apiVersion: _apiVersion, ...properties } = body.properties ?? {};
+    result[name] = properties;
+  }
+  return result;
+}
+
+const PARAM_TYPES: Record<string, string> = {
+  string: 'string',
+  int: 'int',
+  bool: 'bool',
+  object: 'object',
+  array: 'array',
+};
+
+/** The interface of a local module from its parsed source: params (type, @allowed, bounds, required) and outputs. */
+export function templateInterface(template: BicepTemplate): ModuleInterface {
+  const parameters: Record<string, PropertyShape> = {};
+  const outputs: string[] = [];
+  for (const declaration of declarations(template)) {
+    if (declaration.kind === 'output') outputs.push(declaration.name);
+    if (declaration.kind !== 'param') continue;
+    const [, typeText = '', rest = ''] = /^param\s+\S+\s+([^\s=]+)\s*(=?)/.exec(declaration.node.text) ?? [];
+    const nullable = typeText.endsWith('?');
+    const bare = typeText.replace(/\?$/, '');
+    const shape: PropertyShape = {
+      type: bare.endsWith('[]') ? 'array' : (PARAM_TYPES[bare] ?? 'any'),
+      required: rest !== '=' && !nullable,
+    };
+    for (const call of declaration.decoratorCalls) {
+      const [argument] = call.args;
+      if (call.name === 'allowed' && argument?.type === 'array') {
+        shape.allowed = namedChildren(argument).flatMap((element) => literalValue(element) ?? []);
+      }
+      const bound = BOUNDS.find((name) => name === call.name);
+      if (bound && argument?.type === 'number') shape[bound] = Number(argument.text);
+    }
+    parameters[declaration.name] = shape;
+  }
+  return { parameters, outputs };
+}
+
+/** The value of a literal node (string without interpolation, number, boolean), else undefined. */
+export function literalValue(node: Node): Literal | undefined {
+  if (node.type === 'string')
+    return nodesOfType(node, 'interpolation').length ? undefined : stringValue(node);
+  if (node.type === 'number') return Number(node.text);
+  if (node.type === 'boolean') return node.text === 'true';
+  return undefined;
+}
+
+const TYPE_OF_LITERAL: Record<string, string[]> = {
+  string: ['string', 'securestring', 'any'],
+  number: ['int', 'any'],
+  boolean: ['bool', 'any'],
+  object: ['object', 'secureObject', 'any'],
+  array: ['array', 'any'],
+  for_statement: ['array', 'any'],
+};
+
+/**
+ * Checks a value written in a template against a shape: literal types, allowed values, bounds, unknown,
+ * missing-required and read-only object keys, array items. Expressions (parameters, function calls, outputs)
+ * cannot be evaluated offline and are passed; both branches of a `cond ? a : b` are checked.
+ */
+export function checkValue(
+  node: Node,
+  shape: ValueShape,
+  where: string,
+  report: (node: Node, message: string) => void,
+  variables: ReadonlyMap<string, Node> = new Map(),
+): void {
+  const check = (child: Node, childShape: ValueShape, childWhere: string): void =>
+    checkValue(child, childShape, childWhere, report, variables);
+  // A top-level `var` is checked where it is used, as if written there.
+  const variable = node.type === 'identifier' ? variables.get(node.text) : undefined;
+  if (variable) {
+    check(variable, shape, `${where} (var ${node.text})`);
+    return;
+  }
+  if (node.type === 'parenthesized_expression') {
+    const inner = namedChildren(node)[0];
+    if (inner) check(inner, shape, where);
+    return;
+  }
+  if (node.type === 'ternary_expression') {
+    for (const field of ['consequence', 'alternative']) {
+      const branch = node.childForFieldName(field);
+      if (branch) check(branch, shape, where);
+    }
+    return;
+  }
+  const accepted = TYPE_OF_LITERAL[node.type];
+  if (!accepted) return;
+  if (!accepted.includes(shape.type)) {
+    report(
+      node,
+      `${where} is ${shape.type}, got ${node.type === 'for_statement' ? 'array' : node.type} ${node.text.slice(0, 40)}`,
+    );
+    return;
+  }
+  const literal = literalValue(node);
+  if (literal !== undefined) {
+    if (shape.allowed && !shape.allowed.includes(literal)) {
+      report(
+        node,
+        `${where}: ${JSON.stringify(literal)} is not one of ${shape.allowed.map((v) => JSON.stringify(v)).join(', ')}`,
+      );
+    }
+    if (typeof literal === 'number') {
+      if (shape.minValue !== undefined && literal < shape.minValue)
+        report(node, `${where}: ${literal} is below ${shape.minValue}`);
+      if (shape.maxValue !== undefined && literal > shape.maxValue)
+        report(node, `${where}: ${literal} is above ${shape.maxValue}`);
+    }
+    if (typeof literal === 'string' && shape.maxLength !== undefined && literal.length > shape.maxLength) {
+      report(node, `${where}: '${literal}' is longer than ${shape.maxLength}`);
+    }
+    return;
+  }
+  if (node.type === 'array' && shape.items) {
+    for (const element of namedChildren(node)) check(element, shape.items, `${where}[]`);
+    return;
+  }
+  if (node.type === 'for_statement' && shape.items) {
+    const body = node.childForFieldName('body');
+    if (body) check(body, shape.items, `${where}[]`);
+    return;
+  }
+  if (node.type === 'object') checkObject(node, shape, where, report, variables);
+}
+
+function checkObject(
+  node: Node,
+  shape: ValueShape,
+  where: string,
+  report: (node: Node, message: string) => void,
+  variables: ReadonlyMap<string, Node>,
+): void {
+  const given = propertiesOf(node);
+  let effective = shape;
+  if (shape.discriminator) {
+    const tag = given.get(shape.discriminator.property);
+    const selected = tag ? literalValue(tag) : undefined;
+    if (selected === undefined) return; // the tag is an expression: nothing more can be known
+    const mapped = shape.discriminator.mapping[String(selected)];
+    if (!mapped) {
+      const known = Object.keys(shape.discriminator.mapping).join(', ');
+      report(tag!, `${where}.${shape.discriminator.property}: '${String(selected)}' is not one of ${known}`);
+      return;
+    }
+    effective = mapped;
+  }
+  if (!effective.properties) return;
+  for (const [key, value] of given) {
+    const property = effective.properties[key];
+    if (!property) {
+      if (!effective.additionalProperties) report(value.parent ?? value, `${where} has no property '${key}'`);
+      continue;
+    }
+    if (property.readOnly) report(value.parent ?? value, `${where}.${key} is read-only`);
+    checkValue(value, property, `${where}.${key}`, report, variables);
+  }
+  for (const [key, property] of Object.entries(effective.properties)) {
+    if (property.required && !property.readOnly && !given.has(key))
+      report(node, `${where} lacks required property '${key}'`);
+  }
+}
+
+/** The value of every top-level `var` of a template, by name. */
+export function variableValues(template: BicepTemplate): Map<string, Node> {
+  return new Map(
+    declarations(template).flatMap((declaration) => {
+      const value = declaration.kind === 'var' ? namedChildren(declaration.node).at(-1) : undefined;
+      return value ? [[declaration.name, value] as const] : [];
+    }),
+  );
+}
+
+/** The object a `module` or `resource` declaration assigns (through `if (...)` and `[for ...]`). */
+export function declarationBody(node: Node): Node | undefined {
+  const holder = namedChildren(node).at(-1);
+  if (holder?.type === 'object') return holder;
+  return holder ? nodesOfType(holder, 'object')[0] : undefined;
+}
+
+/** A `module` declaration: symbolic name, path and body. */
+export interface ModuleDeclaration {
+  name: string;
+  path: string;
+  body: Node | undefined;
+  node: Node;
+  line: number;
+}
+
+/** Every module declaration of a template. */
+export function modules(template: BicepTemplate): ModuleDeclaration[] {
+  return nodesOfType(template.root, 'module_declaration').map((node) => {
+    const children = namedChildren(node);
+    const pathNode = children.find((child) => child.type === 'string');
+    return {
+      name: children.find((child) => child.type === 'identifier')?.text ?? '',
+      path: pathNode ? stringValue(pathNode) : '',
+      body: declarationBody(node),
+      node,
+      line: position(node).line,
+    };
+  });
+}
+
+/** Every `<symbol>.outputs.<name>` (also `<symbol>[i].outputs.<name>`) in a template. */
+export function outputReferences(
+  template: BicepTemplate,
+): { symbol: string; output: string; line: number }[] {
+  return nodesOfType(template.root, 'member_expression').flatMap((node) => {
+    const object = node.childForFieldName('object');
+    if (object?.type !== 'member_expression' || object.childForFieldName('property')?.text !== 'outputs')
+      return [];
+    let base = object.childForFieldName('object');
+    if (base?.type === 'subscript_expression') base = base.childForFieldName('object');
+    const output = node.childForFieldName('property')?.text;
+    return base?.type === 'identifier' && output
+      ? [{ symbol: base.text, output, line: position(node).line }]
+      : [];
+  });
+}
+
+/**
+ * Checks every module call of a template against the called module's interface: unknown parameters, values
+ * outside a parameter's type, allowed values or bounds, missing required parameters, and references to
+ * outputs the module does not declare. `resolve` returns the interface of a module path (registry reference
+ * or local file), or undefined when none is recorded, which is itself a violation.
+ */
+export function checkModuleCalls(
+  template: BicepTemplate,
+  resolve: (path: string) => ModuleInterface | undefined,
+): Violation[] {
+  const violations: Violation[] = [];
+  const report = (node: Node, message: string): void => {
+    violations.push({ rule: 'module-interface', file: template.file, line: position(node).line, message });
+  };
+  const interfaces = new Map<string, ModuleInterface>();
+  const variables = variableValues(template);
+  for (const declaration of modules(template)) {
+    const known = resolve(declaration.path);
+    if (!known) {
+      violations.push({
+        rule: 'module-interface',
+        file: template.file,
+        line: declaration.line,
+        message: `module '${declaration.name}': no recorded interface for '${declaration.path}' (record one before using or bumping it)`,
+      });
+      continue;
+    }
+    interfaces.set(declaration.name, known);
+    const params = declaration.body ? propertiesOf(declaration.body).get('params') : undefined;
+    const shape: ValueShape = { type: 'object', properties: known.parameters };
+    if (params) checkValue(params, shape, `module '${declaration.name}' params`, report, variables);
+    else {
+      for (const [name, parameter] of Object.entries(known.parameters)) {
+        if (parameter.required)
+          report(declaration.node, `module '${declaration.name}' params lacks required property '${name}'`);
+      }
+    }
+  }
+  for (const reference of outputReferences(template)) {
+    const known = interfaces.get(reference.symbol);
+    if (known && !known.outputs.includes(reference.output)) {
+      violations.push({
+        rule: 'module-interface',
+        file: template.file,
+        line: reference.line,
+        message: `module '${reference.symbol}' has no output '${reference.output}'`,
+      });
+    }
+  }
+  return violations;
+}
+
+/** The full type of a resource declaration, nested child types qualified by their parent's type. */
+function qualifiedResourceType(node: Node, type: string): string {
+  let parent = node.parent;
+  while (parent && parent.type !== 'resource_declaration') parent = parent.parent;
+  if (!parent) return type;
+  const parentTypeNode = namedChildren(parent).find((child) => child.type === 'string');
+  const parentType = parentTypeNode ? qualifiedResourceType(parent, stringValue(parentTypeNode)) : '';
+  return `${parentType.replace(/@.*$/, '')}/${type}`;
+}
+
+/**
+ * Checks every resource whose type starts with `prefix` (e.g. `Microsoft.Graph/`) against recorded body shapes:
+ * unknown types, unknown or read-only properties, values outside their types or enums, missing required ones.
+ */
+export function checkExtensionResources(
+  template: BicepTemplate,
+  prefix: string,
+  resourceTypes: Record<string, Record<string, PropertyShape>>,
+): Violation[] {
+  const violations: Violation[] = [];
+  const report = (node: Node, message: string): void => {
+    violations.push({ rule: 'resource-type', file: template.file, line: position(node).line, message });
+  };
+  const variables = variableValues(template);
+  for (const node of nodesOfType(template.root, 'resource_declaration')) {
+    const typeNode = namedChildren(node).find((child) => child.type === 'string');
+    const type = typeNode ? qualifiedResourceType(node, stringValue(typeNode)) : '';
+    if (!type.startsWith(prefix)) continue;
+    const properties = resourceTypes[type];
+    if (!properties) {
+      report(node, `resource type '${type}' is not among the recorded types`);
+      continue;
+    }
+    const body = declarationBody(node);
+    const existing = node.children.some((child) => child?.type === 'existing');
+    const shape: ValueShape = existing
+      ? {
+          type: 'object',
+          properties: Object.fromEntries(
+            Object.entries(properties).map(([k, v]) => [k, { ...v, required: false, readOnly: false }]),
+          ),
+        }
+      : { type: 'object', properties };
+    if (body) checkValue(body, shape, type, report, variables);
+  }
+  return violations;
+}
+
+/**
+ * Microsoft Graph refuses to pre-authorize a delegated scope in the request that creates it. Flags every
+ * application declaration whose `api` defines oauth2PermissionScopes and pre-authorizes clients in the same
+ * declaration unconditionally: the list must be `[]` or `cond ? clients : []`, so that a first pass creates
+ * the scope and a later one (same uniqueName) adds the clients.
+ */
+export function checkPreAuthorization(template: BicepTemplate): Violation[] {
+  const emptyList = (node: Node | null | undefined): boolean => !!node && compact(node.text) === '[]';
+  return resources(template).flatMap((resource) => {
+    if (!resource.type.startsWith('Microsoft.Graph/applications@') || !resource.body) return [];
+    const api = propertiesOf(resource.body).get('api');
+    const apiProperties = api?.type === 'object' ? propertiesOf(api) : new Map<string, Node>();
+    const preAuthorized = apiProperties.get('preAuthorizedApplications');
+    if (!apiProperties.has('oauth2PermissionScopes') || !preAuthorized || emptyList(preAuthorized)) return [];
+    const staged =
+      preAuthorized.type === 'ternary_expression' &&
+      (emptyList(preAuthorized.childForFieldName('consequence')) ||
+        emptyList(preAuthorized.childForFieldName('alternative')));
+    if (staged) return [];
+    return [
+      {
+        rule: 'graph-pre-authorization',
+        file: template.file,
+        line: position(preAuthorized).line,
+        message: `application '${resource.name}' pre-authorizes clients for scopes it creates in the same request: Graph refuses that; add them in a later declaration`,
+      },
+    ];
+  });
+}

@@ -5,18 +5,8 @@
  * The Bicep compiler and Azure are out of reach here: what needs them is listed in docs/testing.md.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -28,6 +18,7 @@ import {
   createBicepParser,
   declarations,
   moduleReferences,
+  modules,
   nodesOfType,
   objectProperties,
   propertiesOf,
@@ -36,11 +27,17 @@ import {
   stringValue,
   type BicepParse,
   type BicepTemplate,
-  type Violation,
-} from './support/bicep.js';
+} from '../support/bicep.js';
+import { installFakeAz, type FakeAz } from './fake-az.js';
+import {
+  describeViolations,
+  infraDir,
+  loadInfraTemplates,
+  repoRoot,
+  templateNamed,
+  variableObject,
+} from './templates.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const infraDir = path.join(repoRoot, 'infra');
 // CI clones the repository with the shared folder beside it.
 const azureYamlSchemaPath = path.resolve(repoRoot, '../shared/schemas/azure.yaml.json');
 const ROLE_MAP_FILE = 'infra/shared/built-in-roles.bicep';
@@ -70,19 +67,6 @@ const ROLE_MAP_KEYS: Record<string, string> = {
   monitoringMetricsPublisher: 'Monitoring Metrics Publisher',
 };
 
-/**
- * AVM modules and the exact versions whose parameter names were checked against the module sources
- * (github.com/Azure/bicep-registry-modules, tags avm/res/<module>/<version>). Bumping one means re-checking.
- */
-const VERIFIED_AVM_MODULES = new Set([
-  'br/public:avm/res/managed-identity/user-assigned-identity:0.6.0',
-  'br/public:avm/res/web/serverfarm:0.7.0',
-  'br/public:avm/res/web/site:0.24.0',
-  'br/public:avm/res/storage/storage-account:0.33.0',
-  'br/public:avm/res/operational-insights/workspace:0.16.1',
-  'br/public:avm/res/insights/component:0.8.0',
-]);
-
 /** App settings src/core/platform/config.ts reads in Azure. */
 const APP_SETTINGS = [
   'TENANT_FLEET_CLOUD',
@@ -99,51 +83,23 @@ const APP_SETTINGS = [
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
-function bicepFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(full);
-    return entry.name.endsWith('.bicep') ? [full] : [];
-  });
-}
-
 /** Reads a JSON file that may carry // comments (bicepconfig.json does). */
 function readJsonWithComments(file: string): unknown {
   const text = readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '');
   return JSON.parse(text) as unknown;
 }
 
-function describeViolations(violations: Violation[]): string {
-  return violations.map((v) => `${v.file}:${v.line} [${v.rule}] ${v.message}`).join('\n');
-}
-
 let parse: BicepParse;
 let templates: BicepTemplate[];
-const template = (file: string): BicepTemplate => {
-  const found = templates.find((candidate) => candidate.file === file);
-  if (!found) throw new Error(`${file} was not parsed`);
-  return found;
-};
+const template = (file: string): BicepTemplate => templateNamed(templates, file);
 const providerTemplates = (): BicepTemplate[] =>
   templates.filter((candidate) => !candidate.file.startsWith('infra/customer/'));
 const customerTemplates = (): BicepTemplate[] =>
   templates.filter((candidate) => candidate.file.startsWith('infra/customer/'));
 
-/** The object literal assigned to a top-level `var`. */
-function variableObject(bicep: BicepTemplate, name: string): Map<string, string> {
-  const declaration = declarations(bicep).find((d) => d.kind === 'var' && d.name === name);
-  const object = declaration ? nodesOfType(declaration.node, 'object')[0] : undefined;
-  if (!object) throw new Error(`var ${name} is not an object in ${bicep.file}`);
-  return new Map([...propertiesOf(object)].map(([key, value]) => [key, value.text]));
-}
-
 beforeAll(async () => {
   parse = await createBicepParser();
-  templates = bicepFiles(infraDir)
-    .sort()
-    .map((file) =>
-      parse(readFileSync(file, 'utf8'), path.relative(repoRoot, file).split(path.sep).join('/')),
-    );
+  templates = loadInfraTemplates(parse);
 });
 
 describe('Bicep files parse', () => {
@@ -152,9 +108,11 @@ describe('Bicep files parse', () => {
       'infra/app/api.bicep',
       'infra/app/entra.bicep',
       'infra/app/monitoring.bicep',
+      'infra/app/network.bicep',
       'infra/app/rbac.bicep',
       'infra/app/storage.bicep',
       'infra/customer/management-group.bicep',
+      'infra/customer/storage-account-grant.bicep',
       'infra/customer/subscription.bicep',
       'infra/main.bicep',
       'infra/shared/built-in-roles.bicep',
@@ -276,7 +234,7 @@ describe('security invariants', () => {
     expect(messages).toContain('principalType is not set');
     expect(messages).toContain('allowSharedKeyAccess is true, must be false');
     expect(messages).toContain("minimumTlsVersion is 'TLS1_0', must be 'TLS1_2'");
-    expect(messages).toContain('ftpsState');
+    expect(messages).toContain('requireHttps');
     // Every violation points at a real line of the snippet, not at "somewhere".
     for (const violation of violations.filter((v) => v.rule !== 'required-setting')) {
       expect(violation.line).toBeGreaterThan(0);
@@ -290,6 +248,78 @@ describe('security invariants', () => {
         .map((d) => `${t.file}: ${d.name}`),
     );
     expect(secure).toEqual([]);
+  });
+});
+
+/** The text of the first argument of decorator `name` on a top-level declaration, e.g. '40' for @minValue(40). */
+function decoratorArgument(bicep: BicepTemplate, declarationName: string, name: string): string | undefined {
+  const declaration = declarations(bicep).find((d) => d.name === declarationName);
+  if (!declaration) throw new Error(`${declarationName} is not declared in ${bicep.file}`);
+  return declaration.decoratorCalls.find((call) => call.name === name)?.args[0]?.text;
+}
+
+describe('Flex Consumption accepts the Function App (issue 16)', () => {
+  it('no Flex app sets siteConfig.ftpsState (error 51021); FTP and SCM basic auth stay off by policy', () => {
+    const violations = providerTemplates().flatMap((t) =>
+      checkTemplate(t).filter((v) => v.rule === 'flex-consumption'),
+    );
+    expect(describeViolations(violations)).toBe('');
+    const api = template('infra/app/api.bicep');
+    expect(objectProperties(api.root).some((p) => p.key === 'functionAppConfig')).toBe(true);
+    expect(objectProperties(api.root).some((p) => p.key === 'ftpsState')).toBe(false);
+    const policies = objectProperties(api.root).find((p) => p.key === 'basicPublishingCredentialsPolicies');
+    const entries = nodesOfType(policies!.value, 'object').map((policy) =>
+      Object.fromEntries([...propertiesOf(policy)].map(([k, v]) => [k, v.text])),
+    );
+    expect(entries).toEqual([
+      { name: "'ftp'", allow: 'false' },
+      { name: "'scm'", allow: 'false' },
+    ]);
+  });
+
+  it('the check flags ftpsState and alwaysOn on a Flex app and a maximumInstanceCount outside 40..1000', () => {
+    const flex = parse(
+      [
+        "module site 'br/public:avm/res/web/site:0.24.0' = {",
+        "  name: 'site'",
+        '  params: {',
+        '    functionAppConfig: {',
+        '      scaleAndConcurrency: {',
+        '        maximumInstanceCount: 39',
+        '      }',
+        '    }',
+        '    siteConfig: {',
+        "      ftpsState: 'Disabled'",
+        '      alwaysOn: true',
+        '    }',
+        '  }',
+        '}',
+        // Not a Flex app (no functionAppConfig): ftpsState is fine there.
+        "module web 'br/public:avm/res/web/site:0.24.0' = {",
+        "  name: 'web'",
+        "  params: { siteConfig: { ftpsState: 'Disabled' } }",
+        '}',
+      ].join('\n'),
+      'flex.bicep',
+    );
+    const flagged = checkTemplate(flex).filter((v) => v.rule === 'flex-consumption');
+    expect(flagged.map((v) => v.line)).toEqual([10, 11, 6]);
+    expect(describeViolations(flagged)).toContain('refused on Flex Consumption (51021)');
+    expect(describeViolations(flagged)).toContain(
+      "maximumInstanceCount 39 is outside Flex Consumption's 40..1000",
+    );
+  });
+
+  it('maximumInstanceCount is bounded to 40..1000 where it enters (main.bicep) and where it is used (api.bicep)', () => {
+    for (const file of ['infra/main.bicep', 'infra/app/api.bicep']) {
+      const bicep = template(file);
+      expect(decoratorArgument(bicep, 'maximumInstanceCount', 'minValue'), file).toBe('40');
+      expect(decoratorArgument(bicep, 'maximumInstanceCount', 'maxValue'), file).toBe('1000');
+    }
+    const main = template('infra/main.bicep');
+    const defaultValue = /param maximumInstanceCount int = (\d+)/.exec(main.source)?.[1];
+    expect(Number(defaultValue)).toBeGreaterThanOrEqual(40);
+    expect(Number(defaultValue)).toBeLessThanOrEqual(1000);
   });
 });
 
@@ -358,7 +388,10 @@ describe('built-in role ids', () => {
       expect(blobRoles.get('None')).toBe('[]');
       expect(blobRoles.get('Reader')).toContain('builtInRoleIds.storageBlobDataReader');
       expect(blobRoles.get('Contributor')).toContain('builtInRoleIds.storageBlobDataContributor');
-      expect(bicep.source).toContain('concat([builtInRoleIds.reader], blobRoleIds[blobDataAccess])');
+      // Reader on the scope, plus the blob role on the scope unless storage accounts are listed.
+      expect(bicep.source).toContain(
+        'concat([builtInRoleIds.reader], perAccount ? [] : blobRoleIds[blobDataAccess])',
+      );
       const assignments = resources(bicep).filter((r) =>
         r.type.startsWith('Microsoft.Authorization/roleAssignments@'),
       );
@@ -375,12 +408,15 @@ describe('built-in role ids', () => {
 });
 
 describe('provider resources', () => {
-  it('pins every registry module to a verified AVM version', () => {
-    const references = templates.flatMap((t) => moduleReferences(t).map((m) => m.path));
-    const registry = references.filter((reference) => reference.startsWith('br'));
-    expect(new Set(registry)).toEqual(VERIFIED_AVM_MODULES);
-    const local = references.filter((reference) => !reference.startsWith('br'));
-    for (const reference of local) expect(existsSync(path.join(infraDir, reference)), reference).toBe(true);
+  it('every local module path exists (registry modules are checked against their fixtures in interfaces.test.ts)', () => {
+    // Local paths are relative to the calling template.
+    const local = templates.flatMap((t) =>
+      moduleReferences(t)
+        .filter((m) => !m.path.startsWith('br'))
+        .map((m) => path.join(repoRoot, path.dirname(t.file), m.path)),
+    );
+    expect(local.length).toBeGreaterThan(0);
+    for (const file of local) expect(existsSync(file), file).toBe(true);
   });
 
   it('main.bicep deploys at subscription scope with azd tags and UPPER_SNAKE outputs', () => {
@@ -488,9 +524,21 @@ describe('provider resources', () => {
       ]),
     );
     expect(table).toEqual({
-      AzureCloud: { fleetCloud: 'AzurePublicCloud', ficAudience: 'api://AzureADTokenExchange' },
-      AzureUSGovernment: { fleetCloud: 'AzureUSGovernment', ficAudience: 'api://AzureADTokenExchangeUSGov' },
-      AzureChinaCloud: { fleetCloud: 'AzureChinaCloud', ficAudience: 'api://AzureADTokenExchangeChina' },
+      AzureCloud: {
+        fleetCloud: 'AzurePublicCloud',
+        ficAudience: 'api://AzureADTokenExchange',
+        sitePrivateDnsZone: 'privatelink.azurewebsites.net',
+      },
+      AzureUSGovernment: {
+        fleetCloud: 'AzureUSGovernment',
+        ficAudience: 'api://AzureADTokenExchangeUSGov',
+        sitePrivateDnsZone: 'privatelink.azurewebsites.us',
+      },
+      AzureChinaCloud: {
+        fleetCloud: 'AzureChinaCloud',
+        ficAudience: 'api://AzureADTokenExchangeChina',
+        sitePrivateDnsZone: 'privatelink.chinacloudsites.cn',
+      },
     });
     expect(main.source).toContain('clouds[environment().name]');
   });
@@ -509,7 +557,9 @@ describe('provider resources', () => {
     expect(ficProps.get('issuer')).toBe('ficIssuer');
     expect(ficProps.get('subject')).toBe('identityPrincipalId');
     expect(ficProps.get('audiences')?.replace(/\s+/g, '')).toBe('[ficAudience]');
-    const issuer = declarations(entra).find((d) => d.name === 'ficIssuer');
+    // main.bicep computes the issuer once and hands it to entra.bicep (and to its output).
+    const issuer = declarations(template('infra/main.bicep')).find((d) => d.name === 'ficIssuer');
+    expect(template('infra/main.bicep').source).toMatch(/ficIssuer: ficIssuer/);
     expect(issuer?.node.text).toContain(
       "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'",
     );
@@ -530,7 +580,7 @@ describe('provider resources', () => {
     const roleValues = nodesOfType(rolesDeclaration!.node, 'object').map(
       (role) => propertiesOf(role).get('value')?.text,
     );
-    expect(roleValues).toEqual(["'Fleet.Read'", "'Fleet.Admin'"]);
+    expect(roleValues).toEqual(["'Fleet.Read'", "'Fleet.CustomerData.Read'", "'Fleet.Admin'"]);
     // Both roles are defined on the API app (loop over apiAppRoles) and can be given to users and apps.
     expect(entra.source).toMatch(/appRoles: \[\s+for role in apiAppRoles: \{/);
     expect(entra.source).toMatch(/allowedMemberTypes: \[\s+'User'\s+'Application'\s+\]/);
@@ -674,46 +724,34 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
   const currentSubscription = 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb';
   const appId = 'cccccccc-cccc-cccc-cccc-cccccccccccc';
   const newSp = 'dddddddd-dddd-dddd-dddd-dddddddddddd';
-  let fakeDir: string;
+  let fakeAz: FakeAz;
 
+  // Answers the few commands the script makes.
   beforeAll(() => {
-    fakeDir = mkdtempSync(path.join(tmpdir(), 'tenant-fleet-fake-az-'));
-    // A stand-in for the Azure CLI: logs each call and answers the few commands the script makes.
-    const fakeAz = [
-      '#!/usr/bin/env bash',
-      'echo "$*" >> "$FAKE_AZ_LOG"',
-      'case "$*" in',
-      '  "account show --query tenantId --output tsv") [ -z "${FAKE_LOGGED_OUT:-}" ] || { echo "Please run az login" >&2; exit 1; }; echo "$FAKE_TENANT" ;;',
-      '  "account show --query id --output tsv") echo "$FAKE_SUBSCRIPTION" ;;',
-      '  "ad sp show --id "*) if [ -n "${FAKE_SP_EXISTS:-}" ]; then echo "$FAKE_SP_EXISTS"; else echo "ERROR: not found" >&2; exit 3; fi ;;',
-      '  "ad sp create --id "*) echo "$FAKE_SP_CREATED" ;;',
-      '  "deployment sub create "* | "deployment mg create "*) exit 0 ;;',
-      '  *) echo "fake az: unexpected call: $*" >&2; exit 99 ;;',
-      'esac',
-    ].join('\n');
-    writeFileSync(path.join(fakeDir, 'az'), `${fakeAz}\n`);
-    chmodSync(path.join(fakeDir, 'az'), 0o755);
+    fakeAz = installFakeAz([
+      [
+        '"account show --query tenantId --output tsv"',
+        '[ -z "${FAKE_LOGGED_OUT:-}" ] || { echo "Please run az login" >&2; exit 1; }; echo "$FAKE_TENANT"',
+      ],
+      ['"account show --query id --output tsv"', 'echo "$FAKE_SUBSCRIPTION"'],
+      [
+        '"ad sp show --id "*',
+        'if [ -n "${FAKE_SP_EXISTS:-}" ]; then echo "$FAKE_SP_EXISTS"; else echo "ERROR: not found" >&2; exit 3; fi',
+      ],
+      ['"ad sp create --id "*', 'echo "$FAKE_SP_CREATED"'],
+      ['"deployment sub create "* | "deployment mg create "*', 'exit 0'],
+    ]);
   });
 
-  afterAll(() => rmSync(fakeDir, { recursive: true, force: true }));
+  afterAll(() => fakeAz.remove());
 
-  const onboard = (args: string[], extraEnv: Record<string, string> = {}) => {
-    const log = path.join(fakeDir, `calls-${Math.random().toString(36).slice(2)}.log`);
-    writeFileSync(log, '');
-    const result = spawnSync('bash', [script, ...args], {
-      encoding: 'utf8',
-      env: {
-        PATH: `${fakeDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-        FAKE_AZ_LOG: log,
-        FAKE_TENANT: tenantId,
-        FAKE_SUBSCRIPTION: currentSubscription,
-        FAKE_SP_CREATED: newSp,
-        ...extraEnv,
-      },
+  const onboard = (args: string[], extraEnv: Record<string, string> = {}) =>
+    fakeAz.run(script, args, {
+      FAKE_TENANT: tenantId,
+      FAKE_SUBSCRIPTION: currentSubscription,
+      FAKE_SP_CREATED: newSp,
+      ...extraEnv,
     });
-    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-    return { ...result, calls };
-  };
 
   it('creates the service principal, grants Reader on the current subscription, prints what to send back', () => {
     const result = onboard(['--app-id', appId]);
@@ -726,7 +764,7 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
       `ad sp create --id ${appId} --query id --output tsv`,
       `deployment sub create --subscription ${currentSubscription} --location eastus --name tenant-fleet-onboarding ` +
         `--template-file ${path.join(infraDir, 'customer', 'subscription.bicep')} --parameters ` +
-        `providerServicePrincipalObjectId=${newSp} blobDataAccess=None providerName=Tenant Fleet --output none`,
+        `providerServicePrincipalObjectId=${newSp} blobDataAccess=None providerName=Tenant Fleet blobDataStorageAccountIds=[] --output none`,
     ]);
     expect(result.stdout).toContain(`Tenant id:          ${tenantId}`);
     expect(result.stdout).toContain(`Subscriptions:      ${currentSubscription}`);
@@ -783,11 +821,75 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
     expect(result.stdout).toContain('Roles granted:      Reader, Storage Blob Data Contributor');
   });
 
+  it('grants the blob role on listed storage accounts only, passing them to the template as a JSON array', () => {
+    const accounts = [
+      `/subscriptions/${currentSubscription}/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/stdata1`,
+      '/subscriptions/11111111-0000-0000-0000-000000000002/resourceGroups/logs/providers/Microsoft.Storage/storageAccounts/stlogs',
+    ];
+    const result = onboard([
+      '--app-id',
+      appId,
+      '--blob-access',
+      'Reader',
+      '--blob-storage-account',
+      accounts[0]!,
+      '--blob-storage-account',
+      accounts[1]!,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const deployment = result.calls.find((c) => c.startsWith('deployment sub create'));
+    expect(deployment).toContain(
+      `blobDataAccess=Reader providerName=Tenant Fleet blobDataStorageAccountIds=${JSON.stringify(accounts)} --output none`,
+    );
+    expect(result.stdout).toContain(
+      'Roles granted:      Reader, Storage Blob Data Reader (blob role on 2 storage account(s) only)',
+    );
+    for (const account of accounts) expect(result.stdout).toContain(`Blob role on:       ${account}`);
+  });
+
+  it('the templates grant the listed accounts one by one, on the account, and keep the blob role off the scope', () => {
+    for (const file of ['infra/customer/subscription.bicep', 'infra/customer/management-group.bicep']) {
+      const bicep = template(file);
+      expect(bicep.source, file).toContain('param blobDataStorageAccountIds string[] = []');
+      const grants = modules(bicep).find((m) => m.name === 'accountGrants')!;
+      expect(grants.path).toBe('storage-account-grant.bicep');
+      expect(grants.node.text).toContain('for (accountId, i) in blobDataStorageAccountIds:');
+      expect(grants.node.text).toContain(
+        "scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])",
+      );
+      expect(declarations(bicep).find((d) => d.name === 'accountBlobRoleId')?.node.text).toContain(
+        "fail('blobDataStorageAccountIds needs blobDataAccess Reader or Contributor')",
+      );
+    }
+    const grant = template('infra/customer/storage-account-grant.bicep');
+    const [assignment] = resources(grant).filter((r) =>
+      r.type.startsWith('Microsoft.Authorization/roleAssignments@'),
+    );
+    expect(propertiesOf(assignment!.body!).get('scope')?.text).toBe('account');
+    expect(resources(grant).find((r) => r.name === 'account')).toMatchObject({ existing: true });
+    // Only blob data roles can be given per account (the caller passes blobRoleIds[Reader|Contributor]).
+    expect(grant.source).toContain("@description('Role definition id of the blob data role");
+  });
+
   it.each([
     [[], '--app-id is required'],
     [['--app-id', 'not-a-guid'], '--app-id must be a GUID'],
     [['--app-id', appId, '--blob-access', 'Owner'], '--blob-access must be None, Reader or Contributor'],
     [['--app-id', appId, '--subscription', 'prod'], '--subscription must be a subscription id'],
+    [
+      ['--app-id', appId, '--blob-access', 'Reader', '--blob-storage-account', 'stdata1'],
+      '--blob-storage-account must be a storage account resource id',
+    ],
+    [
+      [
+        '--app-id',
+        appId,
+        '--blob-storage-account',
+        `/subscriptions/${currentSubscription}/resourceGroups/d/providers/Microsoft.Storage/storageAccounts/st1`,
+      ],
+      '--blob-storage-account needs --blob-access Reader or Contributor',
+    ],
     [['--app-id', appId, '--subscription', currentSubscription, '--management-group', 'mg'], 'not both'],
     [['--app-id'], '--app-id needs a value'],
     [['--tenant', 'x'], 'unknown argument: --tenant'],
