@@ -17,7 +17,8 @@
  * instead of 100,000 `added` entries. The marker row goes into the baseline's first transaction with
  * `baselinePending`, so a baseline that dies half-way is resumed as a baseline (never as additions).
  */
-import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
+import { hasStatus } from '../storage/table-errors.js';
 import type { InventoryItem, VisibleSubscription } from '../platform/arm.js';
 import {
   contentHashWords,
@@ -155,7 +156,7 @@ export class SubscriptionSync {
     try {
       return await this.tables.inventory.getEntity<Row>(partition, rowKey);
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (hasStatus(error, 404)) return undefined;
       throw error;
     }
   }

@@ -3,7 +3,8 @@
  * which storage accounts may have rows in the storage table. One point read tells a sweep what to
  * retire; it is written before new subscriptions or accounts get rows and after some were retired.
  */
-import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
+import { hasStatus } from '../storage/table-errors.js';
 import { z } from 'zod';
 import type { VisibleSubscription } from '../platform/arm.js';
 import type { KnownStorageAccounts } from './storage-inventory.js';
@@ -73,7 +74,7 @@ export class TenantMarkers {
     try {
       marker = await this.inventory.getEntity(tenantId, TENANT_MARKER);
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!hasStatus(error, 404)) throw error;
       // No marker: no subscription has an inventory, and (the marker names accounts before their rows
       // are written) no account has rows.
       return { subscriptionIds: [], stored: false, storageAccounts: {} };
