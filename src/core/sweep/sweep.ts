@@ -19,7 +19,10 @@ import type { FleetRuntime } from '../runtime.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
 import { DiagnosedError, sweepTenant, type TenantWarning } from './tenant-sweep.js';
 
-/** Deliveries before the host moves a message to the poison queue; equals host.json's maxDequeueCount. */
+/**
+ * Deliveries before the host moves a message to the poison queue: host.json's maxDequeueCount, kept
+ * equal by test/functions/host-settings.test.ts.
+ */
 export const MAX_DEQUEUE_COUNT = 5;
 
 /** Tenants enqueued at once when a run starts. */
