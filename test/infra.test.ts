@@ -12,6 +12,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -803,5 +804,26 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("not signed in: run 'az login");
     expect(result.calls).toEqual(['account show --query tenantId --output tsv']);
+  });
+
+  it('says az is not installed, and how to get it, when there is no az on PATH', () => {
+    // A PATH with only the tools the script needs besides az (bash runs it; dirname finds the templates).
+    const noAz = mkdtempSync(path.join(tmpdir(), 'tenant-fleet-no-az-'));
+    try {
+      for (const tool of ['bash', 'dirname']) {
+        const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+        symlinkSync(found, path.join(noAz, tool));
+      }
+      const result = spawnSync(path.join(noAz, 'bash'), [script, '--app-id', appId], {
+        encoding: 'utf8',
+        env: { PATH: noAz },
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('the Azure CLI (az) is not installed or not on PATH');
+      expect(result.stderr).toContain('https://learn.microsoft.com/cli/azure/install-azure-cli');
+      expect(result.stderr).not.toContain('not signed in');
+    } finally {
+      rmSync(noAz, { recursive: true, force: true });
+    }
   });
 });
