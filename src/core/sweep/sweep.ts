@@ -11,13 +11,13 @@
  *   is recorded with its diagnosis; a message that still dies reaches the poison queue and is recorded.
  */
 import pLimit from 'p-limit';
-import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
+import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
 import { ConflictError, NotFoundError, ensureError } from '../platform/errors.js';
 import { isInvalidRow, type TenantRecord } from './registry.js';
-import { newRunId, type RunRecord, type RunTrigger, type TenantRunStatus } from './runs.js';
+import { newRunId, type RunRecord, type RunTrigger, type TenantClaim, type TenantRunStatus } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
-import { DiagnosedError, sweepTenant, type TenantWarning } from './tenant-sweep.js';
+import { DiagnosedError, sweepTenant, type TenantSweepResult, type TenantWarning } from './tenant-sweep.js';
 
 /**
  * Deliveries before the host moves a message to the poison queue: host.json's maxDequeueCount, kept
@@ -55,64 +55,18 @@ export async function startSweep(
   runtime: FleetRuntime,
   options: StartSweepOptions,
 ): Promise<StartSweepResult> {
-  const { runs, registry, config } = runtime;
+  const { runs } = runtime;
   await runtime.storage.ensureResources();
   const now = runtime.now();
   const nowIso = now.toISOString();
-  if (options.tenantIds) {
-    // Unknown tenants are refused before anything is locked or recorded (no empty run is left behind).
-    const missing: string[] = [];
-    for (const tenantId of new Set(options.tenantIds.map((id) => id.toLowerCase()))) {
-      try {
-        await registry.get(tenantId);
-      } catch (error) {
-        if (error instanceof NotFoundError) missing.push(tenantId);
-        else if (!(error instanceof ConflictError)) throw error; // an invalid row is reported by the run
-      }
-    }
-    if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
-  }
+  if (options.tenantIds) await refuseUnregistered(runtime, options.tenantIds);
   const closedStuckRun = await closeStuckRun(runtime, now);
   const runId = newRunId(now);
   await runs.acquireLock(runId, nowIso);
   try {
     await runs.createRun({ runId, trigger: options.trigger, status: 'running', startedAt: nowIso });
     const wanted = options.tenantIds ? new Set(options.tenantIds.map((id) => id.toLowerCase())) : undefined;
-    const planned: PlannedTenant[] = [];
-    const context = { cloud: config.cloud, appClientId: config.appClientId };
-    for await (const row of registry.list()) {
-      if (isInvalidRow(row)) {
-        if (wanted) continue;
-        planned.push({
-          tenantId: `invalid_${row.rowKey}`.slice(0, 200),
-          displayName: row.rowKey,
-          status: 'invalid',
-          diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
-        });
-        continue;
-      }
-      if (wanted && !wanted.has(row.tenantId)) continue;
-      const tenantContext = { ...context, tenantId: row.tenantId };
-      if (!row.enabled) {
-        planned.push({
-          ...identity(row),
-          status: 'skipped',
-          diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
-        });
-      } else if (registry.isCircuitOpen(row) && !wanted) {
-        planned.push({
-          ...identity(row),
-          status: 'skipped',
-          diagnosis: diagnosisFor(
-            'CircuitOpen',
-            tenantContext,
-            `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
-          ),
-        });
-      } else {
-        planned.push({ ...identity(row), status: 'queued' });
-      }
-    }
+    const planned = await planTenants(runtime, wanted);
     if (wanted) {
       const found = new Set(planned.map((tenant) => tenant.tenantId));
       const missing = [...wanted].filter((id) => !found.has(id));
@@ -135,14 +89,8 @@ export async function startSweep(
           : {}),
       })),
     );
-    const queue = runtime.storage.queue(config.names.sweepQueue);
-    const limit = pLimit(ENQUEUE_CONCURRENCY);
     const queued = planned.filter((tenant) => tenant.status === 'queued');
-    await Promise.all(
-      queued.map((tenant) =>
-        limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
-      ),
-    );
+    await enqueueTenants(runtime, runId, queued);
     if (queued.length === 0) await runs.finalizeRun(runId, nowIso);
     runtime.log(
       'info',
@@ -160,6 +108,75 @@ export async function startSweep(
     await runs.finalizeRun(runId, runtime.now().toISOString()).catch(() => undefined);
     throw error;
   }
+}
+
+/** Refuses unknown tenants before anything is locked or recorded (no empty run is left behind). */
+async function refuseUnregistered(runtime: FleetRuntime, tenantIds: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const tenantId of new Set(tenantIds.map((id) => id.toLowerCase()))) {
+    try {
+      await runtime.registry.get(tenantId);
+    } catch (error) {
+      if (error instanceof NotFoundError) missing.push(tenantId);
+      else if (!(error instanceof ConflictError)) throw error; // an invalid row is reported by the run
+    }
+  }
+  if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
+}
+
+/**
+ * What the run does with each registry row: queue it, skip it (excluded, or its circuit is open on a
+ * scheduled run) or report it (a row that is not a tenant). `wanted`: only these tenants.
+ */
+async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefined): Promise<PlannedTenant[]> {
+  const { registry, config } = runtime;
+  const planned: PlannedTenant[] = [];
+  const context = { cloud: config.cloud, appClientId: config.appClientId };
+  for await (const row of registry.list()) {
+    if (isInvalidRow(row)) {
+      if (wanted) continue;
+      planned.push({
+        tenantId: `invalid_${row.rowKey}`.slice(0, 200),
+        displayName: row.rowKey,
+        status: 'invalid',
+        diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
+      });
+      continue;
+    }
+    if (wanted && !wanted.has(row.tenantId)) continue;
+    const tenantContext = { ...context, tenantId: row.tenantId };
+    if (!row.enabled) {
+      planned.push({
+        ...identity(row),
+        status: 'skipped',
+        diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
+      });
+    } else if (registry.isCircuitOpen(row) && !wanted) {
+      planned.push({
+        ...identity(row),
+        status: 'skipped',
+        diagnosis: diagnosisFor(
+          'CircuitOpen',
+          tenantContext,
+          `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
+        ),
+      });
+    } else {
+      planned.push({ ...identity(row), status: 'queued' });
+    }
+  }
+  return planned;
+}
+
+/** One sweep message per queued tenant, a few sent at once. */
+async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: PlannedTenant[]): Promise<void> {
+  const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
+  const limit = pLimit(ENQUEUE_CONCURRENCY);
+  await Promise.all(
+    queued.map((tenant) =>
+      limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
+    ),
+  );
 }
 
 function identity(row: TenantRecord): { tenantId: string; displayName: string } {
@@ -215,76 +232,130 @@ export async function processTenantMessage(
     return 'invalid-message';
   }
   const { runId, tenantId } = message;
-  const { runs, registry, config } = runtime;
-  const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
-  const claim = await runs.beginTenant(runId, tenantId, delivery.dequeueCount, runtime.now().toISOString());
+  const { config } = runtime;
+  const job: TenantJob = {
+    runtime,
+    runId,
+    tenantId,
+    delivery: delivery.dequeueCount,
+    context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
+  };
+  const claim = await runtime.runs.beginTenant(
+    runId,
+    tenantId,
+    delivery.dequeueCount,
+    runtime.now().toISOString(),
+  );
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
     return 'duplicate';
   }
-  let tenant: TenantRecord;
-  try {
-    tenant = await registry.get(tenantId);
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    await runs.finishTenant(
-      runId,
-      tenantId,
-      'skipped',
-      { endedAt: runtime.now().toISOString(), diagnosis: diagnosisFor('TenantRemoved', context) },
-      claim,
-    );
+  const tenant = await registeredTenant(job, claim);
+  if (!tenant) {
     await closeRunIfDrained(runtime, runId);
     return 'skipped';
   }
   let outcome: ProcessOutcome;
   try {
     const result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
-    const status = result.warnings.length > 0 ? 'partial' : 'succeeded';
-    const warning = result.warnings[0]?.diagnosis;
-    if (
-      await runs.finishTenant(
-        runId,
-        tenantId,
-        status,
-        {
-          endedAt: runtime.now().toISOString(),
-          ...result.counts,
-          warnings: result.warnings.map(summarizeWarning),
-          ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
-        },
-        claim,
-      )
-    ) {
-      await registry.recordSweepOutcome(tenantId, runId, status, warning, tenant);
-    }
-    outcome = status;
+    outcome = await recordSwept(job, claim, tenant, result);
   } catch (caught) {
-    const error = ensureError(caught);
-    const diagnosis = error instanceof DiagnosedError ? error.diagnosis : diagnose(error, context);
-    if (diagnosis.retryable && delivery.dequeueCount < MAX_DEQUEUE_COUNT) {
-      runtime.log(
-        'warn',
-        `tenant ${tenantId} attempt ${delivery.dequeueCount} failed (${diagnosis.code}); the queue will retry`,
-      );
-      throw error;
-    }
-    if (
-      await runs.finishTenant(
-        runId,
-        tenantId,
-        'failed',
-        { endedAt: runtime.now().toISOString(), diagnosis },
-        claim,
-      )
-    ) {
-      await registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis, tenant);
-    }
-    runtime.log('warn', `tenant ${tenantId} failed: ${diagnosis.code}: ${diagnosis.meaning}`);
-    outcome = 'failed';
+    outcome = await recordFailure(job, claim, tenant, caught);
   }
   await closeRunIfDrained(runtime, runId);
   return outcome;
+}
+
+/** One delivery of one tenant's message: what the steps below share. */
+interface TenantJob {
+  runtime: FleetRuntime;
+  runId: string;
+  tenantId: string;
+  /** Which delivery this is (the queue's dequeue count). */
+  delivery: number;
+  context: DiagnosisContext;
+}
+
+/** The tenant's registry record; a tenant removed since the run started is recorded as skipped. */
+async function registeredTenant(job: TenantJob, claim: TenantClaim): Promise<TenantRecord | undefined> {
+  const { runtime, runId, tenantId } = job;
+  try {
+    return await runtime.registry.get(tenantId);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      'skipped',
+      { endedAt: runtime.now().toISOString(), diagnosis: diagnosisFor('TenantRemoved', job.context) },
+      claim,
+    );
+    return undefined;
+  }
+}
+
+/** Records a swept tenant (partial when something was refused) in the run and, once, in the registry. */
+async function recordSwept(
+  job: TenantJob,
+  claim: TenantClaim,
+  tenant: TenantRecord,
+  result: TenantSweepResult,
+): Promise<ProcessOutcome> {
+  const { runtime, runId, tenantId } = job;
+  const status = result.warnings.length > 0 ? 'partial' : 'succeeded';
+  const warning = result.warnings[0]?.diagnosis;
+  if (
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      status,
+      {
+        endedAt: runtime.now().toISOString(),
+        ...result.counts,
+        warnings: result.warnings.map(summarizeWarning),
+        ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
+      },
+      claim,
+    )
+  ) {
+    await runtime.registry.recordSweepOutcome(tenantId, runId, status, warning, tenant);
+  }
+  return status;
+}
+
+/**
+ * A failed sweep: rethrown while it is retryable and deliveries remain (the queue redelivers it),
+ * otherwise recorded with its diagnosis in the run and, once, in the registry.
+ */
+async function recordFailure(
+  job: TenantJob,
+  claim: TenantClaim,
+  tenant: TenantRecord,
+  caught: unknown,
+): Promise<ProcessOutcome> {
+  const { runtime, runId, tenantId } = job;
+  const error = ensureError(caught);
+  const diagnosis = error instanceof DiagnosedError ? error.diagnosis : diagnose(error, job.context);
+  if (diagnosis.retryable && job.delivery < MAX_DEQUEUE_COUNT) {
+    runtime.log(
+      'warn',
+      `tenant ${tenantId} attempt ${job.delivery} failed (${diagnosis.code}); the queue will retry`,
+    );
+    throw error;
+  }
+  if (
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      'failed',
+      { endedAt: runtime.now().toISOString(), diagnosis },
+      claim,
+    )
+  ) {
+    await runtime.registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis, tenant);
+  }
+  runtime.log('warn', `tenant ${tenantId} failed: ${diagnosis.code}: ${diagnosis.meaning}`);
+  return 'failed';
 }
 
 /** A message that exhausted its deliveries: record the tenant as failed (never lost silently). */
