@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatSummary } from '../../dev/summary.js';
 import { loadConfig } from '../../src/core/platform/config.js';
-import type { RunRecord, RunTotals } from '../../src/core/sweep/runs.js';
+import { emptyCounts, type RunRecord, type RunTotals } from '../../src/core/sweep/runs.js';
 
 const config = loadConfig({
   TENANT_FLEET_MI_CLIENT_ID: randomUUID(),
@@ -28,17 +28,8 @@ function run(totals: Partial<RunTotals>): RunRecord {
       skipped: 0,
       invalid: 0,
       abandoned: 0,
+      ...emptyCounts(),
       subscriptions: 5,
-      resourceGroups: 0,
-      resources: 0,
-      baselined: 0,
-      added: 0,
-      removed: 0,
-      modified: 0,
-      storageAccounts: 0,
-      storageRefused: 0,
-      blobs: 0,
-      blobBytes: 0,
       ...totals,
     },
   };

@@ -123,6 +123,11 @@ export const COUNT_FIELDS: Array<keyof TenantRunCounts> = [
   'blobBytes',
 ];
 
+/** Counts of nothing found yet (every count field 0). */
+export function emptyCounts(): TenantRunCounts {
+  return Object.fromEntries(COUNT_FIELDS.map((field) => [field, 0])) as unknown as TenantRunCounts;
+}
+
 /**
  * A JSON list that fits a Table string property (32K characters): whole items are kept while they fit
  * and a last `{ truncated: n }` item says how many were left out, so the value always parses.

@@ -9,6 +9,7 @@ import { NotFoundError } from '../platform/errors.js';
 import { hasStatus } from '../storage/table-errors.js';
 import {
   COUNT_FIELDS,
+  emptyCounts,
   isRunId,
   RUN_PARTITION,
   runRowKey,
@@ -16,7 +17,6 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTotals,
-  type TenantRunCounts,
 } from './run-records.js';
 import { RunTenants } from './run-tenants.js';
 import { SweepLock } from './sweep-lock.js';
@@ -118,7 +118,7 @@ export class RunStore {
       skipped: 0,
       invalid: 0,
       abandoned: 0,
-      ...(Object.fromEntries(COUNT_FIELDS.map((field) => [field, 0])) as unknown as TenantRunCounts),
+      ...emptyCounts(),
     };
     for await (const tenant of this.listTenants(runId)) {
       let status = tenant.status;

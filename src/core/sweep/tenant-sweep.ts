@@ -24,7 +24,7 @@ import { countRunChanges } from '../inventory/run-changes.js';
 import { TenantMarkers, type TenantMarker } from '../inventory/tenant-marker.js';
 import { syncTenantStorage } from '../inventory/storage-inventory.js';
 import type { TenantRecord } from './registry.js';
-import type { TenantRunCounts } from './runs.js';
+import { emptyCounts, type TenantRunCounts } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
 
@@ -271,17 +271,8 @@ async function countInventory(
   redelivered: boolean,
 ): Promise<TenantRunCounts> {
   const counts: TenantRunCounts = {
+    ...emptyCounts(),
     subscriptions: synced.filter((result) => current.has(result.subscriptionId)).length,
-    resourceGroups: 0,
-    resources: 0,
-    baselined: 0,
-    added: 0,
-    removed: 0,
-    modified: 0,
-    storageAccounts: 0,
-    storageRefused: 0,
-    blobs: 0,
-    blobBytes: 0,
   };
   for (const result of synced) {
     counts.baselined += result.baselined;
