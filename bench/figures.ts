@@ -36,7 +36,7 @@ export interface SweepFigures {
   tableRequests: number;
   rowsWritten: number;
   tableRequestsPer1000Rows: number;
-  /** Inventory and change rows only (the InventorySync writers), and the requests they took. */
+  /** Inventory and change rows only (the SubscriptionSync writers), and the requests they took. */
   inventoryRowsWritten: number;
   inventoryTableRequests: number;
   /** Write requests (transactions and single writes) to the inventory and changes tables. */

@@ -2,6 +2,7 @@
  * Command-line options of `npm run bench`. Every dimension of the world and of the sandbox's ARM can
  * be scaled; `--quick` is a small run (well under a minute) for checking the benchmark itself.
  */
+import { parseFlags } from '../sandbox/flags.js';
 
 /** The generated world: customer tenants x subscriptions x resources per subscription. */
 export interface WorldShape {
@@ -110,81 +111,89 @@ export function seriesTenantsFor(
   return perTenant > 0 ? Math.max(1, Math.ceil(target / perTenant)) : 1;
 }
 
+const FLAGS = {
+  tenants: { type: 'string' },
+  subscriptions: { type: 'string' },
+  resources: { type: 'string' },
+  seed: { type: 'string' },
+  'latency-ms': { type: 'string' },
+  'page-size': { type: 'string' },
+  throttle: { type: 'boolean', default: true },
+  series: { type: 'boolean', default: true },
+  'series-tenants': { type: 'string' },
+  'series-multipliers': { type: 'string' },
+  naive: { type: 'boolean', default: true },
+  floor: { type: 'boolean', default: true },
+  quick: { type: 'boolean' },
+  'report-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** An integer flag's value, or `fallback` when the flag is absent. */
+function optionalInteger(
+  flag: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max?: number,
+): number {
+  return text === undefined ? fallback : integer(flag, text, min, max);
+}
+
 /** Parses the arguments after `tsx bench/run.ts`; throws {@link BenchUsageError}. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
-  const quick = argv.includes('--quick');
-  let tenants: number = quick ? QUICK.tenants : DEFAULTS.tenants;
-  let subscriptions: number = quick ? QUICK.subscriptionsPerTenant : DEFAULTS.subscriptionsPerTenant;
-  let resources: number = quick ? QUICK.resourcesPerSubscription : DEFAULTS.resourcesPerSubscription;
-  let seed: number = DEFAULTS.seed;
-  let latencyMs: number = DEFAULTS.latencyMs;
-  let pageSize: number = DEFAULTS.pageSize;
-  let throttle = true;
-  let series = true;
-  let seriesTenants: number | undefined = quick ? QUICK.seriesTenants : undefined;
-  let seriesMultipliers: number[] = quick ? [...QUICK.multipliers] : [...DEFAULTS.multipliers];
-  let naive = true;
-  let storageFloor = true;
-  let reportDirectory = 'reports';
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--tenants':
-        tenants = integer(flag, value(), 1);
-        break;
-      case '--subscriptions':
-        subscriptions = integer(flag, value(), 1, 1000);
-        break;
-      case '--resources':
-        resources = integer(flag, value(), 0);
-        break;
-      case '--seed':
-        seed = integer(flag, value(), 0, 2 ** 31);
-        break;
-      case '--latency-ms':
-        latencyMs = integer(flag, value(), 0, 60_000);
-        break;
-      case '--page-size':
-        pageSize = integer(flag, value(), 1, 5000);
-        break;
-      case '--no-throttle':
-        throttle = false;
-        break;
-      case '--series':
-        series = true;
-        break;
-      case '--no-series':
-        series = false;
-        break;
-      case '--series-tenants':
-        seriesTenants = integer(flag, value(), 1);
-        break;
-      case '--series-multipliers':
-        seriesMultipliers = multipliers(value());
-        break;
-      case '--no-naive':
-        naive = false;
-        break;
-      case '--no-floor':
-        storageFloor = false;
-        break;
-      case '--quick':
-        break;
-      case '--report-dir': {
-        const directory = value();
-        if (!directory || directory.startsWith('--'))
-          throw new BenchUsageError('--report-dir needs a directory');
-        reportDirectory = directory;
-        break;
-      }
-      case '--help':
-      case '-h':
-        return 'help';
-      default:
-        throw new BenchUsageError(`unknown flag '${flag}'`);
-    }
-  }
+  const flags = parseFlags(
+    argv,
+    FLAGS,
+    {
+      tenants: 'an integer',
+      subscriptions: 'an integer',
+      resources: 'an integer',
+      seed: 'an integer',
+      'latency-ms': 'an integer',
+      'page-size': 'an integer',
+      'series-tenants': 'an integer',
+      'series-multipliers': 'positive integers like 1,10,100',
+      'report-dir': 'a directory',
+    },
+    (message) => new BenchUsageError(message),
+  );
+  if (flags.help) return 'help';
+  const quick = flags.quick === true;
+  const tenants = optionalInteger('--tenants', flags.tenants, quick ? QUICK.tenants : DEFAULTS.tenants, 1);
+  const subscriptions = optionalInteger(
+    '--subscriptions',
+    flags.subscriptions,
+    quick ? QUICK.subscriptionsPerTenant : DEFAULTS.subscriptionsPerTenant,
+    1,
+    1000,
+  );
+  const resources = optionalInteger(
+    '--resources',
+    flags.resources,
+    quick ? QUICK.resourcesPerSubscription : DEFAULTS.resourcesPerSubscription,
+    0,
+  );
+  const seed = optionalInteger('--seed', flags.seed, DEFAULTS.seed, 0, 2 ** 31);
+  const latencyMs = optionalInteger('--latency-ms', flags['latency-ms'], DEFAULTS.latencyMs, 0, 60_000);
+  const pageSize = optionalInteger('--page-size', flags['page-size'], DEFAULTS.pageSize, 1, 5000);
+  const throttle = flags.throttle;
+  const series = flags.series;
+  const seriesTenants =
+    flags['series-tenants'] !== undefined
+      ? integer('--series-tenants', flags['series-tenants'], 1)
+      : quick
+        ? QUICK.seriesTenants
+        : undefined;
+  const seriesMultipliers =
+    flags['series-multipliers'] !== undefined
+      ? multipliers(flags['series-multipliers'])
+      : quick
+        ? [...QUICK.multipliers]
+        : [...DEFAULTS.multipliers];
+  const naive = flags.naive;
+  const storageFloor = flags.floor;
+  const reportDirectory = flags['report-dir'] ?? 'reports';
   const largest = seriesMultipliers[seriesMultipliers.length - 1]!;
   return {
     world: { tenants, subscriptionsPerTenant: subscriptions, resourcesPerSubscription: resources, seed },

@@ -6,8 +6,7 @@
  * State (Azurite's data and the demo world with its drift) persists in .local/ between runs, so a
  * second `npm start` shows what changed since the first. `npm start -- --reset` starts over.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,6 +23,7 @@ import {
   readQueueSemantics,
   runScheduledSweep,
 } from './local-host.js';
+import { LocalStateError, loadLocalState, type LocalState } from './local-state.js';
 import { sandboxFleetConfig } from './sandbox-fleet.js';
 import { printSummary } from './summary.js';
 
@@ -52,16 +52,19 @@ async function main(): Promise<number> {
     return 0;
   }
   const stateDir = resolve(args.values['state-dir'] ?? join(root, '.local'));
-  if (args.values.reset) await rm(stateDir, { recursive: true, force: true });
-  await mkdir(stateDir, { recursive: true });
-  const worldPath = join(stateDir, 'world.json');
-  const statePath = join(stateDir, 'state.json');
-  const previous = existsSync(statePath)
-    ? (JSON.parse(await readFile(statePath, 'utf8')) as { sweeps: number })
-    : { sweeps: 0 };
-  const world = JSON.parse(
-    await readFile(existsSync(worldPath) ? worldPath : join(root, 'sandbox', 'worlds', 'demo.json'), 'utf8'),
-  ) as unknown;
+  let local: LocalState;
+  try {
+    local = await loadLocalState(stateDir, {
+      reset: args.values.reset,
+      // The command that starts over with the same state directory.
+      resetCommand: `npm start -- --reset${args.values['state-dir'] ? ` --state-dir ${args.values['state-dir']}` : ''}`,
+    });
+  } catch (error) {
+    if (!(error instanceof LocalStateError)) throw error;
+    console.error(`npm start: ${error.message}`);
+    return 2;
+  }
+  const { worldPath, statePath, previous, world } = local;
 
   const started = Date.now();
   let azurite: AzuriteHandle | undefined;

@@ -84,8 +84,11 @@ export function formatSummary(
     lines.push('');
     lines.push(
       `Totals: ${totals.tenants} tenants (${totals.succeeded} ok, ${totals.partial} partial, ${totals.failed} failed, ${totals.skipped} skipped), ` +
-        `${totals.subscriptions} subscriptions, ${totals.resources} resources, ` +
-        (totals.baselined ? `${totals.baselined} taken into a first inventory (baseline), ` : '') +
+        `${totals.subscriptions} subscriptions, ${totals.resourceGroups} resource groups, ${totals.resources} resources, ` +
+        // A baseline takes in resource groups as well as resources: say so, or the counts look wrong.
+        (totals.baselined
+          ? `${totals.baselined} of them (resource groups and resources together) taken into a first inventory (baseline), `
+          : '') +
         `${totals.added} added, ${totals.removed} removed, ${totals.modified} modified.`,
     );
   }

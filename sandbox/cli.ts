@@ -3,10 +3,12 @@
  *
  * Starts the sandbox cloud, prints ONE JSON line with its endpoints (and the local identity header
  * the MI client must send; never a token or a key), and runs until SIGINT/SIGTERM, then closes
- * cleanly. A bad flag or world file prints a one-line error naming the problem and the fix and exits 2.
+ * cleanly. A bad flag or world file prints a one-line error naming the problem and the fix and exits 2;
+ * `--help` prints the usage and exits 0.
  */
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import { parseFlags } from './flags.js';
 import { generateWorld, worldFacts, type GenerateWorldOptions } from './generator.js';
 import { startSandbox, type SandboxOptions } from './index.js';
 import { WorldStore, WorldStoreError, type WorldSnapshot } from './state.js';
@@ -26,9 +28,9 @@ export interface CliOptions {
   stateDirectory?: string;
 }
 
-const USAGE =
+export const USAGE =
   'usage: npm run sandbox -- (--world <file> | --generate tenants=N,subscriptions=N,resources=N[,seed=N,storage=N,containers=N,blobs=N]) ' +
-  '[--page-size N] [--latency-ms N] [--no-throttle] [--no-storage] [--state-dir DIR]';
+  '[--page-size N] [--latency-ms N] [--no-throttle] [--no-storage] [--state-dir DIR] [--help]';
 
 const GENERATE_KEYS: Record<string, keyof GenerateWorldOptions> = {
   tenants: 'tenants',
@@ -82,48 +84,39 @@ function parseGenerate(spec: string | undefined): GenerateWorldOptions {
   return options as GenerateWorldOptions;
 }
 
-/** Parses the command line (without `node script`); throws {@link CliError}. */
-export function parseCliArgs(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { throttle: true };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--world': {
-        const file = value();
-        if (!file || file.startsWith('--')) throw new CliError(`--world needs a file path. ${USAGE}`);
-        options.worldFile = file;
-        break;
-      }
-      case '--generate':
-        options.generate = parseGenerate(value());
-        break;
-      case '--page-size':
-        options.pageSize = integer('--page-size', value(), 1);
-        break;
-      case '--latency-ms':
-        options.latencyMs = integer('--latency-ms', value(), 0);
-        break;
-      case '--no-throttle':
-        options.throttle = false;
-        break;
-      case '--no-storage':
-        options.storage = false;
-        break;
-      case '--state-dir': {
-        const directory = value();
-        if (!directory || directory.startsWith('--'))
-          throw new CliError(`--state-dir needs a directory. ${USAGE}`);
-        options.stateDirectory = directory;
-        break;
-      }
-      case '--help':
-      case '-h':
-        throw new CliError(USAGE);
-      default:
-        throw new CliError(`unknown flag '${flag}'. ${USAGE}`);
-    }
-  }
+const FLAGS = {
+  world: { type: 'string' },
+  generate: { type: 'string' },
+  'page-size': { type: 'string' },
+  'latency-ms': { type: 'string' },
+  throttle: { type: 'boolean', default: true },
+  storage: { type: 'boolean', default: true },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses the command line (without `node script`); `'help'` for --help; throws {@link CliError}. */
+export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
+  const flags = parseFlags(
+    argv,
+    FLAGS,
+    {
+      world: 'a file path',
+      generate: 'a spec like tenants=20,subscriptions=2,resources=300,seed=1',
+      'page-size': 'an integer >= 1',
+      'latency-ms': 'an integer >= 0',
+      'state-dir': 'a directory',
+    },
+    (message) => new CliError(`${message}. ${USAGE}`),
+  );
+  if (flags.help) return 'help';
+  const options: CliOptions = { throttle: flags.throttle };
+  if (flags.world !== undefined) options.worldFile = flags.world;
+  if (flags.generate !== undefined) options.generate = parseGenerate(flags.generate);
+  if (flags['page-size'] !== undefined) options.pageSize = integer('--page-size', flags['page-size'], 1);
+  if (flags['latency-ms'] !== undefined) options.latencyMs = integer('--latency-ms', flags['latency-ms'], 0);
+  if (!flags.storage) options.storage = false;
+  if (flags['state-dir'] !== undefined) options.stateDirectory = flags['state-dir'];
   if (!options.worldFile === !options.generate) {
     throw new CliError(`give exactly one of --world <file> or --generate <spec>. ${USAGE}`);
   }
@@ -163,6 +156,10 @@ export async function loadWorldFile(file: string): Promise<WorldSnapshot> {
 
 async function main(): Promise<void> {
   const cli = parseCliArgs(process.argv.slice(2));
+  if (cli === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const world = cli.worldFile ? await loadWorldFile(cli.worldFile) : generateWorld(cli.generate!);
   const options: SandboxOptions = {
     world,

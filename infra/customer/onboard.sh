@@ -94,6 +94,8 @@ for template in subscription.bicep management-group.bicep storage-account-grant.
   [ -f "$here/$template" ] || fail "missing $here/$template: run the script from a copy of infra/customer with infra/shared beside it"
 done
 
+command -v az >/dev/null 2>&1 ||
+  fail "the Azure CLI (az) is not installed or not on PATH: install it (https://learn.microsoft.com/cli/azure/install-azure-cli) and run 'az login --tenant <your tenant id>', or run this script in Azure Cloud Shell, where az is ready"
 tenant_id="$(az account show --query tenantId --output tsv)" || fail "not signed in: run 'az login --tenant <your tenant id>' first"
 if [ -z "$management_group" ] && [ ${#subscriptions[@]} -eq 0 ]; then
   subscriptions=("$(az account show --query id --output tsv)")

@@ -1,4 +1,10 @@
 /** Entry point of `npm run fleet`; the commands live in fleet.ts (testable without a process). */
 import { runFleetCommand } from './fleet.js';
 
-process.exitCode = await runFleetCommand(process.argv.slice(2), process.env, (text) => console.log(text));
+// Results on stdout, errors on stderr (a pipe to jq gets only JSON).
+process.exitCode = await runFleetCommand(
+  process.argv.slice(2),
+  process.env,
+  (text) => console.log(text),
+  (text) => console.error(text),
+);

@@ -9,8 +9,9 @@
  *   audit [--tenant id] [--actor id|upn] [--action a] [--from iso] [--to iso] [--top n] [--continuation t]
  *
  * Changes made here are audited like the API's (actor `cli:$USER`, via `cli`).
- * Output is JSON (pipe it to jq); errors are one line naming what is wrong and how to fix it, exit 2
- * for bad input or configuration, 1 for a failure of the cloud behind.
+ * Output is JSON on stdout (pipe it to jq); errors go to stderr, one line naming what is wrong and how
+ * to fix it. Exit codes: 0 done, 1 a failure of the cloud behind, 2 bad input or configuration, 3 a
+ * diagnose whose checks did not all pass (its report still on stdout).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/platform/config.js';
@@ -35,14 +36,24 @@ const USAGE = `usage: npm run fleet -- <command>
   tenants disable <tenantId> --reason <text> | enable <tenantId> | reset <tenantId> | remove <tenantId>
   diagnose <tenantId>
   runs list [--top <n>] | show <runId> | start [<tenantId>...]
-  audit [--tenant <id>] [--actor <id|upn>] [--action <a>] [--from <iso>] [--to <iso>] [--top <n>] [--continuation <token>]`;
+  audit [--tenant <id>] [--actor <id|upn>] [--action <a>] [--from <iso>] [--to <iso>] [--top <n>] [--continuation <token>]
+exit codes: 0 done, 1 the cloud behind failed, 2 bad input or configuration,
+  3 diagnose found a failing check (the report on stdout says which and the fix)`;
+
+/** Exit code of a diagnose whose checks did not all pass. */
+export const DIAGNOSE_FAILED_EXIT = 3;
 
 class UsageError extends Error {}
 
+/**
+ * Runs one command: its result goes to `out` (stdout), an error or the usage after a mistake to `err`
+ * (stderr). Returns the exit code.
+ */
 export async function runFleetCommand(
   argv: string[],
   env: Record<string, string | undefined>,
   out: (text: string) => void,
+  err: (text: string) => void,
 ): Promise<number> {
   let parsed;
   try {
@@ -63,20 +74,24 @@ export async function runFleetCommand(
       },
     });
   } catch (error) {
-    out(`error: ${ensureError(error).message}\n${USAGE}`);
+    err(`error: ${ensureError(error).message}\n${USAGE}`);
     return 2;
   }
   const [group, action, ...rest] = parsed.positionals;
-  if (parsed.values.help || !group) {
+  if (parsed.values.help) {
     out(USAGE);
-    return parsed.values.help ? 0 : 2;
+    return 0;
+  }
+  if (!group) {
+    err(USAGE);
+    return 2;
   }
   let runtime: FleetRuntime;
   try {
     runtime = createRuntime(loadConfig(env), { log: () => undefined });
   } catch (error) {
     if (error instanceof ConfigError) {
-      out(`error: ${error.message}\nfix: set ${error.setting} in the environment (docs/configuration.md)`);
+      err(`error: ${error.message}\nfix: set ${error.setting} in the environment (docs/configuration.md)`);
       return 2;
     }
     throw error;
@@ -85,21 +100,24 @@ export async function runFleetCommand(
     await runtime.storage.ensureResources();
     const result = await dispatch(runtime, group, action, rest, parsed.values);
     out(JSON.stringify(result, null, 2));
+    if (group === 'diagnose' && !(result as { verified?: boolean }).verified) {
+      const failed = (result as { steps?: Array<{ name: string; ok: boolean }> }).steps?.find(
+        (step) => !step.ok,
+      );
+      err(`error: the ${failed?.name ?? 'onboarding'} check failed; the report above says why and the fix`);
+      return DIAGNOSE_FAILED_EXIT;
+    }
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      out(`error: ${error.message}\n${USAGE}`);
+      err(`error: ${error.message}\n${USAGE}`);
       return 2;
     }
-    if (error instanceof InputError) {
-      out(`error: ${error.message}`);
+    if (error instanceof InputError || error instanceof NotFoundError || error instanceof ConflictError) {
+      err(`error: ${error.message}`);
       return 2;
     }
-    if (error instanceof NotFoundError || error instanceof ConflictError) {
-      out(`error: ${error.message}`);
-      return 2;
-    }
-    out(`error: ${redact(ensureError(error).message.split('\n')[0] ?? '')}`);
+    err(`error: ${redact(ensureError(error).message.split('\n')[0] ?? '')}`);
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 /** Poison queue: a tenant message that failed every delivery is recorded as a failed tenant of its run. */
 import { app, type InvocationContext } from '@azure/functions';
-import { resourceNames } from '../core/platform/config.js';
+import { resourceNamesFromEnv } from '../core/platform/config.js';
 import { getRuntime } from '../core/runtime.js';
 import { recordPoisonMessage } from '../core/sweep/sweep.js';
 
@@ -10,7 +10,7 @@ export async function sweepPoison(message: unknown, context: InvocationContext):
 }
 
 app.storageQueue('sweepPoison', {
-  queueName: resourceNames(process.env.TENANT_FLEET_STORAGE_PREFIX).poisonQueue,
+  queueName: resourceNamesFromEnv().poisonQueue,
   connection: 'AzureWebJobsStorage',
   handler: sweepPoison,
 });

@@ -1,5 +1,10 @@
-/** Timer: starts a scheduled sweep (one queue message per tenant). Schedule: TENANT_FLEET_SWEEP_SCHEDULE. */
+/**
+ * Timer: starts a scheduled sweep (one queue message per tenant). The schedule is the app setting
+ * TENANT_FLEET_SWEEP_SCHEDULE, resolved by the host (a binding expression: an operator changes it
+ * without a deployment); config.ts validates the same setting at app start (appStart.ts).
+ */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { SWEEP_SCHEDULE_SETTING } from '../core/platform/config.js';
 import { ConflictError } from '../core/platform/errors.js';
 import { getRuntime } from '../core/runtime.js';
 import { startSweep } from '../core/sweep/sweep.js';
@@ -21,7 +26,7 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
 }
 
 app.timer('sweepTimer', {
-  schedule: '%TENANT_FLEET_SWEEP_SCHEDULE%',
+  schedule: `%${SWEEP_SCHEDULE_SETTING}%`,
   runOnStartup: false,
   handler: sweepTimer,
 });

@@ -3,7 +3,7 @@
  * (host.json: visibilityTimeout, maxDequeueCount); everything else is recorded by the core.
  */
 import { app, type InvocationContext } from '@azure/functions';
-import { resourceNames } from '../core/platform/config.js';
+import { resourceNamesFromEnv } from '../core/platform/config.js';
 import { getRuntime } from '../core/runtime.js';
 import { processTenantMessage } from '../core/sweep/sweep.js';
 
@@ -14,7 +14,7 @@ export async function sweepWorker(message: unknown, context: InvocationContext):
 }
 
 app.storageQueue('sweepWorker', {
-  queueName: resourceNames(process.env.TENANT_FLEET_STORAGE_PREFIX).sweepQueue,
+  queueName: resourceNamesFromEnv().sweepQueue,
   connection: 'AzureWebJobsStorage',
   handler: sweepWorker,
 });

@@ -36,6 +36,28 @@ describe('bench pieces', () => {
     expect(parseBenchArgs(['--help'])).toBe('help');
     expect(() => parseBenchArgs(['--tenants', 'many'])).toThrow(BenchUsageError);
     expect(() => parseBenchArgs(['--frobnicate'])).toThrow(/unknown flag '--frobnicate'/);
+    expect(() => parseBenchArgs(['--tenants'])).toThrow(/^--tenants needs an integer$/);
+    expect(() => parseBenchArgs(['--quick', 'now'])).toThrow(/unexpected argument 'now'/);
+    expect(() => parseBenchArgs(['--tenants', '0'])).toThrow(/--tenants needs an integer from 1/);
+    const flags = parseBenchArgs([
+      '--no-series',
+      '--series',
+      '--no-naive',
+      '--no-floor',
+      '--report-dir',
+      'out',
+    ]);
+    if (flags === 'help') throw new Error('unexpected help');
+    expect(flags).toMatchObject({
+      naive: false,
+      storageFloor: false,
+      reportDirectory: 'out',
+      series: { enabled: true },
+      arm: { throttle: { enabled: true } },
+    });
+    const multiplied = parseBenchArgs(['--series-multipliers', '10,1', '--series-tenants', '3']);
+    if (multiplied === 'help') throw new Error('unexpected help');
+    expect(multiplied.series).toEqual({ enabled: true, tenants: 3, multipliers: [1, 10] });
   });
 
   it('computes the ideal bound from pages, latency, concurrency and the throttling floor', () => {

@@ -1,4 +1,5 @@
 /** The operator CLI over the same core: registry, diagnostics and runs, with errors that say the fix. */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
@@ -14,10 +15,19 @@ const demo = JSON.parse(
 let sandbox: Sandbox;
 let env: Record<string, string>;
 
-async function fleet(...args: string[]): Promise<{ code: number; text: string; json: () => unknown }> {
+/** One command: stdout (`text`) and stderr (`errors`) apart, as a shell sees them. */
+async function fleet(
+  ...args: string[]
+): Promise<{ code: number; text: string; errors: string; json: () => unknown }> {
   let text = '';
-  const code = await runFleetCommand(args, env, (line) => (text += `${line}\n`));
-  return { code, text, json: () => JSON.parse(text) as unknown };
+  let errors = '';
+  const code = await runFleetCommand(
+    args,
+    env,
+    (line) => (text += `${line}\n`),
+    (line) => (errors += `${line}\n`),
+  );
+  return { code, text, errors, json: () => JSON.parse(text) as unknown };
 }
 
 beforeAll(async () => {
@@ -39,7 +49,9 @@ describe('npm run fleet', () => {
     const added = await fleet('tenants', 'add', tenant('Fabrikam'), 'Fabrikam', '--tag', 'gold');
     expect(added.code).toBe(0);
     expect(added.json()).toMatchObject({ tenantId: tenant('Fabrikam'), tags: ['gold'], enabled: true });
-    expect((await fleet('tenants', 'add', tenant('Fabrikam'), 'Again')).text).toContain('already registered');
+    const again = await fleet('tenants', 'add', tenant('Fabrikam'), 'Again');
+    expect({ code: again.code, text: again.text }).toEqual({ code: 2, text: '' });
+    expect(again.errors).toContain('already registered');
     const list = (await fleet('tenants', 'list')).json() as { items: Array<{ tenantId: string }> };
     expect(list.items.map((item) => item.tenantId)).toContain(tenant('Fabrikam'));
     const disabled = await fleet('tenants', 'disable', tenant('Fabrikam'), '--reason', 'paused');
@@ -84,7 +96,9 @@ describe('npm run fleet', () => {
   });
 
   it('diagnoses onboarding: verified for a healthy tenant, AADSTS700016 with the fix for an unprovisioned one', async () => {
-    const healthy = (await fleet('diagnose', tenant('Fabrikam'))).json() as {
+    const passed = await fleet('diagnose', tenant('Fabrikam'));
+    expect({ code: passed.code, errors: passed.errors }).toEqual({ code: 0, errors: '' });
+    const healthy = passed.json() as {
       verified: boolean;
       servicePrincipalObjectId: string;
     };
@@ -92,7 +106,13 @@ describe('npm run fleet', () => {
     expect(healthy.servicePrincipalObjectId).toBe(
       worldFacts(demo).servicePrincipalObjectIds[tenant('Fabrikam')],
     );
-    const missing = (await fleet('diagnose', tenant('AdventureWorks'))).json() as {
+    // A failing check exits 3 (the usage says so), with the report on stdout and one line on stderr.
+    const failed = await fleet('diagnose', tenant('AdventureWorks'));
+    expect(failed.code).toBe(3);
+    expect(failed.errors).toBe(
+      'error: the tokenExchange check failed; the report above says why and the fix\n',
+    );
+    const missing = failed.json() as {
       verified: boolean;
       steps: Array<{ name: string; diagnosis?: { code: string; fix: string } }>;
     };
@@ -112,7 +132,9 @@ describe('npm run fleet', () => {
     };
     expect(shown.status).toBe('running');
     expect(shown.tenants).toEqual([expect.objectContaining({ status: 'queued' })]);
-    expect((await fleet('runs', 'start')).text).toContain('is still in progress');
+    const busy = await fleet('runs', 'start');
+    expect({ code: busy.code, text: busy.text }).toEqual({ code: 2, text: '' });
+    expect(busy.errors).toContain('is still in progress');
   });
 
   it.each([
@@ -122,21 +144,46 @@ describe('npm run fleet', () => {
     [['runs', 'list', '--top', 'many'], '--top: must be a whole number'],
     [['runs', 'show', 'not-a-run'], "'not-a-run' is not a run id"],
     [['--bogus'], "Unknown option '--bogus'"],
-  ])('answers %j with exit 2 and what is wrong', async (args, message) => {
+  ])('answers %j with exit 2 and what is wrong, on stderr', async (args, message) => {
     const result = await fleet(...args);
     expect(result.code).toBe(2);
-    expect(result.text).toContain(message);
+    expect(result.errors).toContain(message);
+    expect(result.text).toBe('');
+  });
+
+  it('prints the usage with its exit codes on stdout for --help, exit 0', async () => {
+    const help = await fleet('--help');
+    expect({ code: help.code, errors: help.errors }).toEqual({ code: 0, errors: '' });
+    expect(help.text).toContain('3 diagnose found a failing check');
   });
 
   it('names the missing setting and the fix when the configuration is incomplete', async () => {
     let text = '';
+    let stdout = '';
     const code = await runFleetCommand(
       ['tenants', 'list'],
       { ...env, TENANT_FLEET_MI_CLIENT_ID: undefined },
+      (line) => (stdout += line),
       (line) => (text += line),
     );
     expect(code).toBe(2);
+    expect(stdout).toBe('');
     expect(text).toContain('TENANT_FLEET_MI_CLIENT_ID: is required but not set');
     expect(text).toContain('fix: set TENANT_FLEET_MI_CLIENT_ID');
+  });
+
+  it('as `npm run fleet` runs it: an error on stderr, nothing on stdout, a non-zero exit', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/fleet-main.ts', 'tenants', 'list'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // No settings at all: fails on the configuration, before any request.
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr).toContain('error: TENANT_FLEET_MI_CLIENT_ID: is required but not set');
   });
 });

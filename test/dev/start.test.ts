@@ -3,7 +3,7 @@
  * shows the demo world's drift; a bad flag is a usage error.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,5 +56,44 @@ describe('npm start', () => {
     const { code, stderr } = await start(['--frobnicate']);
     expect(code).toBe(2);
     expect(stderr).toContain('usage: npm start');
+  });
+
+  // These fail before Azurite or the sandbox start: one line naming the path and the fix, exit 2.
+  const noStackTrace = (stderr: string): void => expect(stderr).not.toMatch(/^\s+at /m);
+
+  it('says a --state-dir that is a file is not a directory, without a stack trace', async () => {
+    const file = join(stateDir, '..', `${stateDir.split('/').pop()!}-file`);
+    await writeFile(file, 'not a directory');
+    try {
+      const { code, stdout, stderr } = await start(['--state-dir', file]);
+      expect(code).toBe(2);
+      expect(stdout).not.toContain('starting Azurite');
+      expect(stderr).toContain(`npm start: the state directory ${file} is a file`);
+      expect(stderr).toContain('give a directory with --state-dir <dir>');
+      noStackTrace(stderr);
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+
+  it.each([
+    ['state.json', '{"sweeps": '],
+    ['state.json', '{"sweeps": "many"}'],
+    ['world.json', 'not json'],
+  ])('says a corrupt %s (%j) is corrupt and how to start over', async (name, content) => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleet-start-corrupt-'));
+    try {
+      await writeFile(join(dir, name), content);
+      const { code, stdout, stderr } = await start(['--state-dir', dir]);
+      expect(code).toBe(2);
+      expect(stdout).not.toContain('starting Azurite');
+      expect(stderr).toContain(`${join(dir, name)} is corrupt`);
+      expect(stderr).toContain(
+        `delete ${join(dir, name)} or run \`npm start -- --reset --state-dir ${dir}\``,
+      );
+      noStackTrace(stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

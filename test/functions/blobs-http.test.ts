@@ -178,7 +178,11 @@ describe('refusals by the customer storage, diagnosed', () => {
       owner: 'customer',
       retryable: false,
     });
-    expect(response.error().fix).toContain('Storage Blob Data');
+    // A write refusal says the identity may not write, and the role that writes.
+    expect(response.error().message).toMatch(/may not write blobs/);
+    expect(response.error().message).not.toMatch(/may not read/);
+    expect(response.error().fix).toContain('Storage Blob Data Contributor');
+    expect(response.error().fix).toContain('--blob-access Contributor');
     expect(response.text).not.toMatch(JWT_LIKE);
     expect((await blobs(litware, 'stlitwareprod01', 'invoices', 'uploaded-by-test.txt')).status).toBe(404);
   });
@@ -193,6 +197,7 @@ describe('refusals by the customer storage, diagnosed', () => {
     });
     expect(response.status).toBe(502);
     expect(response.error().code).toBe('AuthorizationPermissionMismatch');
+    expect(response.error().message).toMatch(/may not write blobs/);
     expect((await blobs(litware, 'stlitwareprod01', 'invoices', '2025/index.json')).status).toBe(200);
   });
 
@@ -200,6 +205,8 @@ describe('refusals by the customer storage, diagnosed', () => {
     const noRole = await containers(litware, 'stlitwareaudit01');
     expect(noRole.status).toBe(502);
     expect(noRole.error()).toMatchObject({ code: 'AuthorizationPermissionMismatch', owner: 'customer' });
+    expect(noRole.error().message).toMatch(/may not read blobs/);
+    expect(noRole.error().fix).toContain('--blob-access Reader');
     const firewalled = await containers(litware, 'stlitwarevault01');
     expect(firewalled.status).toBe(502);
     expect(firewalled.error()).toMatchObject({ code: 'AuthorizationFailure', owner: 'customer' });

@@ -5,7 +5,8 @@
  * The Bicep compiler and Azure are out of reach here: what needs them is listed in docs/testing.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -905,5 +906,26 @@ describe('customer onboarding script (with a fake az on PATH)', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("not signed in: run 'az login");
     expect(result.calls).toEqual(['account show --query tenantId --output tsv']);
+  });
+
+  it('says az is not installed, and how to get it, when there is no az on PATH', () => {
+    // A PATH with only the tools the script needs besides az (bash runs it; dirname finds the templates).
+    const noAz = mkdtempSync(path.join(tmpdir(), 'tenant-fleet-no-az-'));
+    try {
+      for (const tool of ['bash', 'dirname']) {
+        const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+        symlinkSync(found, path.join(noAz, tool));
+      }
+      const result = spawnSync(path.join(noAz, 'bash'), [script, '--app-id', appId], {
+        encoding: 'utf8',
+        env: { PATH: noAz },
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('the Azure CLI (az) is not installed or not on PATH');
+      expect(result.stderr).toContain('https://learn.microsoft.com/cli/azure/install-azure-cli');
+      expect(result.stderr).not.toContain('not signed in');
+    } finally {
+      rmSync(noAz, { recursive: true, force: true });
+    }
   });
 });

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCliArgs } from '../../sandbox/cli.js';
+import { parseCliArgs, USAGE } from '../../sandbox/cli.js';
 
 const children: ChildProcess[] = [];
 
@@ -188,7 +188,32 @@ describe('sandbox CLI', () => {
     }
   });
 
+  it('`npm run sandbox -- --help` prints the usage and exits 0, starting nothing', async () => {
+    const child = spawn('npm', ['run', '--silent', 'sandbox', '--', '--help'], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const { code, stderr } = await exited(child);
+    expect({ code, stderr: ownLines(stderr) }).toEqual({ code: 0, stderr: [] });
+    expect(stdout.trim()).toBe(USAGE);
+  });
+
   it('parses flags without starting anything', () => {
+    expect(parseCliArgs(['--help'])).toBe('help');
+    expect(parseCliArgs(['-h'])).toBe('help');
+    expect(() => parseCliArgs(['--world'])).toThrow(/^--world needs a file path\. usage:/);
+    expect(() => parseCliArgs(['--world', '--generate', 'tenants=1'])).toThrow(/^--world needs a file path/);
+    expect(() => parseCliArgs(['--generate', 'tenants=1,subscriptions=1,resources=1', 'extra'])).toThrow(
+      /^unexpected argument 'extra'/,
+    );
+    expect(parseCliArgs(['--world', 'a.json', '--no-throttle', '--no-storage', '--state-dir', 'd'])).toEqual({
+      worldFile: 'a.json',
+      throttle: false,
+      storage: false,
+      stateDirectory: 'd',
+    });
     expect(
       parseCliArgs(['--generate', 'tenants=20,subscriptions=2,resources=300,seed=1', '--latency-ms', '5']),
     ).toEqual({

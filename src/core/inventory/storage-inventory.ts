@@ -154,7 +154,7 @@ export async function writeStorageResult(
 
 /**
  * The accounts of a tenant that may have rows in the storage table, with their subscriptions (kept in
- * the tenant's inventory marker, see InventorySync.recordTenantStorageAccounts). Recorded before an
+ * the tenant's inventory marker, see TenantMarkers.recordStorageAccounts in tenant-marker.ts). Recorded before an
  * account's rows are first written, so a sweep that dies half-way never leaves rows nobody retires.
  */
 export type KnownStorageAccounts = Record<string, string>;

@@ -23,7 +23,7 @@ import {
 } from '../platform/ids.js';
 import type { FleetRuntime } from '../runtime.js';
 import { customerBlobService } from '../inventory/storage-inventory.js';
-import { inSubscriptionScope } from '../sweep/registry.js';
+import { inSubscriptionScope } from '../sweep/registry-row.js';
 
 /** Largest blob returned or accepted through the API (use the SDK directly for bulk data). */
 export const MAX_BLOB_BYTES = 4 * 1024 * 1024;

@@ -83,6 +83,22 @@ const https = z
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+const storagePrefix = z
+  .string()
+  .trim()
+  .regex(
+    /^([a-z][a-z0-9]{0,15})?$/,
+    'must be empty or up to 16 lowercase letters and digits, starting with a letter',
+  )
+  .default('');
+
+/**
+ * The setting that holds the sweep timer's schedule. The timer names it as a binding expression
+ * (`%TENANT_FLEET_SWEEP_SCHEDULE%`, sweepTimer.ts), which the Functions host resolves itself; this
+ * module validates the same value (test/functions/host-settings.test.ts checks both name it).
+ */
+export const SWEEP_SCHEDULE_SETTING = 'TENANT_FLEET_SWEEP_SCHEDULE';
+
 /** The schema of every setting, keyed by its environment variable name. */
 const envSchema = z.object({
   TENANT_FLEET_CLOUD: z
@@ -99,15 +115,8 @@ const envSchema = z.object({
   AzureWebJobsStorage__queueServiceUri: https.optional(),
   AzureWebJobsStorage__blobServiceUri: https.optional(),
   AzureWebJobsStorage__clientId: guid.optional(),
-  TENANT_FLEET_STORAGE_PREFIX: z
-    .string()
-    .trim()
-    .regex(
-      /^([a-z][a-z0-9]{0,15})?$/,
-      'must be empty or up to 16 lowercase letters and digits, starting with a letter',
-    )
-    .default(''),
-  TENANT_FLEET_SWEEP_SCHEDULE: z
+  TENANT_FLEET_STORAGE_PREFIX: storagePrefix,
+  [SWEEP_SCHEDULE_SETTING]: z
     .string()
     .trim()
     .regex(/^\S+( \S+){5}$/, 'must be a six-field NCRONTAB expression such as "0 0 */6 * * *"')
@@ -134,12 +143,30 @@ const envSchema = z.object({
 
 export type FleetEnvironment = z.input<typeof envSchema>;
 
+/** Every setting the app reads (local.settings.sample.json names each; a test checks it). */
+export const SETTING_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
+export interface LoadConfigOptions {
+  /**
+   * Under the Functions host the timer's schedule comes from the host, which resolves
+   * `%TENANT_FLEET_SWEEP_SCHEDULE%` and has no default: the setting is then required, so the
+   * validated schedule is the one the host runs.
+   */
+  functionsHost?: boolean;
+}
+
 /** Validates an environment into a config. Throws {@link ConfigError} naming the first bad setting. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): FleetConfig {
-  // Empty strings are "unset" (local.settings.json templates often carry them).
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  options: LoadConfigOptions = {},
+): FleetConfig {
+  const present = presentSettings(env);
+  if (options.functionsHost && present[SWEEP_SCHEDULE_SETTING] === undefined) {
+    throw new ConfigError(
+      SWEEP_SCHEDULE_SETTING,
+      'is required under the Functions host (the timer reads it as %TENANT_FLEET_SWEEP_SCHEDULE%); set it to a six-field NCRONTAB expression such as "0 0 */6 * * *"',
+    );
+  }
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -162,7 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     storage,
     names: resourceNames(settings.TENANT_FLEET_STORAGE_PREFIX),
     sweep: Object.freeze({
-      schedule: settings.TENANT_FLEET_SWEEP_SCHEDULE,
+      schedule: settings[SWEEP_SCHEDULE_SETTING],
       subscriptionConcurrency: settings.TENANT_FLEET_SUBSCRIPTION_CONCURRENCY,
       storageAccountConcurrency: settings.TENANT_FLEET_STORAGE_CONCURRENCY,
       circuitBreakerThreshold: settings.TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD,
@@ -173,6 +200,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpAuth: settings.TENANT_FLEET_HTTP_AUTH,
     apiAuth,
   });
+}
+
+/** Empty strings are "unset" (local.settings.json templates often carry them). */
+function presentSettings(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  );
+}
+
+/**
+ * The resource names from TENANT_FLEET_STORAGE_PREFIX alone, validated as loadConfig does. The queue
+ * functions need their queue names when they are registered, before (and without) the whole config.
+ */
+export function resourceNamesFromEnv(env: Record<string, string | undefined> = process.env): ResourceNames {
+  const parsed = storagePrefix.safeParse(presentSettings(env).TENANT_FLEET_STORAGE_PREFIX);
+  if (!parsed.success)
+    throw new ConfigError('TENANT_FLEET_STORAGE_PREFIX', parsed.error.issues[0]?.message ?? 'invalid');
+  return resourceNames(parsed.data);
 }
 
 /**

@@ -28,7 +28,16 @@ export interface DiagnosisContext {
   cloud: CloudProfile;
   appClientId: string;
   tenantId?: string;
+  /**
+   * Whether the refused request read or wrote (a blob data role is named by it); taken from the
+   * refused request's method when not given.
+   */
+  access?: 'read' | 'write';
 }
+
+/** How a customer grants the provider blob data access (infra/customer): the script and the Bicep. */
+const blobAccessGrant = (role: 'Reader' | 'Contributor'): string =>
+  `infra/customer/onboard.sh --blob-access ${role}, or blobDataAccess='${role}' in infra/customer/subscription.bicep or management-group.bicep`;
 
 type Entry =
   Omit<Diagnosis, 'code' | 'detail'> | ((context: DiagnosisContext) => Omit<Diagnosis, 'code' | 'detail'>);
@@ -158,7 +167,7 @@ const SERVICE: Record<string, Entry> = {
     category: 'permission',
     owner: 'customer',
     meaning: "The app's service principal has no role that allows reading this scope.",
-    fix: `Ask the customer to assign Reader to the service principal of app ${context.appClientId} on the subscription (infra/customer/subscription-reader.bicep).`,
+    fix: `Ask the customer to assign Reader to the service principal of app ${context.appClientId} on the subscription (infra/customer/onboard.sh, or infra/customer/subscription.bicep).`,
     retryable: false,
   }),
   InvalidAuthenticationTokenTenant: {
@@ -189,13 +198,24 @@ const SERVICE: Record<string, Entry> = {
     fix: 'Nothing to do: the sweep backs off and retries. Lower TENANT_FLEET_SUBSCRIPTION_CONCURRENCY if it persists.',
     retryable: true,
   },
-  AuthorizationPermissionMismatch: (context) => ({
-    category: 'permission',
-    owner: 'customer',
-    meaning: 'The service principal may not read blobs in this storage account (no Storage Blob Data role).',
-    fix: `Ask the customer to assign Storage Blob Data Reader to the service principal of app ${context.appClientId} on the account (infra/customer, includeStorageDataRole).`,
-    retryable: false,
-  }),
+  AuthorizationPermissionMismatch: (context) =>
+    context.access === 'write'
+      ? {
+          category: 'permission',
+          owner: 'customer',
+          meaning:
+            'The service principal may not write blobs in this storage account: writing and deleting need Storage Blob Data Contributor (Storage Blob Data Reader only reads).',
+          fix: `Ask the customer to assign Storage Blob Data Contributor to the service principal of app ${context.appClientId} on the account (${blobAccessGrant('Contributor')}).`,
+          retryable: false,
+        }
+      : {
+          category: 'permission',
+          owner: 'customer',
+          meaning:
+            'The service principal may not read blobs in this storage account (no Storage Blob Data role).',
+          fix: `Ask the customer to assign Storage Blob Data Reader to the service principal of app ${context.appClientId} on the account (${blobAccessGrant('Reader')}).`,
+          retryable: false,
+        },
   AuthorizationFailure: {
     category: 'permission',
     owner: 'customer',
@@ -306,6 +326,12 @@ function messageOf(error: unknown): string {
 const TRANSIENT_NETWORK =
   /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|network|ENOTFOUND|EAI_AGAIN/i;
 
+/** True when the refused request was a write (an SDK RestError carries its request). */
+function isWriteRequest(error: unknown): boolean {
+  const method = (error as { request?: { method?: unknown } } | null)?.request?.method;
+  return typeof method === 'string' && !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
+}
+
 /** Classifies any error of the credential chain, ARM or storage into a {@link Diagnosis}. */
 export function diagnose(error: unknown, context: DiagnosisContext): Diagnosis {
   const detail = redact(messageOf(error).split('\n')[0] ?? '').slice(0, 500);
@@ -331,7 +357,10 @@ export function diagnose(error: unknown, context: DiagnosisContext): Diagnosis {
   }
   const status = statusCodeOf(error);
   const code = errorCodeOf(error);
-  if (code && SERVICE[code]) return { code, detail, ...describe(SERVICE[code], context) };
+  if (code && SERVICE[code]) {
+    const access = context.access ?? (isWriteRequest(error) ? 'write' : 'read');
+    return { code, detail, ...describe(SERVICE[code], { ...context, access }) };
+  }
   if (status === 429)
     return {
       code: 'SubscriptionRequestsThrottled',

@@ -13,7 +13,8 @@
  * group transactions", Table service REST API, version 2019-02-02 as the SDK sends); this module writes
  * only what the inventory writes (Replace upserts and unconditional deletes of flat entities whose
  * values are strings, numbers, booleans, binary or dates) and refuses anything else. A failed operation
- * fails the whole transaction with the status the service gave it, as a RestError, as the SDK does.
+ * fails the whole transaction with the status and error code the service gave it, as a RestError, as
+ * the SDK does.
  */
 import { randomUUID } from 'node:crypto';
 import { RestError, type TableClient, type TableEntity } from '@azure/data-tables';
@@ -75,7 +76,11 @@ export function entityJson(entity: TableEntity): string {
   return JSON.stringify(body);
 }
 
-/** The multipart body of one changeset holding `actions`. */
+/**
+ * The multipart body of one changeset holding `actions`: each operation's request line and headers as
+ * @azure/data-tables writes them (test/core/storage/table-transaction-service.test.ts compares the two
+ * part by part).
+ */
 export function transactionBody(
   table: Pick<TableClient, 'url' | 'tableName'>,
   actions: readonly BatchAction[],
@@ -90,13 +95,13 @@ export function transactionBody(
     const head = `--changeset_${ids.changeset}${CRLF}Content-Type: application/http${CRLF}Content-Transfer-Encoding: binary${CRLF}${CRLF}`;
     if (kind === 'upsert') {
       parts.push(
-        `${head}PUT ${url} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}` +
-          `Content-Type: application/json${CRLF}DataServiceVersion: 3.0;${CRLF}${CRLF}${entityJson(entity)}`,
+        `${head}PUT ${url} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}` +
+          `Accept: application/json${CRLF}${CRLF}${entityJson(entity)}`,
       );
     } else {
       parts.push(
         `${head}DELETE ${url} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}` +
-          `DataServiceVersion: 3.0;${CRLF}If-Match: *${CRLF}`,
+          `DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}`,
       );
     }
   }
@@ -104,24 +109,41 @@ export function transactionBody(
   return parts.join(CRLF);
 }
 
-/** The first failed operation of a transaction response, if any (the service stops at it). */
-export function failedOperation(body: string): { status: number; message: string } | undefined {
+/** The service's error in a response body: `odata.error` (JSON), its code and message, if present. */
+function serviceError(text: string | undefined): { code?: string; message?: string } | undefined {
+  const json = text ? /\{[\s\S]*\}/.exec(text)?.[0] : undefined;
+  if (!json) return undefined;
+  try {
+    const parsed = JSON.parse(json) as { 'odata.error'?: { code?: unknown; message?: { value?: unknown } } };
+    const error = parsed['odata.error'];
+    if (!error) return undefined;
+    return {
+      ...(typeof error.code === 'string' ? { code: error.code } : {}),
+      ...(typeof error.message?.value === 'string' ? { message: error.message.value } : {}),
+    };
+  } catch {
+    return undefined; // not JSON: the status says enough
+  }
+}
+
+/**
+ * The first failed operation of a transaction response, if any (the service stops at it), with the
+ * service's error code (`PropertyValueTooLarge`, `ResourceNotFound`, ...): from `odata.error` in its
+ * body, else from its `x-ms-error-code` header.
+ */
+export function failedOperation(
+  body: string,
+): { status: number; message: string; code?: string } | undefined {
   for (const match of body.matchAll(/^HTTP\/1\.1 (\d{3})[^\r\n]*$/gm)) {
     const status = Number(match[1]);
     if (status < 400) continue;
     const rest = body.slice(match.index);
-    const json = /\{[\s\S]*\}/.exec(rest)?.[0];
-    let message = `operation failed with status ${status}`;
-    try {
-      const parsed = json
-        ? (JSON.parse(json) as { 'odata.error'?: { code?: string; message?: { value?: string } } })
-        : undefined;
-      const error = parsed?.['odata.error'];
-      if (error) message = `${error.code ?? status}: ${error.message?.value ?? ''}`.trim();
-    } catch {
-      // not JSON: the status says enough
-    }
-    return { status, message };
+    const error = serviceError(rest);
+    const code = error?.code ?? /^x-ms-error-code:\s*(\S+)\s*$/im.exec(rest)?.[1];
+    const message = error
+      ? `${code ?? status}: ${error.message ?? ''}`.trim()
+      : `operation failed with status ${status}`;
+    return { status, message, ...(code ? { code } : {}) };
   }
   return undefined;
 }
@@ -152,12 +174,20 @@ export async function submitBatch(table: TableClient, actions: readonly BatchAct
   const response = await table.pipeline.sendRequest(sharedHttpClient, request);
   const text = response.bodyAsText ?? '';
   if (response.status < 200 || response.status >= 300) {
-    throw new RestError(`transaction refused with status ${response.status}`, {
-      statusCode: response.status,
-      request,
-      response,
-    });
+    // The service's code (as the SDK reports it, RestError.code) lets diagnosis name the cause.
+    const error = serviceError(text);
+    const code = response.headers.get('x-ms-error-code') ?? error?.code;
+    throw new RestError(
+      `transaction refused with status ${response.status}${code ? `: ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`,
+      { statusCode: response.status, request, response, ...(code ? { code } : {}) },
+    );
   }
   const failed = failedOperation(text);
-  if (failed) throw new RestError(failed.message, { statusCode: failed.status, request, response });
+  if (failed)
+    throw new RestError(failed.message, {
+      statusCode: failed.status,
+      request,
+      response,
+      ...(failed.code ? { code: failed.code } : {}),
+    });
 }

@@ -11,31 +11,18 @@
  *   is recorded with its diagnosis; a message that still dies reaches the poison queue and is recorded.
  */
 import pLimit from 'p-limit';
-import {
-  listInventoryItems,
-  listVisibleSubscriptions,
-  resourceClient,
-  subscriptionClient,
-  type ArmOptions,
-  type VisibleSubscription,
-} from '../platform/arm.js';
-import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
+import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
 import { ConflictError, NotFoundError, ensureError } from '../platform/errors.js';
-import { countRunChanges, InventorySync, type SubscriptionSyncResult } from '../inventory/inventory.js';
 import { isInvalidRow, type TenantRecord } from './registry.js';
-import {
-  newRunId,
-  type RunRecord,
-  type RunTrigger,
-  type TenantRunCounts,
-  type TenantRunStatus,
-} from './runs.js';
+import { newRunId, type RunRecord, type RunTrigger, type TenantClaim, type TenantRunStatus } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
-import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
-import { syncTenantStorage } from '../inventory/storage-inventory.js';
+import { DiagnosedError, sweepTenant, type TenantSweepResult, type TenantWarning } from './tenant-sweep.js';
 
-/** Deliveries before the host moves a message to the poison queue; equals host.json's maxDequeueCount. */
+/**
+ * Deliveries before the host moves a message to the poison queue: host.json's maxDequeueCount, kept
+ * equal by test/functions/host-settings.test.ts.
+ */
 export const MAX_DEQUEUE_COUNT = 5;
 
 /** Tenants enqueued at once when a run starts. */
@@ -68,64 +55,18 @@ export async function startSweep(
   runtime: FleetRuntime,
   options: StartSweepOptions,
 ): Promise<StartSweepResult> {
-  const { runs, registry, config } = runtime;
+  const { runs } = runtime;
   await runtime.storage.ensureResources();
   const now = runtime.now();
   const nowIso = now.toISOString();
-  if (options.tenantIds) {
-    // Unknown tenants are refused before anything is locked or recorded (no empty run is left behind).
-    const missing: string[] = [];
-    for (const tenantId of new Set(options.tenantIds.map((id) => id.toLowerCase()))) {
-      try {
-        await registry.get(tenantId);
-      } catch (error) {
-        if (error instanceof NotFoundError) missing.push(tenantId);
-        else if (!(error instanceof ConflictError)) throw error; // an invalid row is reported by the run
-      }
-    }
-    if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
-  }
+  if (options.tenantIds) await refuseUnregistered(runtime, options.tenantIds);
   const closedStuckRun = await closeStuckRun(runtime, now);
   const runId = newRunId(now);
   await runs.acquireLock(runId, nowIso);
   try {
     await runs.createRun({ runId, trigger: options.trigger, status: 'running', startedAt: nowIso });
     const wanted = options.tenantIds ? new Set(options.tenantIds.map((id) => id.toLowerCase())) : undefined;
-    const planned: PlannedTenant[] = [];
-    const context = { cloud: config.cloud, appClientId: config.appClientId };
-    for await (const row of registry.list()) {
-      if (isInvalidRow(row)) {
-        if (wanted) continue;
-        planned.push({
-          tenantId: `invalid_${row.rowKey}`.slice(0, 200),
-          displayName: row.rowKey,
-          status: 'invalid',
-          diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
-        });
-        continue;
-      }
-      if (wanted && !wanted.has(row.tenantId)) continue;
-      const tenantContext = { ...context, tenantId: row.tenantId };
-      if (!row.enabled) {
-        planned.push({
-          ...identity(row),
-          status: 'skipped',
-          diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
-        });
-      } else if (registry.isCircuitOpen(row) && !wanted) {
-        planned.push({
-          ...identity(row),
-          status: 'skipped',
-          diagnosis: diagnosisFor(
-            'CircuitOpen',
-            tenantContext,
-            `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
-          ),
-        });
-      } else {
-        planned.push({ ...identity(row), status: 'queued' });
-      }
-    }
+    const planned = await planTenants(runtime, wanted);
     if (wanted) {
       const found = new Set(planned.map((tenant) => tenant.tenantId));
       const missing = [...wanted].filter((id) => !found.has(id));
@@ -148,14 +89,8 @@ export async function startSweep(
           : {}),
       })),
     );
-    const queue = runtime.storage.queue(config.names.sweepQueue);
-    const limit = pLimit(ENQUEUE_CONCURRENCY);
     const queued = planned.filter((tenant) => tenant.status === 'queued');
-    await Promise.all(
-      queued.map((tenant) =>
-        limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
-      ),
-    );
+    await enqueueTenants(runtime, runId, queued);
     if (queued.length === 0) await runs.finalizeRun(runId, nowIso);
     runtime.log(
       'info',
@@ -173,6 +108,75 @@ export async function startSweep(
     await runs.finalizeRun(runId, runtime.now().toISOString()).catch(() => undefined);
     throw error;
   }
+}
+
+/** Refuses unknown tenants before anything is locked or recorded (no empty run is left behind). */
+async function refuseUnregistered(runtime: FleetRuntime, tenantIds: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const tenantId of new Set(tenantIds.map((id) => id.toLowerCase()))) {
+    try {
+      await runtime.registry.get(tenantId);
+    } catch (error) {
+      if (error instanceof NotFoundError) missing.push(tenantId);
+      else if (!(error instanceof ConflictError)) throw error; // an invalid row is reported by the run
+    }
+  }
+  if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
+}
+
+/**
+ * What the run does with each registry row: queue it, skip it (excluded, or its circuit is open on a
+ * scheduled run) or report it (a row that is not a tenant). `wanted`: only these tenants.
+ */
+async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefined): Promise<PlannedTenant[]> {
+  const { registry, config } = runtime;
+  const planned: PlannedTenant[] = [];
+  const context = { cloud: config.cloud, appClientId: config.appClientId };
+  for await (const row of registry.list()) {
+    if (isInvalidRow(row)) {
+      if (wanted) continue;
+      planned.push({
+        tenantId: `invalid_${row.rowKey}`.slice(0, 200),
+        displayName: row.rowKey,
+        status: 'invalid',
+        diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
+      });
+      continue;
+    }
+    if (wanted && !wanted.has(row.tenantId)) continue;
+    const tenantContext = { ...context, tenantId: row.tenantId };
+    if (!row.enabled) {
+      planned.push({
+        ...identity(row),
+        status: 'skipped',
+        diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
+      });
+    } else if (registry.isCircuitOpen(row) && !wanted) {
+      planned.push({
+        ...identity(row),
+        status: 'skipped',
+        diagnosis: diagnosisFor(
+          'CircuitOpen',
+          tenantContext,
+          `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
+        ),
+      });
+    } else {
+      planned.push({ ...identity(row), status: 'queued' });
+    }
+  }
+  return planned;
+}
+
+/** One sweep message per queued tenant, a few sent at once. */
+async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: PlannedTenant[]): Promise<void> {
+  const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
+  const limit = pLimit(ENQUEUE_CONCURRENCY);
+  await Promise.all(
+    queued.map((tenant) =>
+      limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
+    ),
+  );
 }
 
 function identity(row: TenantRecord): { tenantId: string; displayName: string } {
@@ -228,76 +232,130 @@ export async function processTenantMessage(
     return 'invalid-message';
   }
   const { runId, tenantId } = message;
-  const { runs, registry, config } = runtime;
-  const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
-  const claim = await runs.beginTenant(runId, tenantId, delivery.dequeueCount, runtime.now().toISOString());
+  const { config } = runtime;
+  const job: TenantJob = {
+    runtime,
+    runId,
+    tenantId,
+    delivery: delivery.dequeueCount,
+    context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
+  };
+  const claim = await runtime.runs.beginTenant(
+    runId,
+    tenantId,
+    delivery.dequeueCount,
+    runtime.now().toISOString(),
+  );
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
     return 'duplicate';
   }
-  let tenant: TenantRecord;
-  try {
-    tenant = await registry.get(tenantId);
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    await runs.finishTenant(
-      runId,
-      tenantId,
-      'skipped',
-      { endedAt: runtime.now().toISOString(), diagnosis: diagnosisFor('TenantRemoved', context) },
-      claim,
-    );
+  const tenant = await registeredTenant(job, claim);
+  if (!tenant) {
     await closeRunIfDrained(runtime, runId);
     return 'skipped';
   }
   let outcome: ProcessOutcome;
   try {
     const result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
-    const status = result.warnings.length > 0 ? 'partial' : 'succeeded';
-    const warning = result.warnings[0]?.diagnosis;
-    if (
-      await runs.finishTenant(
-        runId,
-        tenantId,
-        status,
-        {
-          endedAt: runtime.now().toISOString(),
-          ...result.counts,
-          warnings: result.warnings.map(summarizeWarning),
-          ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
-        },
-        claim,
-      )
-    ) {
-      await registry.recordSweepOutcome(tenantId, runId, status, warning, tenant);
-    }
-    outcome = status;
+    outcome = await recordSwept(job, claim, tenant, result);
   } catch (caught) {
-    const error = ensureError(caught);
-    const diagnosis = error instanceof DiagnosedError ? error.diagnosis : diagnose(error, context);
-    if (diagnosis.retryable && delivery.dequeueCount < MAX_DEQUEUE_COUNT) {
-      runtime.log(
-        'warn',
-        `tenant ${tenantId} attempt ${delivery.dequeueCount} failed (${diagnosis.code}); the queue will retry`,
-      );
-      throw error;
-    }
-    if (
-      await runs.finishTenant(
-        runId,
-        tenantId,
-        'failed',
-        { endedAt: runtime.now().toISOString(), diagnosis },
-        claim,
-      )
-    ) {
-      await registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis, tenant);
-    }
-    runtime.log('warn', `tenant ${tenantId} failed: ${diagnosis.code}: ${diagnosis.meaning}`);
-    outcome = 'failed';
+    outcome = await recordFailure(job, claim, tenant, caught);
   }
   await closeRunIfDrained(runtime, runId);
   return outcome;
+}
+
+/** One delivery of one tenant's message: what the steps below share. */
+interface TenantJob {
+  runtime: FleetRuntime;
+  runId: string;
+  tenantId: string;
+  /** Which delivery this is (the queue's dequeue count). */
+  delivery: number;
+  context: DiagnosisContext;
+}
+
+/** The tenant's registry record; a tenant removed since the run started is recorded as skipped. */
+async function registeredTenant(job: TenantJob, claim: TenantClaim): Promise<TenantRecord | undefined> {
+  const { runtime, runId, tenantId } = job;
+  try {
+    return await runtime.registry.get(tenantId);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      'skipped',
+      { endedAt: runtime.now().toISOString(), diagnosis: diagnosisFor('TenantRemoved', job.context) },
+      claim,
+    );
+    return undefined;
+  }
+}
+
+/** Records a swept tenant (partial when something was refused) in the run and, once, in the registry. */
+async function recordSwept(
+  job: TenantJob,
+  claim: TenantClaim,
+  tenant: TenantRecord,
+  result: TenantSweepResult,
+): Promise<ProcessOutcome> {
+  const { runtime, runId, tenantId } = job;
+  const status = result.warnings.length > 0 ? 'partial' : 'succeeded';
+  const warning = result.warnings[0]?.diagnosis;
+  if (
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      status,
+      {
+        endedAt: runtime.now().toISOString(),
+        ...result.counts,
+        warnings: result.warnings.map(summarizeWarning),
+        ...(result.snapshotBlob ? { snapshotBlob: result.snapshotBlob } : {}),
+      },
+      claim,
+    )
+  ) {
+    await runtime.registry.recordSweepOutcome(tenantId, runId, status, warning, tenant);
+  }
+  return status;
+}
+
+/**
+ * A failed sweep: rethrown while it is retryable and deliveries remain (the queue redelivers it),
+ * otherwise recorded with its diagnosis in the run and, once, in the registry.
+ */
+async function recordFailure(
+  job: TenantJob,
+  claim: TenantClaim,
+  tenant: TenantRecord,
+  caught: unknown,
+): Promise<ProcessOutcome> {
+  const { runtime, runId, tenantId } = job;
+  const error = ensureError(caught);
+  const diagnosis = error instanceof DiagnosedError ? error.diagnosis : diagnose(error, job.context);
+  if (diagnosis.retryable && job.delivery < MAX_DEQUEUE_COUNT) {
+    runtime.log(
+      'warn',
+      `tenant ${tenantId} attempt ${job.delivery} failed (${diagnosis.code}); the queue will retry`,
+    );
+    throw error;
+  }
+  if (
+    await runtime.runs.finishTenant(
+      runId,
+      tenantId,
+      'failed',
+      { endedAt: runtime.now().toISOString(), diagnosis },
+      claim,
+    )
+  ) {
+    await runtime.registry.recordSweepOutcome(tenantId, runId, 'failed', diagnosis, tenant);
+  }
+  runtime.log('warn', `tenant ${tenantId} failed: ${diagnosis.code}: ${diagnosis.meaning}`);
+  return 'failed';
 }
 
 /** A message that exhausted its deliveries: record the tenant as failed (never lost silently). */
@@ -353,202 +411,6 @@ async function closeRunIfDrained(runtime: FleetRuntime, runId: string): Promise<
   }
 }
 
-/** A failure the product diagnosed itself (no exception from a service behind it). */
-export class DiagnosedError extends Error {
-  override readonly name = 'DiagnosedError';
-  constructor(readonly diagnosis: Diagnosis) {
-    super(`${diagnosis.code}: ${diagnosis.meaning}`);
-  }
-}
-
-export interface TenantWarning {
-  scope: 'subscription' | 'storageAccount';
-  id: string;
-  diagnosis: Diagnosis;
-}
-
 function summarizeWarning(warning: TenantWarning): Record<string, string> {
   return { scope: warning.scope, id: warning.id, code: warning.diagnosis.code, fix: warning.diagnosis.fix };
-}
-
-export interface TenantSweepResult {
-  counts: TenantRunCounts;
-  warnings: TenantWarning[];
-  snapshotBlob?: string;
-  tableRequests: number;
-}
-
-/** Inventory, change detection, storage inventory and snapshot for one tenant. */
-export async function sweepTenant(
-  runtime: FleetRuntime,
-  tenant: TenantRecord,
-  runId: string,
-  options: {
-    /** A later delivery of the tenant's message: an earlier one may have written some of the changes. */
-    redelivered?: boolean;
-  } = {},
-): Promise<TenantSweepResult> {
-  const { config, storage } = runtime;
-  const tenantId = tenant.tenantId;
-  const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
-  const credential = runtime.chain.forTenant(tenantId);
-  const armOptions: ArmOptions = { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries };
-  const now = runtime.now().toISOString();
-  const warnings: TenantWarning[] = [];
-
-  const tables = {
-    inventory: storage.table(config.names.inventoryTable),
-    changes: storage.table(config.names.changesTable),
-  };
-  // Which subscriptions had an inventory before: read while ARM lists the visible ones.
-  const retireSync = new InventorySync(tables);
-  const knownRead = retireSync.tenantSubscriptions(tenantId);
-  knownRead.catch(() => undefined); // a failure surfaces at the await below
-
-  const visible: VisibleSubscription[] = [];
-  for await (const subscription of listVisibleSubscriptions(subscriptionClient(credential, armOptions))) {
-    if (subscription.state === 'Deleted') continue;
-    visible.push(subscription);
-  }
-  const scope = tenant.subscriptions;
-  const excluded = new Set(scope.exclude);
-  let inScope = visible.filter((subscription) => !excluded.has(subscription.subscriptionId));
-  if (scope.mode === 'list') {
-    const listed = new Set(scope.include);
-    inScope = inScope.filter((subscription) => listed.has(subscription.subscriptionId));
-    const seen = new Set(visible.map((subscription) => subscription.subscriptionId));
-    for (const id of scope.include) {
-      if (!seen.has(id))
-        warnings.push({
-          scope: 'subscription',
-          id,
-          diagnosis: diagnosisFor('SubscriptionNotVisible', context, id),
-        });
-    }
-  }
-  if (inScope.length === 0) {
-    throw new DiagnosedError(
-      warnings[0]?.diagnosis ??
-        diagnosisFor('NoVisibleSubscriptions', context, `${visible.length} visible, none in scope`),
-    );
-  }
-
-  const snapshot = config.sweep.snapshots
-    ? new SnapshotWriter(
-        storage.container(config.names.snapshotsContainer),
-        snapshotBlobName(tenantId, runId),
-      )
-    : undefined;
-  const syncContext = {
-    tenantId,
-    runId,
-    now,
-    ...(snapshot ? { onItem: (item: unknown) => snapshot.write(item) } : {}),
-  };
-  let tableRequests = 0;
-  try {
-    const known = await knownRead;
-    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
-    const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
-    if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
-      await retireSync.recordTenantSubscriptions(tenantId, knownAndCurrent, known.storageAccounts);
-    }
-    const limit = pLimit(config.sweep.subscriptionConcurrency);
-    const results = await Promise.all(
-      inScope.map((subscription) =>
-        limit(async (): Promise<SubscriptionSyncResult | undefined> => {
-          // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
-          const sync = new InventorySync(tables);
-          try {
-            const client = resourceClient(credential, subscription.subscriptionId, armOptions);
-            return await sync.syncSubscription(
-              syncContext,
-              subscription,
-              listInventoryItems(client, subscription.subscriptionId),
-            );
-          } catch (error) {
-            const diagnosis = diagnose(error, context);
-            if (diagnosis.retryable) throw error;
-            warnings.push({ scope: 'subscription', id: subscription.subscriptionId, diagnosis });
-            return undefined;
-          } finally {
-            const stats = sync.stats();
-            tableRequests += stats.inventory.requests + stats.changes.requests;
-          }
-        }),
-      ),
-    );
-    const synced = results.filter((result): result is SubscriptionSyncResult => result !== undefined);
-    if (synced.length === 0) throw new DiagnosedError(warnings[0]!.diagnosis);
-
-    // Subscriptions inventoried before but no longer visible or in scope: their resources are removed.
-    const retired = known.subscriptionIds.filter((subscriptionId) => !current.has(subscriptionId));
-    for (const subscriptionId of retired) {
-      synced.push(
-        await retireSync.retireSubscription(syncContext, {
-          subscriptionId,
-          displayName: '',
-          state: '',
-          tenantId,
-        }),
-      );
-    }
-    if (retired.length > 0) await retireSync.recordTenantSubscriptions(tenantId, current);
-
-    const counts: TenantRunCounts = {
-      subscriptions: synced.filter((result) => current.has(result.subscriptionId)).length,
-      resourceGroups: 0,
-      resources: 0,
-      baselined: 0,
-      added: 0,
-      removed: 0,
-      modified: 0,
-      storageAccounts: 0,
-      storageRefused: 0,
-      blobs: 0,
-      blobBytes: 0,
-    };
-    for (const result of synced) {
-      counts.baselined += result.baselined;
-      counts.added += result.added;
-      counts.removed += result.removed;
-      counts.modified += result.modified;
-      if (!current.has(result.subscriptionId)) continue; // retired: nothing of it is in the inventory now
-      counts.resourceGroups += result.resourceGroups;
-      counts.resources += result.items - result.resourceGroups;
-    }
-    // What this delivery found is exact on a first delivery. After a redelivery, the change rows say
-    // what the run found in all (a query over the tenant's change rows; only then, since it costs one).
-    if (options.redelivered) Object.assign(counts, await countRunChanges(tables.changes, tenantId, runId));
-
-    const storageResult = await syncTenantStorage({
-      cloud: config.cloud,
-      credential,
-      table: storage.table(config.names.storageTable),
-      tenantId,
-      runId,
-      now,
-      appClientId: config.appClientId,
-      concurrency: config.sweep.storageAccountConcurrency,
-      accounts: synced.flatMap((result) => result.storageAccounts),
-      known: known.storageAccounts,
-      record: (accounts) => retireSync.recordTenantStorageAccounts(tenantId, accounts),
-      sweptSubscriptions: new Set(
-        synced.map((result) => result.subscriptionId).filter((id) => current.has(id)),
-      ),
-      currentSubscriptions: current,
-    });
-    counts.storageAccounts = storageResult.accounts;
-    counts.storageRefused = storageResult.refused.length;
-    counts.blobs = storageResult.blobs;
-    counts.blobBytes = storageResult.blobBytes;
-    for (const { name, diagnosis } of storageResult.refused)
-      warnings.push({ scope: 'storageAccount', id: name, diagnosis });
-
-    const finished = snapshot ? await snapshot.finish() : undefined;
-    return { counts, warnings, tableRequests, ...(finished ? { snapshotBlob: finished.blobName } : {}) };
-  } catch (error) {
-    snapshot?.abort();
-    throw error;
-  }
 }

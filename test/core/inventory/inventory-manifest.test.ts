@@ -10,11 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
-import {
-  InventorySync,
-  inventoryPartition,
-  SUBSCRIPTION_MARKER,
-} from '../../../src/core/inventory/inventory.js';
+import { inventoryPartition, SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
+import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
 import {
   HashManifest,
   KeySet,
@@ -112,7 +109,7 @@ async function* stream(items: InventoryItem[], failAfter?: number): AsyncGenerat
 }
 
 async function sweep(runId: string, items: InventoryItem[], failAfter?: number) {
-  const sync = new InventorySync(tables);
+  const sync = new SubscriptionSync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId, now: new Date().toISOString() },
     subscription,
@@ -149,7 +146,7 @@ describe('a first sweep is a baseline', () => {
     }),
   );
   const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
-    new InventorySync(tables).syncSubscription(
+    new SubscriptionSync(tables).syncSubscription(
       { tenantId, runId, now: new Date().toISOString() },
       baselineSubscription,
       stream(current, failAfter),
@@ -209,7 +206,7 @@ describe('previous state from the marker row', () => {
   it('reads an unchanged subscription with one point read, no query, and writes only the marker', async () => {
     const counting = { inventory: storage.table(config.names.inventoryTable), changes: tables.changes };
     const counts = countRequests(counting.inventory);
-    const sync = new InventorySync(counting);
+    const sync = new SubscriptionSync(counting);
     const result = await sync.syncSubscription(
       { tenantId, runId: 'run-2', now: new Date().toISOString() },
       subscription,

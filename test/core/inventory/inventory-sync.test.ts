@@ -6,11 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { odata } from '@azure/data-tables';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
-import {
-  InventorySync,
-  inventoryPartition,
-  SUBSCRIPTION_MARKER,
-} from '../../../src/core/inventory/inventory.js';
+import { inventoryPartition, SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
+import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
+import { TenantMarkers } from '../../../src/core/inventory/tenant-marker.js';
 import { inventoryFixture } from '../../support/provider.js';
 
 const { storage, tables, tenantId, subscription } = inventoryFixture();
@@ -39,7 +37,7 @@ async function* stream(items: InventoryItem[]): AsyncGenerator<InventoryItem> {
 }
 
 async function sweep(runId: string, items: InventoryItem[], target = subscription) {
-  const sync = new InventorySync(tables);
+  const sync = new SubscriptionSync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId, now: new Date().toISOString() },
     target,
@@ -182,7 +180,7 @@ describe('what counts as drift', () => {
       ...item,
     };
     const syncOnce = async (runId: string, items: InventoryItem[]) =>
-      new InventorySync(tables).syncSubscription(
+      new SubscriptionSync(tables).syncSubscription(
         { tenantId, runId, now: new Date().toISOString() },
         own,
         stream(items),
@@ -228,11 +226,11 @@ describe('what counts as drift', () => {
 
 describe("the tenant marker's lists", () => {
   it('stores the storage accounts with rows, and reads them back', async () => {
-    const sync = new InventorySync(tables);
+    const markers = new TenantMarkers(tables.inventory);
     const tenant = randomUUID();
-    await sync.recordTenantSubscriptions(tenant, ['s2', 's1'], {});
-    await sync.recordTenantStorageAccounts(tenant, { stb: 's2', sta: 's1' });
-    expect(await sync.tenantSubscriptions(tenant)).toEqual({
+    await markers.recordSubscriptions(tenant, ['s2', 's1'], {});
+    await markers.recordStorageAccounts(tenant, { stb: 's2', sta: 's1' });
+    expect(await markers.read(tenant)).toEqual({
       subscriptionIds: ['s1', 's2'],
       stored: true,
       storageAccounts: { sta: 's1', stb: 's2' },
@@ -240,17 +238,17 @@ describe("the tenant marker's lists", () => {
   });
 
   it('stores no list too long for a table property, and the sweep falls back to finding it', async () => {
-    const sync = new InventorySync(tables);
+    const markers = new TenantMarkers(tables.inventory);
     const tenant = randomUUID();
     // 1,000 subscriptions and 600 accounts: each list is longer than a string property may be.
     const subscriptionIds = Array.from({ length: 1000 }, () => randomUUID());
     const accounts = Object.fromEntries(
       Array.from({ length: 600 }, (_, index) => [`st${String(index).padStart(6, '0')}`, randomUUID()]),
     );
-    await sync.recordTenantSubscriptions(tenant, subscriptionIds, accounts);
-    await sync.recordTenantStorageAccounts(tenant, accounts);
+    await markers.recordSubscriptions(tenant, subscriptionIds, accounts);
+    await markers.recordStorageAccounts(tenant, accounts);
     // Not stored: the subscriptions come from the inventory's marker rows (none here), the accounts
     // from a scan of the storage table (absent here means "scan").
-    expect(await sync.tenantSubscriptions(tenant)).toEqual({ subscriptionIds: [], stored: false });
+    expect(await markers.read(tenant)).toEqual({ subscriptionIds: [], stored: false });
   });
 });

@@ -1,4 +1,5 @@
-import { RestError } from '@azure/core-rest-pipeline';
+import { existsSync, readFileSync } from 'node:fs';
+import { createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
 import { diagnose, entraErrorNumber } from '../../../src/core/platform/diagnosis.js';
@@ -133,6 +134,56 @@ describe('diagnose', () => {
     ['something that is no error at all', 42, 'UnexpectedError', false],
   ])('classifies %s', (_case, error, code, retryable) => {
     expect(diagnose(error, context)).toMatchObject({ code, retryable });
+  });
+
+  it('names the real options of infra/customer for blob data access, never a parameter that does not exist', () => {
+    const read = diagnose(
+      new RestError('not authorized using this permission', {
+        code: 'AuthorizationPermissionMismatch',
+        statusCode: 403,
+      }),
+      context,
+    );
+    expect(read.meaning).toMatch(/may not read blobs/);
+    expect(read.fix).toContain('onboard.sh --blob-access Reader');
+    expect(read.fix).toContain("blobDataAccess='Reader'");
+    expect(read.fix).not.toContain('includeStorageDataRole');
+    // The names said are the ones the script and the Bicep files take.
+    const onboard = readFileSync('infra/customer/onboard.sh', 'utf8');
+    expect(onboard).toContain('--blob-access)');
+    for (const file of ['infra/customer/subscription.bicep', 'infra/customer/management-group.bicep'])
+      expect(readFileSync(file, 'utf8')).toMatch(/^param blobDataAccess string/m);
+    const arm = diagnose(new RestError('no', { code: 'AuthorizationFailed', statusCode: 403 }), context);
+    for (const path of arm.fix.match(/infra\/[\w/.-]+\.(?:bicep|sh)/g) ?? [])
+      expect(existsSync(path)).toBe(true);
+  });
+
+  it('says a refused blob write may not write, and names Storage Blob Data Contributor', () => {
+    const write = new RestError('not authorized using this permission', {
+      code: 'AuthorizationPermissionMismatch',
+      statusCode: 403,
+      request: createPipelineRequest({ url: 'https://st.blob.core.windows.net/c/b', method: 'PUT' }),
+    });
+    const diagnosis = diagnose(write, context);
+    expect(diagnosis.code).toBe('AuthorizationPermissionMismatch');
+    expect(diagnosis.meaning).toMatch(/may not write blobs/);
+    expect(diagnosis.meaning).not.toMatch(/may not read/);
+    expect(diagnosis.fix).toContain('Storage Blob Data Contributor');
+    expect(diagnosis.fix).toContain('--blob-access Contributor');
+    expect(diagnosis.fix).not.toMatch(/Storage Blob Data Reader to/);
+    // A delete is a write too; a GET is a read.
+    const remove = new RestError('no', {
+      code: 'AuthorizationPermissionMismatch',
+      statusCode: 403,
+      request: createPipelineRequest({ url: 'https://st.blob.core.windows.net/c/b', method: 'DELETE' }),
+    });
+    expect(diagnose(remove, context).meaning).toMatch(/may not write/);
+    const get = new RestError('no', {
+      code: 'AuthorizationPermissionMismatch',
+      statusCode: 403,
+      request: createPipelineRequest({ url: 'https://st.blob.core.windows.net/c/b', method: 'GET' }),
+    });
+    expect(diagnose(get, context).meaning).toMatch(/may not read/);
   });
 
   it('never carries a token in its detail', () => {

@@ -93,6 +93,7 @@ describe('failedOperation', () => {
     expect(failedOperation(response)).toEqual({
       status: 404,
       message: 'ResourceNotFound: 1:The specified resource does not exist.',
+      code: 'ResourceNotFound',
     });
   });
 

@@ -30,7 +30,8 @@ import { createRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { encodeSweepMessage } from '../../../src/core/sweep/sweep-message.js';
 import { processTenantMessage, recordPoisonMessage } from '../../../src/core/sweep/sweep.js';
 import type { TenantRunRecord } from '../../../src/core/sweep/runs.js';
-import { SUBSCRIPTION_MARKER, TENANT_MARKER } from '../../../src/core/inventory/inventory.js';
+import { SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
+import { TENANT_MARKER } from '../../../src/core/inventory/tenant-marker.js';
 import { providerConnectionString, uniquePrefix } from '../../support/provider.js';
 
 const demo = JSON.parse(

@@ -1,0 +1,322 @@
+/**
+ * One tenant's sweep: list its subscriptions, sync each one's inventory with change detection, retire
+ * the subscriptions that left, inventory its storage, write its snapshot. Each step below is one
+ * function; `sweepTenant` runs them in order. Recording the outcome is the caller's (sweep.ts).
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import pLimit from 'p-limit';
+import {
+  listInventoryItems,
+  listVisibleSubscriptions,
+  resourceClient,
+  subscriptionClient,
+  type ArmOptions,
+  type VisibleSubscription,
+} from '../platform/arm.js';
+import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
+import {
+  SubscriptionSync,
+  type InventoryTables,
+  type SubscriptionSyncResult,
+  type SyncContext,
+} from '../inventory/subscription-sync.js';
+import { countRunChanges } from '../inventory/run-changes.js';
+import { TenantMarkers, type TenantMarker } from '../inventory/tenant-marker.js';
+import { syncTenantStorage } from '../inventory/storage-inventory.js';
+import type { TenantRecord } from './registry.js';
+import { inSubscriptionScope } from './registry-row.js';
+import { emptyCounts, type TenantRunCounts } from './runs.js';
+import type { FleetRuntime } from '../runtime.js';
+import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
+
+/** A failure the product diagnosed itself (no exception from a service behind it). */
+export class DiagnosedError extends Error {
+  override readonly name = 'DiagnosedError';
+  constructor(readonly diagnosis: Diagnosis) {
+    super(`${diagnosis.code}: ${diagnosis.meaning}`);
+  }
+}
+
+export interface TenantWarning {
+  scope: 'subscription' | 'storageAccount';
+  id: string;
+  diagnosis: Diagnosis;
+}
+
+export interface TenantSweepResult {
+  counts: TenantRunCounts;
+  warnings: TenantWarning[];
+  snapshotBlob?: string;
+  tableRequests: number;
+}
+
+/** What every step of one tenant's sweep shares. */
+interface TenantSweep {
+  runtime: FleetRuntime;
+  tenant: TenantRecord;
+  tenantId: string;
+  runId: string;
+  now: string;
+  context: DiagnosisContext;
+  credential: TokenCredential;
+  armOptions: ArmOptions;
+  tables: InventoryTables;
+  markers: TenantMarkers;
+  /** Warnings found so far (subscriptions not visible or refused, storage accounts refused). */
+  warnings: TenantWarning[];
+  /** Table requests of the subscriptions' syncs (for the benchmark). */
+  tableRequests: number;
+}
+
+/** Inventory, change detection, storage inventory and snapshot for one tenant. */
+export async function sweepTenant(
+  runtime: FleetRuntime,
+  tenant: TenantRecord,
+  runId: string,
+  options: {
+    /** A later delivery of the tenant's message: an earlier one may have written some of the changes. */
+    redelivered?: boolean;
+  } = {},
+): Promise<TenantSweepResult> {
+  const sweep = beginTenantSweep(runtime, tenant, runId);
+  // Which subscriptions had an inventory before: read while ARM lists the visible ones.
+  const knownRead = sweep.markers.read(sweep.tenantId);
+  knownRead.catch(() => undefined); // a failure surfaces at the await below
+  const visible = await listSubscriptions(sweep);
+  const inScope = subscriptionsInScope(sweep, visible);
+  const snapshot = openSnapshot(sweep);
+  const syncContext: SyncContext = {
+    tenantId: sweep.tenantId,
+    runId,
+    now: sweep.now,
+    ...(snapshot ? { onItem: (item: unknown) => snapshot.write(item) } : {}),
+  };
+  try {
+    const known = await knownRead;
+    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
+    await recordSubscriptionsBeforeSync(sweep, known, current);
+    const synced = await syncSubscriptions(sweep, syncContext, inScope);
+    synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
+    const counts = await countInventory(sweep, synced, current, options.redelivered === true);
+    Object.assign(counts, await syncStorage(sweep, synced, known, current));
+    const finished = snapshot ? await snapshot.finish() : undefined;
+    return {
+      counts,
+      warnings: sweep.warnings,
+      tableRequests: sweep.tableRequests,
+      ...(finished ? { snapshotBlob: finished.blobName } : {}),
+    };
+  } catch (error) {
+    snapshot?.abort();
+    throw error;
+  }
+}
+
+function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: string): TenantSweep {
+  const { config, storage } = runtime;
+  const tenantId = tenant.tenantId;
+  const tables = {
+    inventory: storage.table(config.names.inventoryTable),
+    changes: storage.table(config.names.changesTable),
+  };
+  return {
+    runtime,
+    tenant,
+    tenantId,
+    runId,
+    now: runtime.now().toISOString(),
+    context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
+    credential: runtime.chain.forTenant(tenantId),
+    armOptions: { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
+    tables,
+    markers: new TenantMarkers(tables.inventory),
+    warnings: [],
+    tableRequests: 0,
+  };
+}
+
+/** The subscriptions ARM shows the tenant's identity (deleted ones left out). */
+async function listSubscriptions(sweep: TenantSweep): Promise<VisibleSubscription[]> {
+  const visible: VisibleSubscription[] = [];
+  const client = subscriptionClient(sweep.credential, sweep.armOptions);
+  for await (const subscription of listVisibleSubscriptions(client)) {
+    if (subscription.state === 'Deleted') continue;
+    visible.push(subscription);
+  }
+  return visible;
+}
+
+/**
+ * The visible subscriptions the tenant's scope selects; a listed subscription that is not visible is a
+ * warning. No subscription in scope fails the tenant (a diagnosed failure, not retried).
+ */
+function subscriptionsInScope(sweep: TenantSweep, visible: VisibleSubscription[]): VisibleSubscription[] {
+  const scope = sweep.tenant.subscriptions;
+  const inScope = visible.filter((subscription) => inSubscriptionScope(scope, subscription.subscriptionId));
+  if (scope.mode === 'list') {
+    const seen = new Set(visible.map((subscription) => subscription.subscriptionId));
+    for (const id of scope.include) {
+      if (!seen.has(id))
+        sweep.warnings.push({
+          scope: 'subscription',
+          id,
+          diagnosis: diagnosisFor('SubscriptionNotVisible', sweep.context, id),
+        });
+    }
+  }
+  if (inScope.length === 0) {
+    throw new DiagnosedError(
+      sweep.warnings[0]?.diagnosis ??
+        diagnosisFor('NoVisibleSubscriptions', sweep.context, `${visible.length} visible, none in scope`),
+    );
+  }
+  return inScope;
+}
+
+/** The snapshot blob of this tenant and run, when snapshots are on. */
+function openSnapshot(sweep: TenantSweep): SnapshotWriter | undefined {
+  const { config, storage } = sweep.runtime;
+  if (!config.sweep.snapshots) return undefined;
+  return new SnapshotWriter(
+    storage.container(config.names.snapshotsContainer),
+    snapshotBlobName(sweep.tenantId, sweep.runId),
+  );
+}
+
+/**
+ * New subscriptions are recorded in the tenant marker before they are synced, so a sweep that dies
+ * half-way never leaves an inventory nobody will retire; an unchanged list writes nothing.
+ */
+async function recordSubscriptionsBeforeSync(
+  sweep: TenantSweep,
+  known: TenantMarker,
+  current: Set<string>,
+): Promise<void> {
+  const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
+  if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
+    await sweep.markers.recordSubscriptions(sweep.tenantId, knownAndCurrent, known.storageAccounts);
+  }
+}
+
+/**
+ * Syncs each subscription in scope, a few at a time. A subscription that fails for good is a warning;
+ * a retryable failure fails the tenant (the queue retries it); none synced fails the tenant.
+ */
+async function syncSubscriptions(
+  sweep: TenantSweep,
+  syncContext: SyncContext,
+  inScope: VisibleSubscription[],
+): Promise<SubscriptionSyncResult[]> {
+  const limit = pLimit(sweep.runtime.config.sweep.subscriptionConcurrency);
+  const results = await Promise.all(
+    inScope.map((subscription) =>
+      limit(async (): Promise<SubscriptionSyncResult | undefined> => {
+        // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
+        const sync = new SubscriptionSync(sweep.tables);
+        try {
+          const client = resourceClient(sweep.credential, subscription.subscriptionId, sweep.armOptions);
+          return await sync.syncSubscription(
+            syncContext,
+            subscription,
+            listInventoryItems(client, subscription.subscriptionId),
+          );
+        } catch (error) {
+          const diagnosis = diagnose(error, sweep.context);
+          if (diagnosis.retryable) throw error;
+          sweep.warnings.push({ scope: 'subscription', id: subscription.subscriptionId, diagnosis });
+          return undefined;
+        } finally {
+          const stats = sync.stats();
+          sweep.tableRequests += stats.inventory.requests + stats.changes.requests;
+        }
+      }),
+    ),
+  );
+  const synced = results.filter((result): result is SubscriptionSyncResult => result !== undefined);
+  if (synced.length === 0) throw new DiagnosedError(sweep.warnings[0]!.diagnosis);
+  return synced;
+}
+
+/** Subscriptions inventoried before but no longer visible or in scope: their resources are removed. */
+async function retireSubscriptions(
+  sweep: TenantSweep,
+  syncContext: SyncContext,
+  known: TenantMarker,
+  current: Set<string>,
+): Promise<SubscriptionSyncResult[]> {
+  const retireSync = new SubscriptionSync(sweep.tables);
+  const retired = known.subscriptionIds.filter((subscriptionId) => !current.has(subscriptionId));
+  const results: SubscriptionSyncResult[] = [];
+  for (const subscriptionId of retired) {
+    results.push(
+      await retireSync.retireSubscription(syncContext, {
+        subscriptionId,
+        displayName: '',
+        state: '',
+        tenantId: sweep.tenantId,
+      }),
+    );
+  }
+  if (retired.length > 0) await sweep.markers.recordSubscriptions(sweep.tenantId, current);
+  return results;
+}
+
+/** The run's counts of the tenant's inventory and changes (storage counts are added by syncStorage). */
+async function countInventory(
+  sweep: TenantSweep,
+  synced: SubscriptionSyncResult[],
+  current: Set<string>,
+  redelivered: boolean,
+): Promise<TenantRunCounts> {
+  const counts: TenantRunCounts = {
+    ...emptyCounts(),
+    subscriptions: synced.filter((result) => current.has(result.subscriptionId)).length,
+  };
+  for (const result of synced) {
+    counts.baselined += result.baselined;
+    counts.added += result.added;
+    counts.removed += result.removed;
+    counts.modified += result.modified;
+    if (!current.has(result.subscriptionId)) continue; // retired: nothing of it is in the inventory now
+    counts.resourceGroups += result.resourceGroups;
+    counts.resources += result.items - result.resourceGroups;
+  }
+  // What this delivery found is exact on a first delivery. After a redelivery, the change rows say
+  // what the run found in all (a query over the tenant's change rows; only then, since it costs one).
+  if (redelivered)
+    Object.assign(counts, await countRunChanges(sweep.tables.changes, sweep.tenantId, sweep.runId));
+  return counts;
+}
+
+/** The storage inventory of the accounts found; a refused account is a warning. */
+async function syncStorage(
+  sweep: TenantSweep,
+  synced: SubscriptionSyncResult[],
+  known: TenantMarker,
+  current: Set<string>,
+): Promise<Pick<TenantRunCounts, 'storageAccounts' | 'storageRefused' | 'blobs' | 'blobBytes'>> {
+  const { config, storage } = sweep.runtime;
+  const result = await syncTenantStorage({
+    cloud: config.cloud,
+    credential: sweep.credential,
+    table: storage.table(config.names.storageTable),
+    tenantId: sweep.tenantId,
+    runId: sweep.runId,
+    now: sweep.now,
+    appClientId: config.appClientId,
+    concurrency: config.sweep.storageAccountConcurrency,
+    accounts: synced.flatMap((entry) => entry.storageAccounts),
+    known: known.storageAccounts,
+    record: (accounts) => sweep.markers.recordStorageAccounts(sweep.tenantId, accounts),
+    sweptSubscriptions: new Set(synced.map((entry) => entry.subscriptionId).filter((id) => current.has(id))),
+    currentSubscriptions: current,
+  });
+  for (const { name, diagnosis } of result.refused)
+    sweep.warnings.push({ scope: 'storageAccount', id: name, diagnosis });
+  return {
+    storageAccounts: result.accounts,
+    storageRefused: result.refused.length,
+    blobs: result.blobs,
+    blobBytes: result.blobBytes,
+  };
+}
