@@ -144,7 +144,13 @@ const envSchema = z.object({
 export type FleetEnvironment = z.input<typeof envSchema>;
 
 /** Every setting the app reads (local.settings.sample.json names each; a test checks it). */
-export const SETTING_NAMES: readonly string[] = Object.keys(envSchema.shape);
+/** Settings App Service sets itself: read to know where the app runs, never configured by an operator. */
+const PLATFORM_SETTINGS = new Set(['WEBSITE_SITE_NAME', 'WEBSITE_INSTANCE_ID']);
+
+/** The settings an operator configures (local.settings.sample.json names each). */
+export const SETTING_NAMES: readonly string[] = Object.keys(envSchema.shape).filter(
+  (name) => !PLATFORM_SETTINGS.has(name),
+);
 
 export interface LoadConfigOptions {
   /**
