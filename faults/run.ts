@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { abusePhase } from './abuse.js';
+import { operatorsPhase } from './operators.js';
 import { startRestartableAzurite } from './azurite-proxy.js';
 import { emptyFigures, printFigures, writeReport, type FaultFigures } from './report.js';
 import { ROOT } from './world.js';
@@ -63,6 +64,10 @@ async function main(): Promise<number> {
           seed,
           transcript,
         }),
+      );
+    if (wanted('operators'))
+      await phase(figures, 'operators', () =>
+        operatorsPhase(figures, { connectionString: azurite.connectionString, updates: 100, transcript }),
       );
   } finally {
     await azurite.stop();
