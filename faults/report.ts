@@ -13,6 +13,8 @@ export interface FaultFigures {
   changesExpected: number;
   changesFound: number;
   faultsInjected: Record<string, number>;
+  /** ARM requests the sandbox answered in the fleet phase (faults included), for the fault rate. */
+  armRequests: number;
   workersKilled: number;
   azuriteRestarts: number;
   fuzzRequests: number;
@@ -42,6 +44,7 @@ export function emptyFigures(mode: 'quick' | 'full', seed: number): FaultFigures
     changesExpected: 0,
     changesFound: 0,
     faultsInjected: {},
+    armRequests: 0,
     workersKilled: 0,
     azuriteRestarts: 0,
     fuzzRequests: 0,

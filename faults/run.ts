@@ -9,18 +9,20 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { abusePhase } from './abuse.js';
 import { operatorsPhase } from './operators.js';
+import { fleetPhase, type FleetSize } from './fleet.js';
+import { scanProviderStorage, scanText, type Leak } from './secrets.js';
 import { startRestartableAzurite } from './azurite-proxy.js';
 import { emptyFigures, printFigures, writeReport, type FaultFigures } from './report.js';
 import { ROOT } from './world.js';
 
 export interface SuiteSize {
   fuzzRequests: number;
-  fleetTenants: number;
+  fleet: FleetSize;
 }
 
 const SIZES: Record<'quick' | 'full', SuiteSize> = {
-  quick: { fuzzRequests: 2_000, fleetTenants: 40 },
-  full: { fuzzRequests: 10_000, fleetTenants: 500 },
+  quick: { fuzzRequests: 2_000, fleet: { tenants: 40, resourcesPerSubscription: 30, workers: 2 } },
+  full: { fuzzRequests: 10_000, fleet: { tenants: 500, resourcesPerSubscription: 30, workers: 3 } },
 };
 
 async function phase(figures: FaultFigures, name: string, body: () => Promise<void>): Promise<void> {
@@ -69,6 +71,22 @@ async function main(): Promise<number> {
       await phase(figures, 'operators', () =>
         operatorsPhase(figures, { connectionString: azurite.connectionString, updates: 100, transcript }),
       );
+    if (wanted('fleet'))
+      await phase(figures, 'fleet', () =>
+        fleetPhase(figures, { azurite, size: size.fleet, seed, transcript }),
+      );
+    await phase(figures, 'secrets', async () => {
+      const leaks: Leak[] = [];
+      transcript.forEach((text, index) => scanText(`answer or log #${index}`, text, leaks));
+      const items = await scanProviderStorage(azurite.connectionString, leaks);
+      scanText('reports/faults.json', JSON.stringify(figures), leaks);
+      figures.leaksFound = leaks.length;
+      console.log(
+        `- scanned ${transcript.length} answers and log lines, ${items} stored entities and blobs, the report`,
+      );
+      for (const leak of leaks.slice(0, 10))
+        figures.failures.push(`secrets: ${leak.what} in ${leak.where} (${leak.excerpt})`);
+    });
   } finally {
     await azurite.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import {
 } from '../dev/local-host.js';
 import { loadConfig } from '../src/core/platform/config.js';
 import { ConflictError } from '../src/core/platform/errors.js';
+import { knownSecrets } from './secrets.js';
 import { createRuntime, setRuntime, type FleetRuntime } from '../src/core/runtime.js';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -43,6 +44,7 @@ export async function startPhaseFleet(
 ): Promise<PhaseFleet> {
   const sandbox = await startSandbox({ world });
   applyPlatformIdentityEnvironment(sandbox);
+  knownSecrets.add(sandbox.endpoints.identityHeader);
   const prefix = `f${randomBytes(4).toString('hex')}`;
   const appSettings = {
     ...sandboxFleetSettings(sandbox, { providerConnectionString: connectionString, prefix, settings }),

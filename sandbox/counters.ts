@@ -15,6 +15,13 @@ export class RequestCounters {
   /** ARM requests per subscription id (lower-cased); `tenant` for /subscriptions itself. */
   readonly armBySubscription = new Map<string, number>();
 
+  /** Faults injected into ARM answers, by kind (`429`, `503+retry-after`, `drop`, ...). */
+  readonly faults = new Map<string, number>();
+
+  countFault(kind: string): void {
+    this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
+  }
+
   countToken(tenant: string): void {
     this.token++;
     const key = tenant.toLowerCase();
