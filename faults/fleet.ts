@@ -120,7 +120,9 @@ async function inventoryRows(fleet: PhaseFleet): Promise<{ rows: number; duplica
   for await (const entity of table.listEntities<Record<string, unknown>>()) {
     if (entity.rowKey === SUBSCRIPTION_MARKER || entity.rowKey === TENANT_MARKER) continue;
     rows++;
-    const id = (typeof entity.resourceId === 'string' ? entity.resourceId : String(entity.rowKey)).toLowerCase();
+    const id = (
+      typeof entity.resourceId === 'string' ? entity.resourceId : String(entity.rowKey)
+    ).toLowerCase();
     if (seen.has(id)) duplicated++;
     seen.add(id);
   }
@@ -188,8 +190,16 @@ export async function fleetPhase(
     subscriptionsPerTenant: 2,
     resourcesPerSubscription: size.resourcesPerSubscription,
   });
-  const fleet = await startPhaseFleet(world, options.azurite.connectionString);
   const random = seeded(options.seed);
+  // 10% of token requests fail: 500, 503, held until the client gives up, or dropped.
+  const fleet = await startPhaseFleet(
+    world,
+    options.azurite.connectionString,
+    {},
+    {
+      tokenFaults: { rate: 0.1, random: seeded(options.seed + 1) },
+    },
+  );
   try {
     const ids = await registerWorld(fleet);
     figures.tenantsExpected = ids.length;
@@ -241,6 +251,10 @@ export async function fleetPhase(
     console.log(`- second sweep ${second}: ${figures.changesFound}/${expectedChanges} changes recorded`);
     for (const [kind, fired] of fleet.sandbox.counters.faults)
       count(figures.faultsInjected, `arm:${kind}`, fired);
+    figures.armRequests += fleet.sandbox.counters.arm;
+    for (const [kind, fired] of Object.entries(fleet.tokenProxy?.faults ?? {}))
+      count(figures.faultsInjected, `token:${kind}`, fired);
+    figures.tokenRequests += fleet.tokenProxy?.tokenRequests ?? 0;
     options.transcript.push(...fleet.logs);
   } finally {
     fleet.sandbox.setArmSettings({ faults: [] });

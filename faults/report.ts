@@ -15,6 +15,8 @@ export interface FaultFigures {
   faultsInjected: Record<string, number>;
   /** ARM requests the sandbox answered in the fleet phase (faults included), for the fault rate. */
   armRequests: number;
+  /** Token requests that reached the token-fault front in the fleet phase (faults included). */
+  tokenRequests: number;
   workersKilled: number;
   azuriteRestarts: number;
   fuzzRequests: number;
@@ -45,6 +47,7 @@ export function emptyFigures(mode: 'quick' | 'full', seed: number): FaultFigures
     changesFound: 0,
     faultsInjected: {},
     armRequests: 0,
+    tokenRequests: 0,
     workersKilled: 0,
     azuriteRestarts: 0,
     fuzzRequests: 0,

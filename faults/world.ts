@@ -4,7 +4,10 @@
  * app's own queue handlers under the local host.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTokenProxy, type TokenProxy } from './token-proxy.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { worldFacts } from '../sandbox/generator.js';
 import type { WorldInput } from '../sandbox/world.js';
@@ -28,6 +31,7 @@ export interface PhaseFleet {
   prefix: string;
   /** The app settings (for worker processes). */
   settings: Record<string, string>;
+  tokenProxy?: TokenProxy;
   /** Everything the runtime and the functions logged (for the secrets scan). */
   logs: string[];
   host(options?: {
@@ -41,8 +45,19 @@ export async function startPhaseFleet(
   world: WorldInput,
   connectionString: string,
   settings: Record<string, string> = {},
+  options: { tokenFaults?: { rate: number; random: () => number } } = {},
 ): Promise<PhaseFleet> {
-  const sandbox = await startSandbox({ world });
+  const stateDirectory = await mkdtemp(join(tmpdir(), 'tenant-fleet-faults-sandbox-'));
+  const sandbox = await startSandbox({ world, stateDirectory });
+  const tokenProxy = options.tokenFaults
+    ? await startTokenProxy({
+        upstream: sandbox.endpoints.authorityHost,
+        certPath: join(stateDirectory, 'sandbox-cert.pem'),
+        keyPath: join(stateDirectory, 'sandbox-key.pem'),
+        ...options.tokenFaults,
+      })
+    : undefined;
+  if (tokenProxy) settings = { ...settings, TENANT_FLEET_SANDBOX_AUTHORITY_HOST: tokenProxy.authorityHost };
   applyPlatformIdentityEnvironment(sandbox);
   knownSecrets.add(sandbox.endpoints.identityHeader);
   const prefix = `f${randomBytes(4).toString('hex')}`;
@@ -61,6 +76,7 @@ export async function startPhaseFleet(
     runtime,
     prefix,
     settings: appSettings,
+    ...(tokenProxy ? { tokenProxy } : {}),
     logs,
     host: async (options = {}) =>
       new LocalFunctionsHost({
@@ -73,7 +89,9 @@ export async function startPhaseFleet(
       }),
     close: async () => {
       setRuntime(undefined);
+      await tokenProxy?.close();
       await sandbox.close();
+      await rm(stateDirectory, { recursive: true, force: true });
     },
   };
 }
