@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { abusePhase } from './abuse.js';
 import { operatorsPhase } from './operators.js';
 import { fleetPhase, type FleetSize } from './fleet.js';
+import { misconfigPhase } from './misconfig.js';
 import { scannerSelfCheck, scanProviderStorage, scanText, type Leak } from './secrets.js';
 import { startRestartableAzurite } from './azurite-proxy.js';
 import { emptyFigures, printFigures, writeReport, type FaultFigures } from './report.js';
@@ -18,11 +19,20 @@ import { ROOT } from './world.js';
 export interface SuiteSize {
   fuzzRequests: number;
   fleet: FleetSize;
+  misconfigTenants: number;
 }
 
 const SIZES: Record<'quick' | 'full', SuiteSize> = {
-  quick: { fuzzRequests: 2_000, fleet: { tenants: 40, resourcesPerSubscription: 20, workers: 2 } },
-  full: { fuzzRequests: 10_000, fleet: { tenants: 500, resourcesPerSubscription: 30, workers: 3 } },
+  quick: {
+    fuzzRequests: 2_000,
+    fleet: { tenants: 40, resourcesPerSubscription: 20, workers: 2 },
+    misconfigTenants: 12,
+  },
+  full: {
+    fuzzRequests: 10_000,
+    fleet: { tenants: 500, resourcesPerSubscription: 30, workers: 3 },
+    misconfigTenants: 40,
+  },
 };
 
 async function phase(figures: FaultFigures, name: string, body: () => Promise<void>): Promise<void> {
@@ -74,6 +84,15 @@ async function main(): Promise<number> {
     if (wanted('fleet'))
       await phase(figures, 'fleet', () =>
         fleetPhase(figures, { azurite, size: size.fleet, seed, transcript }),
+      );
+    if (wanted('misconfig'))
+      await phase(figures, 'misconfig', () =>
+        misconfigPhase(figures, {
+          connectionString: azurite.connectionString,
+          tenants: size.misconfigTenants,
+          seed,
+          transcript,
+        }),
       );
     await phase(figures, 'secrets', async () => {
       if (!scannerSelfCheck()) figures.failures.push('secrets: the scanner missed a planted canary');
