@@ -28,6 +28,8 @@ export interface FaultFigures {
   leaksFound: number;
   lostUpdates: number;
   runsOverlapping: number;
+  /** Seconds the `npm start` after an interrupted one took to finish. */
+  restartSeconds: number;
   /** Failed checks, each a sentence; empty when the suite passed. */
   failures: string[];
   /** Seconds per phase. */
@@ -58,6 +60,7 @@ export function emptyFigures(mode: 'quick' | 'full', seed: number): FaultFigures
     leaksFound: 0,
     lostUpdates: 0,
     runsOverlapping: 0,
+    restartSeconds: 0,
     failures: [],
     phases: {},
   };

@@ -11,6 +11,7 @@ import { abusePhase } from './abuse.js';
 import { operatorsPhase } from './operators.js';
 import { fleetPhase, type FleetSize } from './fleet.js';
 import { misconfigPhase } from './misconfig.js';
+import { interruptedPhase } from './interrupted.js';
 import { scannerSelfCheck, scanProviderStorage, scanText, type Leak } from './secrets.js';
 import { startRestartableAzurite } from './azurite-proxy.js';
 import { emptyFigures, printFigures, writeReport, type FaultFigures } from './report.js';
@@ -94,6 +95,8 @@ async function main(): Promise<number> {
           transcript,
         }),
       );
+    if (wanted('interrupted'))
+      await phase(figures, 'interrupted', () => interruptedPhase(figures, transcript));
     await phase(figures, 'secrets', async () => {
       if (!scannerSelfCheck()) figures.failures.push('secrets: the scanner missed a planted canary');
       const leaks: Leak[] = [];
