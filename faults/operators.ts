@@ -39,6 +39,8 @@ async function bump(tenantId: string): Promise<{ attempts: number }> {
     });
     if (write.status === 200) return { attempts: attempt };
     if (write.status !== 412) throw new Error(`PATCH tenant answered ${write.status}: ${write.text}`);
+    // A polite client backs off a little (with jitter) before reading again.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * Math.min(attempt, 10)));
   }
   throw new Error('an update was refused 500 times in a row');
 }

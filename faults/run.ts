@@ -12,6 +12,7 @@ import { operatorsPhase } from './operators.js';
 import { fleetPhase, type FleetSize } from './fleet.js';
 import { misconfigPhase } from './misconfig.js';
 import { interruptedPhase } from './interrupted.js';
+import { stopIdentityForwarder } from './identity-forwarder.js';
 import { scannerSelfCheck, scanProviderStorage, scanText, type Leak } from './secrets.js';
 import { startRestartableAzurite } from './azurite-proxy.js';
 import { emptyFigures, printFigures, writeReport, type FaultFigures } from './report.js';
@@ -26,8 +27,8 @@ export interface SuiteSize {
 const SIZES: Record<'quick' | 'full', SuiteSize> = {
   quick: {
     fuzzRequests: 2_000,
-    fleet: { tenants: 40, resourcesPerSubscription: 20, workers: 2 },
-    misconfigTenants: 12,
+    fleet: { tenants: 40, resourcesPerSubscription: 10, workers: 2 },
+    misconfigTenants: 10,
   },
   full: {
     fuzzRequests: 10_000,
@@ -69,6 +70,10 @@ async function main(): Promise<number> {
   const transcript: string[] = [];
   try {
     console.log(`Fault suite (${mode}, seed ${seed})`);
+    // The interrupted `npm start` runs its own processes (Azurite, sandbox): alongside the other phases.
+    const interrupted = wanted('interrupted')
+      ? phase(figures, 'interrupted', () => interruptedPhase(figures, transcript))
+      : Promise.resolve();
     if (wanted('abuse'))
       await phase(figures, 'abuse', () =>
         abusePhase(figures, {
@@ -95,8 +100,7 @@ async function main(): Promise<number> {
           transcript,
         }),
       );
-    if (wanted('interrupted'))
-      await phase(figures, 'interrupted', () => interruptedPhase(figures, transcript));
+    await interrupted;
     await phase(figures, 'secrets', async () => {
       if (!scannerSelfCheck()) figures.failures.push('secrets: the scanner missed a planted canary');
       const leaks: Leak[] = [];
@@ -111,6 +115,7 @@ async function main(): Promise<number> {
         figures.failures.push(`secrets: ${leak.what} in ${leak.where} (${leak.excerpt})`);
     });
   } finally {
+    await stopIdentityForwarder();
     await azurite.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

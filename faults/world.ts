@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forwardIdentityTo, SUITE_IDENTITY_HEADER } from './identity-forwarder.js';
 import { startTokenProxy, type TokenProxy } from './token-proxy.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { worldFacts } from '../sandbox/generator.js';
@@ -48,7 +49,7 @@ export async function startPhaseFleet(
   options: { tokenFaults?: { rate: number; random: () => number } } = {},
 ): Promise<PhaseFleet> {
   const stateDirectory = await mkdtemp(join(tmpdir(), 'tenant-fleet-faults-sandbox-'));
-  const sandbox = await startSandbox({ world, stateDirectory });
+  const sandbox = await startSandbox({ world, stateDirectory, identityHeader: SUITE_IDENTITY_HEADER });
   const tokenProxy = options.tokenFaults
     ? await startTokenProxy({
         upstream: sandbox.endpoints.authorityHost,
@@ -59,6 +60,7 @@ export async function startPhaseFleet(
     : undefined;
   if (tokenProxy) settings = { ...settings, TENANT_FLEET_SANDBOX_AUTHORITY_HOST: tokenProxy.authorityHost };
   applyPlatformIdentityEnvironment(sandbox);
+  process.env.IDENTITY_ENDPOINT = await forwardIdentityTo(sandbox.endpoints.identityEndpoint);
   knownSecrets.add(sandbox.endpoints.identityHeader);
   const prefix = `f${randomBytes(4).toString('hex')}`;
   const appSettings = {
