@@ -55,6 +55,7 @@ export class RequestCounters {
   reset(): void {
     this.managedIdentity = this.token = this.discovery = this.arm = this.storage = this.tlsConnections = 0;
     this.tokenByTenant.clear();
+    this.faults.clear();
     this.armBySubscription.clear();
   }
 }
