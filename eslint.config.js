@@ -77,7 +77,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'sandbox/**', 'dev/**'],
+    files: ['test/**', 'bench/**', 'sandbox/**', 'dev/**', 'faults/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -12,7 +12,9 @@ import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import { z } from 'zod';
 import type { FleetRuntime } from '../src/core/runtime.js';
 import { setRuntime } from '../src/core/runtime.js';
-import { ensureError, redact } from '../src/core/platform/errors.js';
+import { NotFoundError, ensureError, redact } from '../src/core/platform/errors.js';
+import { TERMINAL_TENANT_STATUSES } from '../src/core/sweep/runs.js';
+import { encodeSweepMessage } from '../src/core/sweep/sweep-message.js';
 
 const hostJsonSchema = z.object({
   extensions: z
@@ -103,6 +105,58 @@ export interface LocalHostOptions {
   onMessage?: (event: MessageEvent) => void;
   /** Function logs; default: dropped (the CLI prints its own progress). */
   onLog?: (level: string, text: string) => void;
+  /**
+   * How long a received message stays invisible; renewed every third of it while its function runs,
+   * as the Functions host does. Short, so a killed runner's messages come back soon. Default 60.
+   */
+  leaseSeconds?: number;
+}
+
+/** The default lease: long enough to survive a slow renewal, short enough that a killed run resumes. */
+export const DEFAULT_LEASE_SECONDS = 60;
+
+/**
+ * A received message's visibility, renewed while its function runs so that nothing else receives it,
+ * and kept short so that a runner killed mid-message gives it back within one lease. Each renewal
+ * returns a new pop receipt; `settle` stops renewing and hands the current one to delete or update.
+ */
+class MessageLease {
+  private popReceipt: string;
+  private renewal: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly queue: QueueClient,
+    private readonly item: DequeuedMessageItem,
+    leaseSeconds: number,
+  ) {
+    this.popReceipt = item.popReceipt;
+    this.timer = setInterval(
+      () => {
+        this.renewal = this.renewal.then(async () => {
+          try {
+            const updated = await this.queue.updateMessage(
+              this.item.messageId,
+              this.popReceipt,
+              this.item.messageText,
+              leaseSeconds,
+            );
+            if (updated.popReceipt) this.popReceipt = updated.popReceipt;
+          } catch {
+            // A missed renewal only lets the message reappear early; the sweep tolerates redelivery.
+          }
+        });
+      },
+      Math.max(1, Math.floor(leaseSeconds / 3)) * 1000,
+    );
+    this.timer.unref();
+  }
+
+  async settle(): Promise<string> {
+    clearInterval(this.timer);
+    await this.renewal;
+    return this.popReceipt;
+  }
 }
 
 function decode(messageText: string): unknown {
@@ -166,8 +220,11 @@ export class LocalFunctionsHost {
         ] as const) {
           const wanted = Math.min(32, batchSize - inFlight.size);
           if (wanted <= 0) break;
-          // Long enough for one tenant; the host renews it, this runner simply holds it.
-          const response = await queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: 600 });
+          // A short lease renewed while the message is processed (MessageLease), as the host does.
+          const response = await queue.receiveMessages({
+            numberOfMessages: wanted,
+            visibilityTimeout: this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+          });
           for (const item of response.receivedMessageItems) {
             received++;
             const task = this.process(queue, kind, item).finally(() => inFlight.delete(task));
@@ -196,11 +253,12 @@ export class LocalFunctionsHost {
       id: item.messageId,
       insertionTime: item.insertedOn?.toISOString(),
     };
+    const lease = new MessageLease(queue, item, this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
     try {
       if (kind === 'sweep')
         await this.options.handlers.sweepWorker(message, this.context('sweepWorker', metadata));
       else await this.options.handlers.sweepPoison(message, this.context('sweepPoison', metadata));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
+      await queue.deleteMessage(item.messageId, await lease.settle());
       this.options.onMessage?.({
         queue: kind,
         dequeueCount: item.dequeueCount,
@@ -209,10 +267,11 @@ export class LocalFunctionsHost {
       });
     } catch (caught) {
       const error = redact(ensureError(caught).message);
+      const popReceipt = await lease.settle();
       if (kind === 'sweep' && item.dequeueCount >= this.options.semantics.maxDequeueCount) {
         // The host's poison handling: copy to <queue>-poison, then remove the original.
         await this.poisonQueue.sendMessage(item.messageText);
-        await queue.deleteMessage(item.messageId, item.popReceipt);
+        await queue.deleteMessage(item.messageId, popReceipt);
         this.options.onMessage?.({
           queue: kind,
           dequeueCount: item.dequeueCount,
@@ -223,7 +282,7 @@ export class LocalFunctionsHost {
         return;
       }
       const delay = this.options.retryDelaySeconds ?? this.options.semantics.visibilityTimeoutSeconds;
-      await queue.updateMessage(item.messageId, item.popReceipt, item.messageText, delay);
+      await queue.updateMessage(item.messageId, popReceipt, item.messageText, delay);
       this.options.onMessage?.({
         queue: kind,
         dequeueCount: item.dequeueCount,
@@ -235,21 +294,80 @@ export class LocalFunctionsHost {
   }
 }
 
+/** What a new local run found of a previous one that was interrupted (Ctrl-C, a crash) mid-sweep. */
+export interface InterruptedRun {
+  runId: string;
+  startedAt: string;
+  /** Tenants of that run already finished before it was interrupted. */
+  finished: number;
+  /** Tenants that had not finished: their messages were put back on the queue. */
+  requeued: number;
+  total: number;
+}
+
+/**
+ * Locally this runner is the only consumer, so a run still holding the lock when it starts was left
+ * by a runner that was stopped (Ctrl-C) or died. Its messages may be held invisible by the dead
+ * runner, so waiting for them would leave the new runner silent: instead the sweep queue is cleared
+ * and one message is put back per unfinished tenant (the worker takes over a `running` tenant row,
+ * and a finished one is a duplicate it ignores). A run with nothing left is closed here.
+ */
+export async function resumeInterruptedRun(runtime: FleetRuntime): Promise<InterruptedRun | undefined> {
+  const holder = await runtime.runs.lockHolder();
+  if (!holder) return undefined;
+  let run;
+  try {
+    run = await runtime.runs.getRun(holder.runId);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined; // the next start releases a lock without a run
+    throw error;
+  }
+  if (run.status !== 'running') return undefined;
+  const unfinished: string[] = [];
+  let total = 0;
+  for await (const tenant of runtime.runs.listTenants(run.runId)) {
+    total++;
+    if (!TERMINAL_TENANT_STATUSES.includes(tenant.status)) unfinished.push(tenant.tenantId);
+  }
+  const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
+  await queue.clearMessages();
+  for (const tenantId of unfinished)
+    await queue.sendMessage(encodeSweepMessage({ v: 1, runId: run.runId, tenantId }));
+  if (unfinished.length === 0) await runtime.runs.finalizeRun(run.runId, runtime.now().toISOString());
+  return {
+    runId: run.runId,
+    startedAt: run.startedAt,
+    finished: total - unfinished.length,
+    requeued: unfinished.length,
+    total,
+  };
+}
+
 /**
  * One whole scheduled sweep through the app's own handlers: the timer fires, the queue drains
- * (workers, retries, poison), and the run closes. Returns the closed run's id.
+ * (workers, retries, poison), and the run closes. Returns the closed run's id. With `resume` (from
+ * resumeInterruptedRun) the interrupted run is finished instead and the timer does not fire.
  */
 export async function runScheduledSweep(
   host: LocalFunctionsHost,
   runtime: FleetRuntime,
-  options: { timeoutMs?: number; onStarted?: (runId: string) => Promise<void> } = {},
+  options: {
+    timeoutMs?: number;
+    onStarted?: (runId: string) => Promise<void>;
+    resume?: InterruptedRun;
+  } = {},
 ): Promise<string> {
-  await host.fireTimer();
-  const [run] = await runtime.runs.listRuns(1);
-  if (!run) throw new Error('the timer started no run (see the log above)');
-  await options.onStarted?.(run.runId);
-  await host.drain(async () => (await runtime.runs.getRun(run.runId)).status !== 'running', {
+  let runId = options.resume?.runId;
+  if (!runId) {
+    await host.fireTimer();
+    const [run] = await runtime.runs.listRuns(1);
+    if (!run) throw new Error('the timer started no run (see the log above)');
+    runId = run.runId;
+  }
+  await options.onStarted?.(runId);
+  const id = runId;
+  await host.drain(async () => (await runtime.runs.getRun(id)).status !== 'running', {
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
-  return run.runId;
+  return runId;
 }

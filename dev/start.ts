@@ -21,6 +21,7 @@ import {
   LocalFunctionsHost,
   loadFunctionHandlers,
   readQueueSemantics,
+  resumeInterruptedRun,
   runScheduledSweep,
 } from './local-host.js';
 import { LocalStateError, loadLocalState, type LocalState } from './local-state.js';
@@ -112,13 +113,20 @@ async function main(): Promise<number> {
         console.log(`  [${done}/${total}] ${names.get(tenantId) ?? tenantId} swept`);
       },
     });
-    console.log('- sweeping: timer -> queue -> workers');
     const names = new Map<string, string>();
+    const resume = await resumeInterruptedRun(runtime);
+    if (resume) {
+      console.log(
+        `- the previous local run ${resume.runId} (started ${resume.startedAt}) was interrupted with ` +
+          `${resume.finished} of ${resume.total} tenant(s) finished; finishing it: ${resume.requeued} requeued`,
+      );
+    } else console.log('- sweeping: timer -> queue -> workers');
     const runId = await runScheduledSweep(host, runtime, {
+      ...(resume ? { resume } : {}),
       onStarted: async (startedRunId) => {
         for await (const tenant of runtime.runs.listTenants(startedRunId)) {
           names.set(tenant.tenantId, tenant.displayName);
-          if (tenant.status === 'queued') total++;
+          if (tenant.status === 'queued' || tenant.status === 'running') total++;
         }
         console.log(`  run ${startedRunId}: ${total} tenant(s) queued`);
       },

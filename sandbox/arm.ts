@@ -711,11 +711,15 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
   ): void {
     if (fault.kind === 'drop') {
       // No answer at all: the client sees a reset connection.
+      ctx.counters.countFault('drop');
       request.socket.destroy();
       return;
     }
     headers['x-ms-failure-cause'] = 'gateway';
     const retryAfter = fault.retryAfterSeconds ?? (fault.kind === '429' ? 1 : undefined);
+    ctx.counters.countFault(
+      `${fault.kind}${retryAfter !== undefined && fault.kind !== '500' ? '+retry-after' : ''}`,
+    );
     if (retryAfter !== undefined && fault.kind !== '500') headers['retry-after'] = String(retryAfter);
     if (fault.kind === '429') {
       headers['x-ms-ratelimit-remaining-subscription-reads'] = '0';

@@ -15,6 +15,13 @@ export class RequestCounters {
   /** ARM requests per subscription id (lower-cased); `tenant` for /subscriptions itself. */
   readonly armBySubscription = new Map<string, number>();
 
+  /** Faults injected into ARM answers, by kind (`429`, `503+retry-after`, `drop`, ...). */
+  readonly faults = new Map<string, number>();
+
+  countFault(kind: string): void {
+    this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
+  }
+
   countToken(tenant: string): void {
     this.token++;
     const key = tenant.toLowerCase();
@@ -48,6 +55,7 @@ export class RequestCounters {
   reset(): void {
     this.managedIdentity = this.token = this.discovery = this.arm = this.storage = this.tlsConnections = 0;
     this.tokenByTenant.clear();
+    this.faults.clear();
     this.armBySubscription.clear();
   }
 }

@@ -1,0 +1,264 @@
+/**
+ * A fleet under faults: a generated world swept by worker processes while ARM answers 429/503 (with
+ * and without Retry-After) and drops connections, Azurite is stopped and started again, and workers
+ * are killed at random points. Then the world drifts and a second sweep under the same faults must
+ * record exactly the drift.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { generateWorld } from '../sandbox/generator.js';
+import { SUBSCRIPTION_MARKER } from '../src/core/inventory/inventory.js';
+import { TENANT_MARKER } from '../src/core/inventory/tenant-marker.js';
+import type { FleetRuntime } from '../src/core/runtime.js';
+import { TableClient } from '@azure/data-tables';
+import type { RestartableAzurite } from './azurite-proxy.js';
+import { seeded } from './fuzz.js';
+import { count, type FaultFigures } from './report.js';
+import { registerWorld, ROOT, startPhaseFleet, type PhaseFleet } from './world.js';
+
+export interface FleetSize {
+  tenants: number;
+  resourcesPerSubscription: number;
+  workers: number;
+}
+
+/** ARM faults: about 20% of requests (1 - 0.945^4), each kind with and without Retry-After. */
+const ARM_FAULTS = [
+  { kind: '429' as const, probability: 0.055 }, // Retry-After: 1 (the sandbox's default)
+  { kind: '503' as const, probability: 0.055 }, // no Retry-After (as ARM often sends)
+  { kind: '503' as const, probability: 0.055, retryAfterSeconds: 1 },
+  { kind: 'drop' as const, probability: 0.055 },
+];
+
+function startWorker(fleet: PhaseFleet, runId: string, onDone: () => void, errors: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'faults', 'worker.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, FAULTS_SETTINGS: JSON.stringify(fleet.settings), FAULTS_RUN_ID: runId },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.includes('"completed"')) onDone();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (errors.length < 2000) errors.push(chunk.toString());
+  });
+  return child;
+}
+
+/** Runs one sweep with worker processes that get killed, and one Azurite restart halfway. */
+async function sweepUnderFaults(
+  fleet: PhaseFleet,
+  azurite: RestartableAzurite,
+  figures: FaultFigures,
+  size: FleetSize,
+  random: () => number,
+  transcript: string[],
+): Promise<string> {
+  const host = await fleet.host();
+  await host.fireTimer();
+  const [run] = await fleet.runtime.runs.listRuns(1);
+  if (!run) throw new Error('the timer started no run');
+  let completed = 0;
+  let restarted = false;
+  const workers = new Set<ChildProcess>();
+  const errors: string[] = [];
+  const spawnOne = (): void => {
+    const child = startWorker(fleet, run.runId, () => completed++, errors);
+    workers.add(child);
+    child.once('exit', () => workers.delete(child));
+  };
+  for (let index = 0; index < size.workers; index++) spawnOne();
+  const deadline = Date.now() + 15 * 60_000;
+  let nextKill = Math.max(2, Math.floor(size.tenants / 8));
+  try {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (Date.now() > deadline) throw new Error(`run ${run.runId} did not close within 15 minutes`);
+      // Kill a random worker at a random moment after every few finished tenants.
+      if (completed >= nextKill && workers.size > 0) {
+        nextKill = completed + Math.max(2, Math.floor(random() * (size.tenants / 5)));
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 400)));
+        const victim = [...workers][Math.floor(random() * workers.size)]!;
+        victim.kill('SIGKILL');
+        figures.workersKilled++;
+        spawnOne();
+      }
+      if (!restarted && completed >= size.tenants / 2) {
+        restarted = true;
+        await azurite.restart(1500);
+        figures.azuriteRestarts++;
+      }
+      let status: string;
+      try {
+        status = (await fleet.runtime.runs.getRun(run.runId)).status;
+      } catch {
+        continue; // storage restarting
+      }
+      if (status !== 'running') break;
+    }
+  } finally {
+    for (const child of workers) child.kill('SIGKILL');
+  }
+  transcript.push(...errors);
+  return run.runId;
+}
+
+async function inventoryRows(fleet: PhaseFleet): Promise<{ rows: number; duplicated: number }> {
+  const table = TableClient.fromConnectionString(
+    fleet.settings.AzureWebJobsStorage!,
+    fleet.runtime.config.names.inventoryTable,
+    {
+      allowInsecureConnection: true,
+    },
+  );
+  const seen = new Set<string>();
+  let rows = 0;
+  let duplicated = 0;
+  for await (const entity of table.listEntities<Record<string, unknown>>()) {
+    if (entity.rowKey === SUBSCRIPTION_MARKER || entity.rowKey === TENANT_MARKER) continue;
+    rows++;
+    const id = (
+      typeof entity.resourceId === 'string' ? entity.resourceId : String(entity.rowKey)
+    ).toLowerCase();
+    if (seen.has(id)) duplicated++;
+    seen.add(id);
+  }
+  return { rows, duplicated };
+}
+
+async function changeRows(fleet: PhaseFleet, runId: string): Promise<number> {
+  const table = TableClient.fromConnectionString(
+    fleet.settings.AzureWebJobsStorage!,
+    fleet.runtime.config.names.changesTable,
+    {
+      allowInsecureConnection: true,
+    },
+  );
+  let rows = 0;
+  for await (const entity of table.listEntities()) if (entity.rowKey?.startsWith(`${runId}_`)) rows++;
+  return rows;
+}
+
+function expectedRows(fleet: PhaseFleet): number {
+  const store = fleet.sandbox.store;
+  let rows = 0;
+  for (const subscription of store.world.subscriptions) {
+    if (subscription.tenantId === store.world.tenants[0]!.id) continue; // the provider's own
+    rows +=
+      store.resourceGroups(subscription.subscriptionId).length +
+      store.resourceCount(subscription.subscriptionId);
+  }
+  return rows;
+}
+
+async function checkRun(
+  runtime: FleetRuntime,
+  runId: string,
+  figures: FaultFigures,
+  label: string,
+  tenants: number,
+) {
+  const run = await runtime.runs.getRun(runId);
+  let succeeded = 0;
+  const notOk: string[] = [];
+  for await (const tenant of runtime.runs.listTenants(runId)) {
+    if (tenant.status === 'succeeded') succeeded++;
+    else notOk.push(`${tenant.displayName}: ${tenant.status} ${tenant.diagnosisCode ?? ''}`);
+  }
+  if (run.status !== 'completed')
+    figures.failures.push(`fleet: ${label} run closed as ${run.status}: ${notOk.slice(0, 5).join('; ')}`);
+  if (succeeded !== tenants)
+    figures.failures.push(`fleet: ${label}: ${succeeded} of ${tenants} tenants succeeded`);
+  if (run.totals?.tenants !== tenants || run.totals.succeeded !== succeeded)
+    figures.failures.push(
+      `fleet: ${label} run totals ${JSON.stringify(run.totals)} do not match its ${succeeded} succeeded tenant rows`,
+    );
+  return { run, succeeded };
+}
+
+export async function fleetPhase(
+  figures: FaultFigures,
+  options: { azurite: RestartableAzurite; size: FleetSize; seed: number; transcript: string[] },
+): Promise<void> {
+  const { size } = options;
+  const world = generateWorld({
+    seed: options.seed,
+    tenants: size.tenants,
+    subscriptionsPerTenant: 2,
+    resourcesPerSubscription: size.resourcesPerSubscription,
+  });
+  const random = seeded(options.seed);
+  // 10% of token requests fail: 500, 503, held until the client gives up, or dropped.
+  const fleet = await startPhaseFleet(
+    world,
+    options.azurite.connectionString,
+    {},
+    {
+      tokenFaults: { rate: 0.1, random: seeded(options.seed + 1) },
+    },
+  );
+  try {
+    const ids = await registerWorld(fleet);
+    figures.tenantsExpected = ids.length;
+    fleet.sandbox.setArmSettings({ faults: ARM_FAULTS });
+    const first = await sweepUnderFaults(fleet, options.azurite, figures, size, random, options.transcript);
+    const { succeeded } = await checkRun(fleet.runtime, first, figures, 'first sweep', ids.length);
+    figures.tenantsInventoried = succeeded;
+    const rows = await inventoryRows(fleet);
+    figures.rowsExpected = expectedRows(fleet);
+    figures.rowsFound = rows.rows;
+    figures.rowsDuplicated = rows.duplicated;
+    if (rows.rows !== figures.rowsExpected)
+      figures.failures.push(
+        `fleet: ${rows.rows} inventory rows after the first sweep, the world has ${figures.rowsExpected}`,
+      );
+    console.log(
+      `- first sweep ${first}: ${succeeded}/${ids.length} tenants, ${rows.rows}/${figures.rowsExpected} rows, ${figures.workersKilled} workers killed`,
+    );
+
+    // Drift in every fourth tenant's first subscription, then a second sweep under the same faults.
+    let expectedChanges = 0;
+    fleet.sandbox.store.world.subscriptions
+      .filter((subscription) => subscription.tenantId !== fleet.sandbox.store.world.tenants[0]!.id)
+      .forEach((subscription, index) => {
+        if (index % 8 !== 0) return;
+        const drift = fleet.sandbox.store.driftGenerated(subscription.subscriptionId, {
+          seed: options.seed + index,
+          add: 2,
+          modify: 2,
+          remove: 1,
+        });
+        expectedChanges += drift.added.length + drift.modified.length + drift.removed.length;
+      });
+    const second = await sweepUnderFaults(fleet, options.azurite, figures, size, random, options.transcript);
+    await checkRun(fleet.runtime, second, figures, 'second sweep', ids.length);
+    figures.changesExpected = expectedChanges;
+    figures.changesFound = await changeRows(fleet, second);
+    if (figures.changesFound !== expectedChanges)
+      figures.failures.push(
+        `fleet: the second sweep recorded ${figures.changesFound} changes, the drift made ${expectedChanges}`,
+      );
+    const after = await inventoryRows(fleet);
+    const expectedAfter = expectedRows(fleet);
+    figures.rowsDuplicated += after.duplicated;
+    if (after.rows !== expectedAfter)
+      figures.failures.push(
+        `fleet: ${after.rows} inventory rows after the drift sweep, the world has ${expectedAfter}`,
+      );
+    console.log(`- second sweep ${second}: ${figures.changesFound}/${expectedChanges} changes recorded`);
+    for (const [kind, fired] of fleet.sandbox.counters.faults)
+      count(figures.faultsInjected, `arm:${kind}`, fired);
+    figures.armRequests += fleet.sandbox.counters.arm;
+    for (const [kind, fired] of Object.entries(fleet.tokenProxy?.faults ?? {}))
+      count(figures.faultsInjected, `token:${kind}`, fired);
+    figures.tokenRequests += fleet.tokenProxy?.tokenRequests ?? 0;
+    options.transcript.push(...fleet.logs);
+  } finally {
+    fleet.sandbox.setArmSettings({ faults: [] });
+    await fleet.close();
+  }
+}
