@@ -25,6 +25,7 @@ var tableNames = [
   'inventory'
   'changes'
   'storage'
+  'aggregates'
 ]
 var queueNames = [
   'tenant-sweep'

@@ -21,6 +21,8 @@ export interface ResourceNames {
   inventoryTable: string;
   changesTable: string;
   storageTable: string;
+  /** Per-tenant counts written by each sweep for the fleet views (inventory/aggregates.ts). */
+  aggregatesTable: string;
   sweepQueue: string;
   poisonQueue: string;
   snapshotsContainer: string;
@@ -164,6 +166,7 @@ export function resourceNames(prefix = ''): ResourceNames {
     inventoryTable: `${prefix}inventory`,
     changesTable: `${prefix}changes`,
     storageTable: `${prefix}storage`,
+    aggregatesTable: `${prefix}aggregates`,
     sweepQueue,
     poisonQueue: `${sweepQueue}-poison`,
     snapshotsContainer: `${prefix}snapshots`,

@@ -63,6 +63,7 @@ export class ProviderStorage {
         names.inventoryTable,
         names.changesTable,
         names.storageTable,
+        names.aggregatesTable,
       ];
       await Promise.all([
         ...tables.map((table) => this.table(table).createTable()),

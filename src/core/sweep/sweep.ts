@@ -17,6 +17,7 @@ import {
   resourceClient,
   subscriptionClient,
   type ArmOptions,
+  type InventoryItem,
   type VisibleSubscription,
 } from '../platform/arm.js';
 import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
@@ -34,6 +35,7 @@ import type { FleetRuntime } from '../runtime.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
 import { syncTenantStorage } from '../inventory/storage-inventory.js';
+import { InventoryAggregate, writeTenantAggregate } from '../inventory/aggregates.js';
 
 /** Deliveries before the host moves a message to the poison queue; equals host.json's maxDequeueCount. */
 export const MAX_DEQUEUE_COUNT = 5;
@@ -439,11 +441,16 @@ export async function sweepTenant(
         snapshotBlobName(tenantId, runId),
       )
     : undefined;
+  // Counts for the fleet views (aggregates.ts), fed by the same per-item callback as the snapshot.
+  const aggregate = new InventoryAggregate();
   const syncContext = {
     tenantId,
     runId,
     now,
-    ...(snapshot ? { onItem: (item: unknown) => snapshot.write(item) } : {}),
+    onItem: (item: InventoryItem) => {
+      aggregate.add(item);
+      return snapshot?.write(item);
+    },
   };
   let tableRequests = 0;
   try {
@@ -545,6 +552,18 @@ export async function sweepTenant(
     for (const { name, diagnosis } of storageResult.refused)
       warnings.push({ scope: 'storageAccount', id: name, diagnosis });
 
+    await writeTenantAggregate(
+      storage.table(config.names.aggregatesTable),
+      { tenantId, runId, at: now },
+      aggregate,
+      {
+        accounts: storageResult.accounts,
+        refused: storageResult.refused.length,
+        publicContainers: storageResult.publicContainers,
+        blobs: storageResult.blobs,
+        blobBytes: storageResult.blobBytes,
+      },
+    );
     const finished = snapshot ? await snapshot.finish() : undefined;
     return { counts, warnings, tableRequests, ...(finished ? { snapshotBlob: finished.blobName } : {}) };
   } catch (error) {
