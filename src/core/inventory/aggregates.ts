@@ -10,6 +10,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { text } from '../storage/entity-fields.js';
 import type { InventoryItem } from '../platform/arm.js';
 
 const PARTITION = 'tenant';
@@ -18,6 +19,7 @@ const MAX_MAP_CHARS = 30_000;
 
 export interface TenantAggregate {
   tenantId: string;
+  displayName: string;
   runId: string;
   at: string;
   resources: number;
@@ -92,7 +94,7 @@ export interface StorageSummary {
 /** Replaces the tenant's aggregate row (one write). */
 export async function writeTenantAggregate(
   table: TableClient,
-  tenant: { tenantId: string; runId: string; at: string },
+  tenant: { tenantId: string; displayName: string; runId: string; at: string },
   aggregate: InventoryAggregate,
   storage: StorageSummary,
 ): Promise<void> {
@@ -100,6 +102,7 @@ export async function writeTenantAggregate(
     {
       partitionKey: PARTITION,
       rowKey: tenant.tenantId,
+      displayName: tenant.displayName,
       runId: tenant.runId,
       at: tenant.at,
       resources: aggregate.resources,
@@ -127,8 +130,9 @@ export async function readTenantAggregates(table: TableClient): Promise<Map<stri
     const tenantId = String(row.rowKey);
     result.set(tenantId, {
       tenantId,
-      runId: String(row.runId ?? ''),
-      at: String(row.at ?? ''),
+      displayName: text(row.displayName),
+      runId: text(row.runId),
+      at: text(row.at),
       resources: Number(row.resources ?? 0),
       resourceGroups: Number(row.resourceGroups ?? 0),
       byType: readMap(row.byType),

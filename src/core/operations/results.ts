@@ -68,8 +68,8 @@ function decodeToken(raw: string): { nextPartitionKey?: unknown; nextRowKey?: un
   }
 }
 
-/** One page of a query, resumed from the caller's continuation token. */
-async function queryPage(
+/** One page of a query, resumed from the caller's continuation token (the fleet views page with it too). */
+export async function queryPage(
   table: TableClient,
   filter: string,
   options: PageOptions,

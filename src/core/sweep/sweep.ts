@@ -554,7 +554,7 @@ export async function sweepTenant(
 
     await writeTenantAggregate(
       storage.table(config.names.aggregatesTable),
-      { tenantId, runId, at: now },
+      { tenantId, displayName: tenant.displayName, runId, at: now },
       aggregate,
       {
         accounts: storageResult.accounts,

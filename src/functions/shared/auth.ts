@@ -62,6 +62,40 @@ export function authorize(request: HttpRequest, mode: 'appservice' | 'none', rol
   return name;
 }
 
+export interface Principal {
+  name: string;
+  objectId: string;
+  roles: string[];
+}
+
+const OBJECT_ID_CLAIMS = ['oid', 'http://schemas.microsoft.com/identity/claims/objectidentifier'];
+
+/**
+ * Who is calling and with which app roles (GET /api/me: the console shows only the actions these
+ * allow). With TENANT_FLEET_HTTP_AUTH=none every local caller is an admin; the answer says so.
+ */
+export function principalOf(request: HttpRequest, mode: 'appservice' | 'none'): Principal {
+  if (mode === 'none')
+    return { name: 'local', objectId: '', roles: ['Fleet.Read', 'Fleet.CustomerData.Read', 'Fleet.Admin'] };
+  const header = request.headers.get('x-ms-client-principal');
+  if (!header)
+    throw new AuthError(401, 'authentication required (App Service Authentication principal missing)');
+  let principal: z.output<typeof principalSchema>;
+  try {
+    principal = principalSchema.parse(JSON.parse(Buffer.from(header, 'base64').toString('utf8')));
+  } catch {
+    throw new AuthError(401, 'the client principal header is malformed');
+  }
+  const roleClaims = new Set([...ROLE_CLAIMS, ...(principal.role_typ ? [principal.role_typ] : [])]);
+  const claim = (types: string[]): string | undefined =>
+    types.map((typ) => principal.claims.find((item) => item.typ === typ)?.val).find(Boolean);
+  return {
+    name: claim([...(principal.name_typ ? [principal.name_typ] : []), ...NAME_CLAIMS]) ?? 'unknown',
+    objectId: claim(OBJECT_ID_CLAIMS) ?? '',
+    roles: [...new Set(principal.claims.filter((item) => roleClaims.has(item.typ)).map((item) => item.val))],
+  };
+}
+
 /** GET and HEAD read; everything else changes something. */
 export function roleForMethod(request: HttpRequest): Role {
   return request.method === 'GET' || request.method === 'HEAD' ? 'Fleet.Read' : 'Fleet.Admin';
