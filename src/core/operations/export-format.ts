@@ -18,7 +18,9 @@ export function csvField(value: unknown): string {
       ? ''
       : typeof value === 'object'
         ? JSON.stringify(value)
-        : String(value as string | number | boolean);
+        : typeof value === 'string'
+          ? value
+          : JSON.stringify(value);
   // A leading = + - @ would be run as a formula by spreadsheet programs: prefix it (OWASP CSV injection).
   const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
