@@ -5,6 +5,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readQueueSemantics, type FunctionHandlers } from './local-host.js';
 import { serve, serveBanner } from './serve.js';
+import { buildConsole } from '../scripts/build-console.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -15,6 +16,8 @@ export async function serveUntilStopped(
 ): Promise<void> {
   if (!/^\d{1,5}$/.test(options.port) || Number(options.port) > 65535)
     throw new InputError('--port', `'${options.port}' is not a port number (0 picks a free one)`);
+  // The console's assets come from dist/console, as in Azure: build them from the sources first.
+  await buildConsole();
   const handle = await serve({
     runtime,
     handlers,

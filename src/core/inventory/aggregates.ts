@@ -44,11 +44,9 @@ export class InventoryAggregate {
 
   add(item: InventoryItem): void {
     const type = item.type.toLowerCase();
-    if (type === 'microsoft.resources/resourcegroups') {
-      this.resourceGroups++;
-      return;
-    }
-    this.resources++;
+    // Resource groups are inventory rows too (the explorer lists them), but not counted as resources.
+    if (type === 'microsoft.resources/resourcegroups') this.resourceGroups++;
+    else this.resources++;
     bump(this.byType, type);
     bump(this.byLocation, (item.location || 'global').toLowerCase());
     bump(this.bySubscription, item.subscriptionId.toLowerCase());

@@ -152,7 +152,7 @@ export async function fleetOverview(runtime: FleetRuntime): Promise<FleetOvervie
         tenant.warnings = warnings;
         tenant.diagnosis ??= {
           code: warnings[0]!.code,
-          meaning: `${warnings[0]!.scope} ${warnings[0]!.id}`,
+          meaning: `${warnings[0]!.scope === 'storageAccount' ? 'Storage account' : 'Subscription'} ${warnings[0]!.id} refused the app${warnings.length > 1 ? ` (and ${warnings.length - 1} more)` : ''}.`,
           fix: warnings[0]!.fix,
         };
       }
