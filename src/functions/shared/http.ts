@@ -14,7 +14,7 @@ import {
 } from '../../core/platform/errors.js';
 import { diagnose } from '../../core/platform/diagnosis.js';
 import { getRuntime, type FleetRuntime } from '../../core/runtime.js';
-import { authorize, AuthError, type Role } from './auth.js';
+import { authorize, AuthError, principalOf, type Principal, type Role } from './auth.js';
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'cache-control': 'no-store', ...headers } };
@@ -120,6 +120,19 @@ export function handle(
       const needed = typeof role === 'function' ? role(request) : role;
       const actor = authorize(request, runtime.config.httpAuth, needed);
       return await body(request, { runtime, actor }, context);
+    } catch (error) {
+      return errorResponse(error, context);
+    }
+  };
+}
+
+/** For routes any signed-in caller may use (no app role needed): the principal is checked, errors mapped. */
+export function handleSignedIn(
+  body: (request: HttpRequest, principal: Principal) => HttpResponseInit | Promise<HttpResponseInit>,
+): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
+  return async (request, context) => {
+    try {
+      return await body(request, principalOf(request, getRuntime().config.httpAuth));
     } catch (error) {
       return errorResponse(error, context);
     }

@@ -1,0 +1,8 @@
+/** GET /api/openapi.json: the API described (OpenAPI 3.1), for any signed-in caller. */
+import { openApiDocument } from './openapi-document.js';
+import { httpRoute } from './shared/routes.js';
+import { handleSignedIn, json } from './shared/http.js';
+
+export const openapi = handleSignedIn(() => json(200, openApiDocument(), { 'cache-control': 'no-cache' }));
+
+httpRoute('openapi', { route: 'openapi.json', methods: ['GET'], handler: openapi });
