@@ -3,7 +3,7 @@
  * GET /api/me once and shows only the actions the operator's roles allow; the API enforces them anyway.
  */
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, type Me } from './api.js';
 import { ChangesView } from './changes.js';
 import { useLoad } from './data.js';
@@ -29,9 +29,12 @@ function App() {
   const me = useLoad(() => api<Me>('me'), []);
   const [section, ...rest] = route.path.split('/');
   const title = NAV.find(([path]) => path === section)?.[1] ?? 'Not found';
+  const first = useRef(true);
   useEffect(() => {
     document.title = `${title} · Tenant Fleet`;
-    document.getElementById('main')?.focus({ preventScroll: true });
+    // After a navigation (not on the first load), focus moves to the new view, as a page load would.
+    if (!first.current) document.getElementById('main')?.focus({ preventScroll: true });
+    first.current = false;
   }, [route.path]);
   let view;
   if (section === 'overview') view = html`<${OverviewView} me=${me.data} />`;

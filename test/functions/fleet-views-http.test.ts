@@ -26,6 +26,7 @@ import { onboarding } from '../../src/functions/onboarding.js';
 import { runSnapshot } from '../../src/functions/runSnapshot.js';
 import { runs } from '../../src/functions/runs.js';
 import { tenants } from '../../src/functions/tenants.js';
+import { parseCsv } from '../support/csv.js';
 import { call, drainRun, startDemoFleet, tenantIdOf, type Fleet } from '../support/http.js';
 
 const CUSTOMERS = ['Litware', 'Fabrikam', 'Northwind Traders', 'AdventureWorks', 'Woodgrove Bank'];
@@ -39,35 +40,6 @@ async function sweep(): Promise<RunRecord> {
   const { runId } = started.json<{ runId: string }>();
   await drainRun(fleet.runtime, runId);
   return fleet.runtime.runs.getRun(runId);
-}
-
-/** A minimal RFC 4180 reader (quoted fields with "" escapes, CRLF rows). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      row.push(field);
-      field = '';
-    } else if (char === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += char;
-  }
-  return rows;
 }
 
 beforeAll(async () => {
