@@ -198,8 +198,7 @@ export function InventoryView({ params }: { params: URLSearchParams }) {
     ${
       page.data
         ? html`<p class="muted small" role="status">
-              ${page.data.items.length} resources on this page (looked in ${page.data.tenantsMatched}
-              tenant${page.data.tenantsMatched === 1 ? '' : 's'}).
+              ${`${page.data.items.length} resources on this page (looked in ${page.data.tenantsMatched} tenant${page.data.tenantsMatched === 1 ? '' : 's'}).`}
             </p>
             <table class="grid resources">
               <caption class="sr-only">
