@@ -119,14 +119,19 @@ export function OverviewView({ me }: { me?: Me }) {
   );
   const [message, setMessage] = useState('');
   const [runError, setRunError] = useState<unknown>();
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const admin = canAdmin(me);
   const data = loaded.data;
   if (!data)
     return loaded.error ? html`<${ErrorBox} error=${loaded.error} />` : html`<${Loading} what="the fleet" />`;
-  const runAll = async (): Promise<void> => {
+  /** All enabled tenants, or the selected ones (a run of some tenants sweeps them even if their circuit is open). */
+  const runAll = async (tenantIds?: string[]): Promise<void> => {
     setRunError(undefined);
     try {
-      const started = await api<{ runId: string }>('runs', { method: 'POST', body: {} });
+      const started = await api<{ runId: string }>('runs', {
+        method: 'POST',
+        body: tenantIds ? { tenantIds } : {},
+      });
       navigate(`runs/${started.runId}`);
     } catch (error) {
       setRunError(error);
@@ -135,7 +140,14 @@ export function OverviewView({ me }: { me?: Me }) {
   return html`<section aria-labelledby="overview-title">
     <div class="page-head">
       <h1 id="overview-title">Fleet overview</h1>
-      ${admin ? html`<button type="button" class="primary" onClick=${runAll}>Run now (all tenants)</button>` : null}
+      ${
+        admin
+          ? html`<div class="actions">
+            ${selected.size > 0 ? html`<button type="button" onClick=${() => runAll([...selected])}>${`Run selected (${selected.size})`}</button>` : null}
+            <button type="button" class="primary" onClick=${() => runAll()}>Run now (all tenants)</button>
+          </div>`
+          : null
+      }
     </div>
     <${ErrorBox} error=${runError} />
     ${message ? html`<p class="alert alert-good" role="status">${message}</p>` : null}
@@ -184,6 +196,7 @@ export function OverviewView({ me }: { me?: Me }) {
       </caption>
       <thead>
         <tr>
+          ${admin ? html`<th scope="col"><span class="sr-only">Select</span></th>` : null}
           <th scope="col">State</th>
           <th scope="col">Tenant</th>
           <th scope="col">Last sweep</th>
@@ -195,6 +208,18 @@ export function OverviewView({ me }: { me?: Me }) {
       <tbody>
         ${data.tenants.map(
           (tenant) => html`<tr class=${`row-${tenant.state}`} data-tenant=${tenant.displayName}>
+            ${
+              admin
+                ? html`<td><input type="checkbox" aria-label=${`Select ${tenant.displayName} for a run`} checked=${selected.has(tenant.tenantId)} onChange=${(
+                    event: Event,
+                  ) => {
+                    const next = new Set(selected);
+                    if ((event.target as HTMLInputElement).checked) next.add(tenant.tenantId);
+                    else next.delete(tenant.tenantId);
+                    setSelected(next);
+                  }} /></td>`
+                : null
+            }
             <td><${Badge} state=${tenant.state} /></td>
             <td><strong>${tenant.displayName}</strong><br /><code class="muted small">${tenant.tenantId}</code></td>
             <td>${tenant.lastSweep ? html`<${Link} to=${`runs/${tenant.lastSweep.runId}`}>${ago(tenant.lastSweep.at)}</${Link}>` : html`<span class="muted">never</span>`}

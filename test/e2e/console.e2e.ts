@@ -171,6 +171,22 @@ describe('the console, as an admin', () => {
     await shoot(page, 'runs');
   });
 
+  it('runs: a run of some tenants, chosen in the overview, sweeps only those', async () => {
+    await page.goto(view('overview'));
+    await page.getByRole('checkbox', { name: 'Select Fabrikam for a run' }).check();
+    await page.getByRole('checkbox', { name: 'Select Northwind Traders for a run' }).check();
+    await page.getByRole('button', { name: 'Run selected (2)' }).click();
+    await page.waitForURL(/\/api\/console\/runs\/\d{8}T\d{9}Z-[0-9a-f]{6}$/);
+    await page.locator('[data-run-status="completed"]').waitFor({ timeout: 90_000 });
+    await expect(page.locator('label[for="run-progress"]').innerText()).resolves.toBe(
+      '2 of 2 tenants finished',
+    );
+    const names = await page
+      .locator('tbody tr[data-tenant]')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-tenant')));
+    expect(names.sort()).toEqual(['Fabrikam', 'Northwind Traders']);
+  });
+
   it('onboarding: verify on Woodgrove Bank shows no visible subscriptions, with the fix', async () => {
     await page.goto(view(`onboarding/${WOODGROVE}`));
     await page.getByRole('button', { name: 'Verify' }).click();
