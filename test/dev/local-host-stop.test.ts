@@ -16,7 +16,11 @@ async function setup(worker: FunctionHandlers['sweepWorker']) {
   const host = new LocalFunctionsHost({
     runtime,
     semantics,
-    handlers: { sweepTimer: async () => undefined, sweepWorker: worker, sweepPoison: async () => undefined },
+    handlers: {
+      sweepTimer: () => Promise.resolve(),
+      sweepWorker: worker,
+      sweepPoison: () => Promise.resolve(),
+    },
   });
   return { host, queue };
 }
