@@ -66,6 +66,18 @@ export type FunctionHandlers = {
  * that it is in "test mode" and skips registration; those expected lines are filtered here.
  */
 export async function loadFunctionHandlers(): Promise<FunctionHandlers> {
+  return withoutTestModeWarning(async () => {
+    const [timer, worker, poison] = await Promise.all([
+      import('../src/functions/sweepTimer.js'),
+      import('../src/functions/sweepWorker.js'),
+      import('../src/functions/sweepPoison.js'),
+    ]);
+    return { sweepTimer: timer.sweepTimer, sweepWorker: worker.sweepWorker, sweepPoison: poison.sweepPoison };
+  });
+}
+
+/** Runs `load` with @azure/functions' expected "test mode" warnings filtered out. */
+export async function withoutTestModeWarning<T>(load: () => Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (
@@ -77,12 +89,7 @@ export async function loadFunctionHandlers(): Promise<FunctionHandlers> {
     warn(...args);
   };
   try {
-    const [timer, worker, poison] = await Promise.all([
-      import('../src/functions/sweepTimer.js'),
-      import('../src/functions/sweepWorker.js'),
-      import('../src/functions/sweepPoison.js'),
-    ]);
-    return { sweepTimer: timer.sweepTimer, sweepWorker: worker.sweepWorker, sweepPoison: poison.sweepPoison };
+    return await load();
   } finally {
     console.warn = warn;
   }
@@ -206,11 +213,31 @@ export class LocalFunctionsHost {
    * Processes messages until `done()` says so (checked whenever the queues look empty), with at most
    * `batchSize` in flight per queue.
    */
-  async drain(done: () => Promise<boolean>, { pollMs = 200, timeoutMs = 30 * 60_000 } = {}): Promise<void> {
+  async drain(
+    done: () => Promise<boolean>,
+    {
+      pollMs = 200,
+      timeoutMs = 30 * 60_000,
+      signal,
+      graceMs = 10_000,
+    }: {
+      pollMs?: number;
+      timeoutMs?: number;
+      /** Stop receiving (serve mode's Ctrl-C); what is in flight gets `graceMs`, then is handed back. */
+      signal?: AbortSignal;
+      graceMs?: number;
+    } = {},
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const inFlight = new Set<Promise<void>>();
+    const held = new Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>();
     const { batchSize, newBatchThreshold } = this.options.semantics;
+    // Ctrl-C must not wait for a slow tenant to finish before stopping to receive.
+    const aborted = new Promise<void>((resolve) =>
+      signal?.addEventListener('abort', () => resolve(), { once: true }),
+    );
     for (;;) {
+      if (signal?.aborted) return this.stopDraining(held, graceMs);
       if (Date.now() > deadline) throw new Error(`the local host gave up after ${timeoutMs} ms`);
       let received = 0;
       if (inFlight.size <= newBatchThreshold) {
@@ -227,20 +254,53 @@ export class LocalFunctionsHost {
           });
           for (const item of response.receivedMessageItems) {
             received++;
-            const task = this.process(queue, kind, item).finally(() => inFlight.delete(task));
+            const task = this.process(queue, kind, item).finally(() => {
+              inFlight.delete(task);
+              held.delete(task);
+            });
             inFlight.add(task);
+            held.set(task, { queue, item });
           }
         }
       }
       if (received === 0) {
-        if (inFlight.size > 0) await Promise.race(inFlight);
+        if (inFlight.size > 0) await Promise.race([...inFlight, aborted]);
         else if (await done()) return;
-        else await new Promise((resolve) => setTimeout(resolve, pollMs));
+        else await new Promise((resolve) => setTimeout(resolve, signal?.aborted ? 0 : pollMs));
       } else if (inFlight.size >= batchSize) {
-        await Promise.race(inFlight);
+        await Promise.race([...inFlight, aborted]);
       }
     }
   }
+
+  /**
+   * Waits up to `graceMs` for the messages in flight, then makes the rest visible again at once, as
+   * the host does when it shuts down: the next start (or another instance) picks them up as a
+   * redelivery, which the sweep handles idempotently. Returns how many were handed back.
+   */
+  private async stopDraining(
+    held: Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>,
+    graceMs: number,
+  ): Promise<void> {
+    if (held.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...held.keys()]),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const unfinished = [...held.values()];
+    this.handedBack += unfinished.length;
+    await Promise.allSettled(
+      unfinished.map(({ queue, item }) =>
+        queue.updateMessage(item.messageId, item.popReceipt, item.messageText, 0),
+      ),
+    );
+  }
+
+  /** Messages handed back unfinished by a stopped drain (serve mode prints it). */
+  handedBack = 0;
 
   private async process(
     queue: QueueClient,

@@ -26,12 +26,13 @@ import {
 } from './local-host.js';
 import { LocalStateError, loadLocalState, type LocalState } from './local-state.js';
 import { sandboxFleetConfig } from './sandbox-fleet.js';
+import { serveUntilStopped } from './serve-main.js';
 import { printSummary } from './summary.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(): string {
-  return 'usage: npm start [-- --reset] [-- --state-dir <dir>]';
+  return 'usage: npm start [-- --reset] [-- --state-dir <dir>] [-- --serve [--port <n>] [--no-sweep-at-start]]';
 }
 
 async function main(): Promise<number> {
@@ -41,6 +42,9 @@ async function main(): Promise<number> {
       options: {
         reset: { type: 'boolean', default: false },
         'state-dir': { type: 'string' },
+        serve: { type: 'boolean', default: false },
+        port: { type: 'string', default: '7071' },
+        'no-sweep-at-start': { type: 'boolean', default: false },
         help: { type: 'boolean' },
       },
     });
@@ -87,13 +91,25 @@ async function main(): Promise<number> {
       const drift = applyDemoDrift(sandbox.store, previous.sweeps);
       console.log(`- the demo world drifted since the last sweep: ${drift}`);
     }
-    const config = sandboxFleetConfig(sandbox, { providerConnectionString: azurite.connectionString });
+    const config = sandboxFleetConfig(sandbox, {
+      providerConnectionString: azurite.connectionString,
+      settings: serveSettings(),
+    });
     const runtime = createRuntime(config, { log: () => undefined });
     await runtime.storage.ensureResources();
     const registered = await registerDemoTenants(runtime, sandbox);
     if (registered > 0) console.log(`- registered ${registered} customer tenants`);
 
     const handlers = await loadFunctionHandlers();
+    if (args.values.serve) {
+      await serveUntilStopped(runtime, handlers, {
+        port: args.values.port,
+        sweepAtStart: !args.values['no-sweep-at-start'],
+      });
+      await writeFile(worldPath, JSON.stringify(sandbox.store.snapshot(), null, 2));
+      await writeFile(statePath, JSON.stringify({ sweeps: previous.sweeps + 1 }, null, 2));
+      return 0;
+    }
     let done = 0;
     let total = 0;
     const host = new LocalFunctionsHost({
@@ -149,6 +165,16 @@ async function main(): Promise<number> {
     await sandbox?.close();
     await azurite?.stop();
   }
+}
+
+/** Settings serve mode takes from the environment (the schedule; principal-header auth for tests). */
+function serveSettings(): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const name of ['TENANT_FLEET_SWEEP_SCHEDULE', 'TENANT_FLEET_HTTP_AUTH']) {
+    const value = process.env[name];
+    if (value) settings[name] = value;
+  }
+  return settings;
 }
 
 /** Registers every customer tenant of the world (idempotent: already registered ones are kept). */

@@ -37,6 +37,7 @@ var tableNames = [
   'inventory'
   'changes'
   'storage'
+  'aggregates'
 ]
 var queueNames = [
   'tenant-sweep'

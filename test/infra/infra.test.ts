@@ -506,6 +506,7 @@ describe('provider resources', () => {
       'inventory',
       'changes',
       'storage',
+      'aggregates',
       'tenant-sweep',
       'tenant-sweep-poison',
       'snapshots',

@@ -248,6 +248,8 @@ export interface TenantStorageResult {
   accounts: number;
   blobs: number;
   blobBytes: number;
+  /** Containers open to anonymous reads (for the fleet's storage view). */
+  publicContainers: number;
   /** Accounts that refused to be read, and why. */
   refused: Array<{ name: string; diagnosis: Diagnosis }>;
 }
@@ -268,7 +270,13 @@ export async function syncTenantStorage(input: TenantStorageInput): Promise<Tena
   const newAccounts = Object.entries(found).some(([name, subscriptionId]) => known[name] !== subscriptionId);
   if (!input.known || newAccounts) await input.record(recorded);
 
-  const result: TenantStorageResult = { accounts: 0, blobs: 0, blobBytes: 0, refused: [] };
+  const result: TenantStorageResult = {
+    accounts: 0,
+    blobs: 0,
+    blobBytes: 0,
+    publicContainers: 0,
+    refused: [],
+  };
   const limit = pLimit(input.concurrency);
   await Promise.all(
     input.accounts.map((account) =>
@@ -281,6 +289,7 @@ export async function syncTenantStorage(input: TenantStorageInput): Promise<Tena
         result.accounts++;
         result.blobs += read.blobCount;
         result.blobBytes += read.totalBytes;
+        result.publicContainers += read.containers.filter((c) => c.publicAccess !== 'none').length;
         if (read.diagnosis) result.refused.push({ name: account.name, diagnosis: read.diagnosis });
       }),
     ),

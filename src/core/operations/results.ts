@@ -68,7 +68,8 @@ function decodeToken(raw: string): { nextPartitionKey?: unknown; nextRowKey?: un
   }
 }
 
-/** One page of a query, resumed from the caller's continuation token (refused when not one we issued). */
+/** One page of a query, resumed from the caller's continuation token (refused when not one we issued; the
+ * fleet views page with it too). */
 export async function queryPage(
   table: TableClient,
   filter: string,

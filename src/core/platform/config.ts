@@ -23,6 +23,8 @@ export interface ResourceNames {
   storageTable: string;
   /** Append-only record of who did what (src/core/audit). */
   auditTable: string;
+  /** Per-tenant counts written by each sweep for the fleet views (inventory/aggregates.ts). */
+  aggregatesTable: string;
   sweepQueue: string;
   poisonQueue: string;
   snapshotsContainer: string;
@@ -300,6 +302,7 @@ export function resourceNames(prefix = ''): ResourceNames {
     changesTable: `${prefix}changes`,
     storageTable: `${prefix}storage`,
     auditTable: `${prefix}audit`,
+    aggregatesTable: `${prefix}aggregates`,
     sweepQueue,
     poisonQueue: `${sweepQueue}-poison`,
     snapshotsContainer: `${prefix}snapshots`,

@@ -64,6 +64,7 @@ export class ProviderStorage {
         names.changesTable,
         names.storageTable,
         names.auditTable,
+        names.aggregatesTable,
       ];
       await Promise.all([
         ...tables.map((table) => this.table(table).createTable()),

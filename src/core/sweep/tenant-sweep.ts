@@ -11,6 +11,7 @@ import {
   resourceClient,
   subscriptionClient,
   type ArmOptions,
+  type InventoryItem,
   type VisibleSubscription,
 } from '../platform/arm.js';
 import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
@@ -23,6 +24,7 @@ import {
 import { countRunChanges } from '../inventory/run-changes.js';
 import { TenantMarkers, type TenantMarker } from '../inventory/tenant-marker.js';
 import { syncTenantStorage } from '../inventory/storage-inventory.js';
+import { InventoryAggregate, writeTenantAggregate } from '../inventory/aggregates.js';
 import type { TenantRecord } from './registry.js';
 import { inSubscriptionScope } from './registry-row.js';
 import { emptyCounts, type TenantRunCounts } from './runs.js';
@@ -85,11 +87,16 @@ export async function sweepTenant(
   const visible = await listSubscriptions(sweep);
   const inScope = subscriptionsInScope(sweep, visible);
   const snapshot = openSnapshot(sweep);
+  // Counts for the fleet views (aggregates.ts), fed by the same per-item callback as the snapshot.
+  const aggregate = new InventoryAggregate();
   const syncContext: SyncContext = {
     tenantId: sweep.tenantId,
     runId,
     now: sweep.now,
-    ...(snapshot ? { onItem: (item: unknown) => snapshot.write(item) } : {}),
+    onItem: (item: InventoryItem) => {
+      aggregate.add(item);
+      return snapshot?.write(item);
+    },
   };
   try {
     const known = await knownRead;
@@ -98,7 +105,20 @@ export async function sweepTenant(
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
     const counts = await countInventory(sweep, synced, current, options.redelivered === true);
-    Object.assign(counts, await syncStorage(sweep, synced, known, current));
+    const storageSummary = await syncStorage(sweep, synced, known, current);
+    Object.assign(counts, storageSummary.counts);
+    await writeTenantAggregate(
+      sweep.runtime.storage.table(sweep.runtime.config.names.aggregatesTable),
+      { tenantId: sweep.tenantId, displayName: sweep.tenant.displayName, runId, at: sweep.now },
+      aggregate,
+      {
+        accounts: storageSummary.counts.storageAccounts,
+        refused: storageSummary.counts.storageRefused,
+        publicContainers: storageSummary.publicContainers,
+        blobs: storageSummary.counts.blobs,
+        blobBytes: storageSummary.counts.blobBytes,
+      },
+    );
     const finished = snapshot ? await snapshot.finish() : undefined;
     return {
       counts,
@@ -294,7 +314,10 @@ async function syncStorage(
   synced: SubscriptionSyncResult[],
   known: TenantMarker,
   current: Set<string>,
-): Promise<Pick<TenantRunCounts, 'storageAccounts' | 'storageRefused' | 'blobs' | 'blobBytes'>> {
+): Promise<{
+  counts: Pick<TenantRunCounts, 'storageAccounts' | 'storageRefused' | 'blobs' | 'blobBytes'>;
+  publicContainers: number;
+}> {
   const { config, storage } = sweep.runtime;
   const result = await syncTenantStorage({
     cloud: config.cloud,
@@ -314,9 +337,12 @@ async function syncStorage(
   for (const { name, diagnosis } of result.refused)
     sweep.warnings.push({ scope: 'storageAccount', id: name, diagnosis });
   return {
-    storageAccounts: result.accounts,
-    storageRefused: result.refused.length,
-    blobs: result.blobs,
-    blobBytes: result.blobBytes,
+    counts: {
+      storageAccounts: result.accounts,
+      storageRefused: result.refused.length,
+      blobs: result.blobs,
+      blobBytes: result.blobBytes,
+    },
+    publicContainers: result.publicContainers,
   };
 }

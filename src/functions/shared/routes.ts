@@ -14,6 +14,9 @@ export interface HttpRouteRecord {
   readonly handler: HttpHandler;
 }
 
+// Exports stream their rows as they are read (fleetExport.ts, runSnapshot.ts): the host must not buffer them.
+app.setup({ enableHttpStream: true });
+
 const registered: HttpRouteRecord[] = [];
 
 /** The HTTP routes registered so far (import the function modules first). */
