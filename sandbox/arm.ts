@@ -17,6 +17,7 @@ import { authorityOf, type ArmCall, type ArmContext } from './arm/context.js';
 import { ArmError } from './arm/errors.js';
 import { answerFault } from './arm/fault-answers.js';
 import { getResourceGroup, listResourceGroups } from './arm/resource-groups.js';
+import { CasingVariation } from './arm/realism.js';
 import { listResources } from './arm/resources.js';
 import { checkApiVersion, route, SERVED, type Operation } from './arm/routes.js';
 import { getSubscription, listSubscriptions, listTenants } from './arm/subscriptions.js';
@@ -62,6 +63,7 @@ function execute(operation: Operation, call: ArmCall): unknown {
 export function createArmHandler(ctx: ArmContext): RequestListener {
   const buckets = new TokenBuckets();
   const faults = new FaultInjector();
+  const casing = new CasingVariation();
 
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -130,7 +132,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
       }
       const claims = await authenticate(ctx, request);
       chargeRead(buckets, settings.throttle, subscriptionId, claims, headers);
-      const body = execute(operation, { ctx, claims, oid: claims.oid.toLowerCase(), url, settings });
+      const body = execute(operation, { ctx, claims, oid: claims.oid.toLowerCase(), url, settings, casing });
       sendJson(response, 200, body, headers);
     } catch (error) {
       if (!(error instanceof ArmError)) throw error;

@@ -2,6 +2,7 @@
 import type { RequestCounters } from '../counters.js';
 import type { AccessTokenClaims, KeyStore } from '../keys.js';
 import type { WorldStore } from '../state.js';
+import type { CasingVariation } from './realism.js';
 import type { ArmSettings } from './settings.js';
 
 export interface ArmContext {
@@ -23,6 +24,8 @@ export interface ArmCall {
   oid: string;
   url: URL;
   settings: ArmSettings;
+  /** The listing passes of this ARM (casing varies from one pass to the next). */
+  casing: CasingVariation;
 }
 
 /** The Entra authority ARM names in its challenges, without a trailing slash. */

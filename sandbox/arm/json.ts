@@ -1,5 +1,5 @@
 /** The JSON shapes ARM answers with for subscriptions, resource groups and generic resources. */
-import { resourceId } from '../state.js';
+import { normaliseLocation, type ResourceSpelling, type RealismSettings } from './realism.js';
 import type { Resource, ResourceGroup, Subscription } from '../world.js';
 
 /** The JSON of a subscription as GET /subscriptions returns it (api-version 2022-12-01). */
@@ -20,28 +20,31 @@ export function subscriptionJson(subscription: Subscription): Record<string, unk
   };
 }
 
-export function resourceGroupJson(group: ResourceGroup): Record<string, unknown> {
+export function resourceGroupJson(group: ResourceGroup, realism: RealismSettings): Record<string, unknown> {
   const json: Record<string, unknown> = {
     id: `/subscriptions/${group.subscriptionId}/resourceGroups/${group.name}`,
     name: group.name,
     type: 'Microsoft.Resources/resourceGroups',
-    location: group.location,
+    location: realism.casing ? normaliseLocation(group.location) : group.location,
   };
   if (Object.keys(group.tags).length) json.tags = group.tags;
   json.properties = { provisioningState: 'Succeeded' };
   return json;
 }
 
-/** A generic resource as the Resources - List operation returns it (tags only when there are some). */
-export function resourceJson(resource: Resource): Record<string, unknown> {
+/**
+ * A generic resource as the Resources - List operation returns it (tags only when there are some),
+ * its id, type and location spelled as this pass of ARM spells them (realism.ts).
+ */
+export function resourceJson(resource: Resource, spelling: ResourceSpelling): Record<string, unknown> {
   const json: Record<string, unknown> = {
-    id: resourceId(resource),
+    id: spelling.id,
     name: resource.name,
-    type: resource.type,
+    type: spelling.type,
   };
   if (resource.sku) json.sku = resource.sku;
   if (resource.kind) json.kind = resource.kind;
-  json.location = resource.location;
+  json.location = spelling.location;
   if (Object.keys(resource.tags).length) json.tags = resource.tags;
   return json;
 }

@@ -24,12 +24,12 @@ export function listResourceGroups(call: ArmCall, subscriptionId: string): unkno
     .resourceGroups(subscription.subscriptionId)
     .filter((g) => access.subscription || access.groups.has(g.name.toLowerCase()))
     .filter((g) => !filter || filter(g))
-    .map(resourceGroupJson);
+    .map((g) => resourceGroupJson(g, settings.realism));
   return pageOf(ctx, groups, url, settings);
 }
 
 export function getResourceGroup(
-  { ctx, claims, oid }: ArmCall,
+  { ctx, claims, oid, settings }: ArmCall,
   subscriptionId: string,
   resourceGroup: string,
 ): unknown {
@@ -46,5 +46,5 @@ export function getResourceGroup(
   if (!group) {
     throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${resourceGroup}' could not be found.`);
   }
-  return resourceGroupJson(group);
+  return resourceGroupJson(group, settings.realism);
 }

@@ -48,6 +48,7 @@ export function listResources(call: ArmCall, subscriptionId: string, group?: str
       canReadResource(access, r) &&
       (!filter || filter(r)),
   });
-  const value = scan.items.map(resourceJson);
+  const pass = call.casing.pass(subscription.subscriptionId, cursor === 0);
+  const value = scan.items.map((r) => resourceJson(r, call.casing.spell(r, settings.realism, pass)));
   return scan.next !== undefined ? { value, nextLink: nextLink(ctx, url, scan.next) } : { value };
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FaultRule } from '../faults.js';
 import { parseOrThrow } from '../state.js';
 import { DEFAULT_THROTTLE, type ThrottleSettings } from '../throttle.js';
+import { DEFAULT_REALISM, type RealismSettings } from './realism.js';
 
 /** Run-time settings of the sandbox's ARM (changeable while it runs). */
 export interface ArmSettings {
@@ -15,6 +16,8 @@ export interface ArmSettings {
   latencyMs: number;
   throttle: ThrottleSettings;
   faults: FaultRule[];
+  /** Real ARM's quirks (casing, see realism.ts); `realism: false` in a patch gives a tidy world. */
+  realism: RealismSettings;
 }
 
 export const DEFAULT_ARM_SETTINGS: ArmSettings = {
@@ -22,6 +25,7 @@ export const DEFAULT_ARM_SETTINGS: ArmSettings = {
   latencyMs: 0,
   throttle: { ...DEFAULT_THROTTLE },
   faults: [],
+  realism: { ...DEFAULT_REALISM },
 };
 
 const faultRuleSchema = z
@@ -55,6 +59,12 @@ export const armSettingsPatchSchema = z
       ])
       .optional(),
     faults: z.array(faultRuleSchema).optional(),
+    realism: z
+      .union([
+        z.boolean(),
+        z.object({ casing: z.boolean().optional(), seed: z.number().int().optional() }).strict(),
+      ])
+      .optional(),
   })
   .strict();
 
@@ -74,6 +84,12 @@ export function mergeArmSettings(current: ArmSettings, patch: ArmSettingsPatch):
     latencyMs: valid.latencyMs ?? current.latencyMs,
     throttle,
     faults: valid.faults ?? current.faults,
+    realism:
+      valid.realism === undefined
+        ? current.realism
+        : typeof valid.realism === 'boolean'
+          ? { ...current.realism, casing: valid.realism }
+          : { ...current.realism, ...valid.realism },
   };
 }
 

@@ -30,6 +30,7 @@ import {
   MANIFEST_VERSION,
   rowKeyHash,
 } from './inventory-manifest.js';
+import { canonicalLocation, canonicalType } from '../platform/arm-casing.js';
 import type { KnownStorageAccounts } from './storage-inventory.js';
 import { TableBatchWriter, type BatchStats } from '../storage/table-batch.js';
 import { resourceGlobalKey, resourceRowKey, underscorePrefixRange } from '../storage/table-keys.js';
@@ -126,8 +127,8 @@ function canonical(value: unknown): unknown {
 function comparedView(item: Pick<InventoryItem, ComparedField>): Record<ComparedField, unknown> {
   return {
     name: item.name,
-    type: item.type.toLowerCase(),
-    location: item.location.toLowerCase(),
+    type: canonicalType(item.type),
+    location: canonicalLocation(item.location),
     tags: canonical(item.tags ?? {}),
     sku: canonical(item.sku ?? null),
     kind: item.kind ?? null,
@@ -476,17 +477,16 @@ export class InventorySync {
         await this.recordChange(context, 'added', item, []);
         await this.writeItem(context, partition, item, hash, context.now);
       } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
-        result.modified++;
         await beforeChange(previous);
         const before = await this.previousRow(partition, rowKey);
         const beforeItem = before ? storedToItem(before, subscription.subscriptionId) : undefined;
-        await this.recordChange(
-          context,
-          'modified',
-          item,
-          beforeItem ? changedFields(beforeItem, item) : [],
-          beforeItem,
-        );
+        const fields = beforeItem ? changedFields(beforeItem, item) : [];
+        // A hash stored by an older spelling rule (platform/arm-casing.ts) with no compared field changed: the
+        // row takes the new hash, and nothing is reported.
+        if (!beforeItem || fields.length > 0) {
+          result.modified++;
+          await this.recordChange(context, 'modified', item, fields, beforeItem);
+        }
         await this.writeItem(context, partition, item, hash, before?.firstSeen ?? context.now);
       }
     }

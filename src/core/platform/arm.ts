@@ -7,6 +7,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import { resourceGroupOf } from './arm-casing.js';
 import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
 
 export interface ArmOptions {
@@ -74,8 +75,6 @@ export async function* listVisibleSubscriptions(
   }
 }
 
-const RESOURCE_GROUP_OF = /\/resourcegroups\/([^/]+)/i;
-
 const noop = (): void => undefined;
 
 /**
@@ -110,9 +109,12 @@ export async function* listInventoryItems(
   const resourcePages = client.resources.list().byPage();
   const firstResources = resourcePages.next();
   firstResources.catch(noop);
+  // ARM upper-cases the group in some resources' ids (VMs, disks): rows name a group as it is named.
+  const groupNames = new Map<string, string>();
   for await (const page of readAhead(groupPages)) {
     for (const group of page) {
       if (!group.id || !group.name) continue;
+      groupNames.set(group.name.toLowerCase(), group.name);
       yield {
         id: group.id,
         name: group.name,
@@ -133,7 +135,7 @@ export async function* listInventoryItems(
         name: resource.name,
         type: resource.type,
         location: resource.location ?? '',
-        resourceGroup: RESOURCE_GROUP_OF.exec(resource.id)?.[1] ?? '',
+        resourceGroup: resourceGroupOf(resource.id, groupNames),
         subscriptionId,
         tags: resource.tags ?? {},
       };
