@@ -13,12 +13,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate } from './arm/authenticate.js';
+import { ChangeTimes } from './arm/change-times.js';
 import { authorityOf, type ArmCall, type ArmContext } from './arm/context.js';
 import { ArmError } from './arm/errors.js';
 import { answerFault } from './arm/fault-answers.js';
 import { getResourceGroup, listResourceGroups } from './arm/resource-groups.js';
 import { CasingVariation } from './arm/realism.js';
-import { listResources } from './arm/resources.js';
+import { getResource, listResources } from './arm/resources.js';
 import { checkApiVersion, route, SERVED, type Operation } from './arm/routes.js';
 import { getSubscription, listSubscriptions, listTenants } from './arm/subscriptions.js';
 import { chargeRead } from './arm/throttling.js';
@@ -56,6 +57,8 @@ function execute(operation: Operation, call: ArmCall): unknown {
       return listResources(call, operation.subscriptionId);
     case 'listGroupResources':
       return listResources(call, operation.subscriptionId, operation.resourceGroup);
+    case 'getResource':
+      return getResource(call, operation.subscriptionId, operation.resourceGroup, operation.id);
   }
 }
 
@@ -64,6 +67,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
   const buckets = new TokenBuckets();
   const faults = new FaultInjector();
   const casing = new CasingVariation();
+  const changeTimes = new ChangeTimes();
 
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -90,7 +94,9 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
       'x-ms-routing-request-id': `SANDBOX:${new Date().toISOString().replace(/[-:.]/g, '')}:${requestId}`,
       'cache-control': 'no-cache',
     };
-    const url = new URL(request.url ?? '/', 'https://sandbox.invalid');
+    // GET by id sends `/{+resourceId}`, i.e. `//subscriptions/...`, which ARM accepts: never read a
+    // leading `//` as a host.
+    const url = new URL((request.url ?? '/').replace(/^\/+/, '/'), 'https://sandbox.invalid');
     let segments: string[];
     try {
       segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -132,7 +138,15 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
       }
       const claims = await authenticate(ctx, request);
       chargeRead(buckets, settings.throttle, subscriptionId, claims, headers);
-      const body = execute(operation, { ctx, claims, oid: claims.oid.toLowerCase(), url, settings, casing });
+      const body = execute(operation, {
+        ctx,
+        claims,
+        oid: claims.oid.toLowerCase(),
+        url,
+        settings,
+        casing,
+        changeTimes,
+      });
       sendJson(response, 200, body, headers);
     } catch (error) {
       if (!(error instanceof ArmError)) throw error;

@@ -2,6 +2,7 @@
 import type { RequestCounters } from '../counters.js';
 import type { AccessTokenClaims, KeyStore } from '../keys.js';
 import type { WorldStore } from '../state.js';
+import type { ChangeTimes } from './change-times.js';
 import type { CasingVariation } from './realism.js';
 import type { ArmSettings } from './settings.js';
 
@@ -26,6 +27,8 @@ export interface ArmCall {
   settings: ArmSettings;
   /** The listing passes of this ARM (casing varies from one pass to the next). */
   casing: CasingVariation;
+  /** createdTime / changedTime of the resources this ARM has served ($expand). */
+  changeTimes: ChangeTimes;
 }
 
 /** The Entra authority ARM names in its challenges, without a trailing slash. */

@@ -9,10 +9,11 @@ export type Operation =
   | { kind: 'listResourceGroups'; subscriptionId: string }
   | { kind: 'getResourceGroup'; subscriptionId: string; resourceGroup: string }
   | { kind: 'listResources'; subscriptionId: string }
-  | { kind: 'listGroupResources'; subscriptionId: string; resourceGroup: string };
+  | { kind: 'listGroupResources'; subscriptionId: string; resourceGroup: string }
+  | { kind: 'getResource'; subscriptionId: string; resourceGroup: string; id: string };
 
 export const SERVED =
-  'GET /subscriptions, /tenants, /subscriptions/{id}, /subscriptions/{id}/resourcegroups[/{rg}[/resources]], /subscriptions/{id}/resources';
+  'GET /subscriptions, /tenants, /subscriptions/{id}, /subscriptions/{id}/resourcegroups[/{rg}[/resources]], /subscriptions/{id}/resources, /subscriptions/{id}/resourcegroups/{rg}/providers/{namespace}/{type}/{name}';
 
 /** Matches a path (case-insensitively) to an operation; undefined for paths this ARM does not serve. */
 export function route(segments: string[]): Operation | undefined {
@@ -29,6 +30,10 @@ export function route(segments: string[]): Operation | undefined {
   if (lower.length === 4) return { kind: 'getResourceGroup', subscriptionId, resourceGroup };
   if (lower.length === 5 && lower[4] === 'resources')
     return { kind: 'listGroupResources', subscriptionId, resourceGroup };
+  // A resource by id: providers/{namespace}, then type/name pairs (child resources add pairs).
+  if (lower[4] === 'providers' && lower.length >= 8 && lower.length % 2 === 0) {
+    return { kind: 'getResource', subscriptionId, resourceGroup, id: `/${segments.join('/')}` };
+  }
   return undefined;
 }
 
@@ -39,6 +44,16 @@ export function checkApiVersion(url: URL, operation: Operation): void {
       400,
       'MissingApiVersionParameter',
       'The api-version query parameter (?api-version=) is required for all requests.',
+    );
+  }
+  // A resource GET takes its provider's own api-versions (e.g. 2024-07-01 for Microsoft.Compute):
+  // this ARM knows no provider's list, so any dated version is served.
+  if (operation.kind === 'getResource') {
+    if (/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version)) return;
+    throw new ArmError(
+      400,
+      'InvalidApiVersionParameter',
+      `The api-version '${version}' is invalid. It must be a date such as '2024-07-01', optionally with '-preview'.`,
     );
   }
   const family =

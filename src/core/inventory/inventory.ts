@@ -343,6 +343,8 @@ export class InventorySync {
       ...(item.sku ? { sku: JSON.stringify(item.sku) } : {}),
       ...(item.kind ? { kind: item.kind } : {}),
       ...(item.managedBy ? { managedBy: item.managedBy } : {}),
+      // When the resource last changed in Azure (ARM's changedTime), as of this write.
+      ...(item.changedTime ? { changedInAzure: item.changedTime } : {}),
       contentHash: hash,
       firstSeen,
       lastModified: context.now,

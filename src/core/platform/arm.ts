@@ -29,6 +29,8 @@ export interface InventoryItem {
   sku?: Record<string, unknown>;
   kind?: string;
   managedBy?: string;
+  /** When ARM last saw the resource change (`$expand=changedTime`); informational, never compared. */
+  changedTime?: string;
 }
 
 export interface VisibleSubscription {
@@ -106,7 +108,8 @@ export async function* listInventoryItems(
   subscriptionId: string,
 ): AsyncGenerator<InventoryItem> {
   const groupPages = client.resourceGroups.list().byPage();
-  const resourcePages = client.resources.list().byPage();
+  // changedTime says when a resource last changed in Azure; the row keeps it (not compared).
+  const resourcePages = client.resources.list({ expand: 'changedTime' }).byPage();
   const firstResources = resourcePages.next();
   firstResources.catch(noop);
   // ARM upper-cases the group in some resources' ids (VMs, disks): rows name a group as it is named.
@@ -142,6 +145,7 @@ export async function* listInventoryItems(
       if (resource.sku) item.sku = { ...resource.sku };
       if (resource.kind) item.kind = resource.kind;
       if (resource.managedBy) item.managedBy = resource.managedBy;
+      if (resource.changedTime) item.changedTime = new Date(resource.changedTime).toISOString();
       yield item;
     }
   }

@@ -2,7 +2,8 @@
  * The inventory under real ARM's casing quirks (sandbox ARM with realism on, real SDK client, Azurite):
  * a resource whose only difference is casing (id, provider namespace, resource group in the id, or a
  * location display name) is unchanged: no phantom added, removed or modified, and no row rewritten.
- * Rows name a resource's group as the group is named, not as a VM's id spells it.
+ * Rows name a resource's group as the group is named, not as a VM's id spells it, and keep when the
+ * resource last changed in Azure (ARM's `$expand=changedTime`).
  */
 import { odata } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,5 +93,20 @@ describe('inventory under ARM casing quirks', () => {
     } finally {
       arm.setSettings({ realism: true });
     }
+  });
+
+  it('keeps when a resource last changed in Azure, and moves it when the resource changes', async () => {
+    const before = (await rows()).find((row) => row.name === 'app-web')!;
+    expect(typeof before.changedInAzure).toBe('string');
+    expect(Date.parse(String(before.changedInAzure))).not.toBeNaN();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const app = world.resources!.find((r) => r.name === 'app-web')!;
+    arm.store.upsertResource({ ...app, tags: { owner: 'web-team' } });
+    const { result } = await sweep();
+    expect(result.modified).toBe(1);
+    const after = (await rows()).find((row) => row.name === 'app-web')!;
+    expect(Date.parse(String(after.changedInAzure))).toBeGreaterThan(
+      Date.parse(String(before.changedInAzure)),
+    );
   });
 });
