@@ -51,7 +51,7 @@ async function refusal(promise: Promise<unknown>): Promise<RestError> {
 }
 
 const idOf = (name: string): string =>
-  resourceId({ ...resources.find((r) => r.name === name)!, resourceGroup: ids.group } as never);
+  resourceId({ ...resources.find((r) => r.name === name)!, resourceGroup: ids.group });
 
 beforeAll(async () => {
   arm = await startArm(world);
