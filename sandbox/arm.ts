@@ -65,6 +65,7 @@ function execute(operation: Operation, call: ArmCall): unknown {
 /** Creates the request listener of the sandbox's ARM (mount it on an HTTPS server). */
 export function createArmHandler(ctx: ArmContext): RequestListener {
   const buckets = new TokenBuckets();
+  const globalBuckets = new TokenBuckets();
   const faults = new FaultInjector();
   const casing = new CasingVariation();
   const changeTimes = new ChangeTimes();
@@ -111,7 +112,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
     if (settings.latencyMs > 0) await sleep(settings.latencyMs);
 
     const fault = faults.pick(settings.faults, { subscriptionId, path: request.url ?? '/' });
-    if (fault) return answerFault(fault, request, response, headers, subscriptionId);
+    if (fault) return answerFault(fault, request, response, headers, subscriptionId, ctx.counters);
 
     try {
       if (request.method !== 'GET') {
@@ -137,7 +138,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
         );
       }
       const claims = await authenticate(ctx, request);
-      chargeRead(buckets, settings.throttle, subscriptionId, claims, headers);
+      chargeRead(buckets, globalBuckets, settings.throttle, subscriptionId, claims, headers);
       const body = execute(operation, {
         ctx,
         claims,
@@ -155,6 +156,7 @@ export function createArmHandler(ctx: ArmContext): RequestListener {
           `Bearer authorization_uri="${authorityOf(ctx)}/${error.challengeTenant}", error="invalid_token", ` +
           `error_description="${error.message.split('. ')[0]!.replace(/"/g, "'")}."`;
       }
+      if (error.status === 429) ctx.counters.armThrottled++;
       if (error.status === 429 || error.status >= 500) headers['x-ms-failure-cause'] = 'gateway';
       sendJson(
         response,

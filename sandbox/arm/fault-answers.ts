@@ -1,5 +1,6 @@
 /** The answers of an injected fault (faults.ts picks the rule): ARM's own 429, 503 and 500 bodies, or a dropped connection. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestCounters } from '../counters.js';
 import type { FaultRule } from '../faults.js';
 import { sendJson } from '../http.js';
 
@@ -9,6 +10,7 @@ export function answerFault(
   response: ServerResponse,
   headers: Record<string, string>,
   subscriptionId: string | undefined,
+  counters: RequestCounters,
 ): void {
   if (fault.kind === 'drop') {
     // No answer at all: the client sees a reset connection.
@@ -17,8 +19,10 @@ export function answerFault(
   }
   headers['x-ms-failure-cause'] = 'gateway';
   const retryAfter = fault.retryAfterSeconds ?? (fault.kind === '429' ? 1 : undefined);
-  if (retryAfter !== undefined && fault.kind !== '500') headers['retry-after'] = String(retryAfter);
+  if (retryAfter !== undefined && fault.kind !== '500' && !fault.omitRetryAfter)
+    headers['retry-after'] = String(retryAfter);
   if (fault.kind === '429') {
+    counters.armThrottled++;
     headers['x-ms-ratelimit-remaining-subscription-reads'] = '0';
     sendJson(
       response,

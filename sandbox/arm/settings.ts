@@ -38,6 +38,7 @@ const faultRuleSchema = z
     count: z.number().int().positive().optional(),
     probability: z.number().min(0).max(1).optional(),
     retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
+    omitRetryAfter: z.boolean().optional(),
   })
   .strict();
 

@@ -1,13 +1,16 @@
 /**
  * ARM access for one customer tenant through the real SDK clients. Everything streams: subscriptions,
  * resource groups and resources arrive page by page (following `nextLink`), so memory does not grow
- * with the size of a tenant. Retries (including 429 with Retry-After) are the SDK's own policy.
+ * with the size of a tenant. Retries (including 429 with Retry-After) are the SDK's own policy; the
+ * pacing policy (arm-pacing.ts) slows a subscription's reads before ARM throttles them and gives a 429
+ * without Retry-After a backoff the SDK's policy then honours.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { resourceGroupOf } from './arm-casing.js';
+import { armPacingPolicy, sharedArmPacer, type ArmPacer } from './arm-pacing.js';
 import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
 
 export interface ArmOptions {
@@ -15,6 +18,8 @@ export interface ArmOptions {
   maxRetries: number;
   /** Tests inject an HttpClient here (never in integration tests). */
   httpClient?: HttpClient;
+  /** Paces reads per subscription (default: the process's shared pacer). */
+  pacer?: ArmPacer;
 }
 
 /** What the inventory keeps of a resource or resource group (the fields change detection compares). */
@@ -46,6 +51,9 @@ function clientOptions(options: ArmOptions) {
     // The SDK derives its scope from the endpoint; pin it so the sandbox gets the ARM audience.
     credentials: { scopes: [options.cloud.armScope] },
     retryOptions: { maxRetries: options.maxRetries },
+    additionalPolicies: [
+      { policy: armPacingPolicy(options.pacer ?? sharedArmPacer), position: 'perRetry' as const },
+    ],
     ...sharedPipelineOptionsFor(options.cloud),
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };
