@@ -193,10 +193,11 @@ describe('seed 003 through the product chain', () => {
       resourceClient(chain.forTenant(ids.customerTenantId), ids.customerSubscriptionId, armOptions()),
       ids.customerSubscriptionId,
     ))
-      items.push(`${item.type}/${item.name}`);
+      // ARM's namespace casing varies between calls (sandbox realism): types compare case-insensitively.
+      items.push(`${item.type.toLowerCase()}/${item.name}`);
     expect(items).toEqual([
-      `Microsoft.Resources/resourceGroups/${ids.resourceGroup}`,
-      `Microsoft.Storage/storageAccounts/${ids.storageAccount}`,
+      `microsoft.resources/resourcegroups/${ids.resourceGroup}`,
+      `microsoft.storage/storageaccounts/${ids.storageAccount}`,
     ]);
 
     // Revoked: the cached token is still valid, RBAC is checked per request.
