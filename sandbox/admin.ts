@@ -23,6 +23,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { ArmSettings, ArmSettingsPatch } from './arm.js';
+import { Propagation } from './propagation.js';
 import type { RequestCounters } from './counters.js';
 import { readBody, sendJson } from './http.js';
 import { parseOrThrow, resourceId, WorldStoreError, type WorldStore } from './state.js';
@@ -33,6 +34,8 @@ export interface AdminContext {
   armSettings: () => ArmSettings;
   /** Validates and applies a patch (throws WorldStoreError for bad fields); returns the new settings. */
   setArmSettings: (patch: ArmSettingsPatch) => ArmSettings;
+  /** Delays provisioning and grants by ArmSettings.realism.propagationDelayMs (at once without it). */
+  propagation?: Propagation;
 }
 
 const guid = z
@@ -89,6 +92,8 @@ async function jsonBody(request: IncomingMessage): Promise<unknown> {
 /** Creates the admin API's request listener (mount it on a plain HTTP server bound to 127.0.0.1). */
 export function createAdminHandler(ctx: AdminContext): RequestListener {
   const { store } = ctx;
+  const propagation = ctx.propagation ?? new Propagation();
+  const delay = (): number => (ctx.propagation ? ctx.armSettings().realism.propagationDelayMs : 0);
 
   async function route(request: IncomingMessage, url: URL): Promise<unknown> {
     const method = request.method ?? 'GET';
@@ -109,7 +114,7 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
         return ctx.setArmSettings((await jsonBody(request)) as ArmSettingsPatch);
       case 'POST /admin/service-principals': {
         const body = parseOrThrow(servicePrincipalBody, await jsonBody(request));
-        return { objectId: store.provisionServicePrincipal(body.appId, body.tenantId) };
+        return propagation.provisionServicePrincipal(store, body.appId, body.tenantId, delay());
       }
       case 'DELETE /admin/service-principals': {
         const body = parseOrThrow(servicePrincipalBody, await jsonBody(request));
@@ -117,7 +122,7 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
       }
       case 'POST /admin/role-assignments': {
         const body = parseOrThrow(roleAssignmentBody, await jsonBody(request));
-        return store.grantRole(body.principalId, body.roleDefinitionName, body.scope);
+        return propagation.grantRole(store, body.principalId, body.roleDefinitionName, body.scope, delay());
       }
       case 'DELETE /admin/role-assignments': {
         const body = parseOrThrow(roleAssignmentBody, await jsonBody(request));

@@ -22,6 +22,7 @@ import { RequestCounters } from './counters.js';
 import { createEntraHandler } from './entra.js';
 import { close, listen } from './http.js';
 import { KeyStore } from './keys.js';
+import { Propagation } from './propagation.js';
 import { createManagedIdentityHandler } from './managed-identity.js';
 import { WorldStore, type WorldSnapshot } from './state.js';
 import { startCustomerStorage, type CustomerStorage } from './storage-front.js';
@@ -78,7 +79,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), 'tenant-fleet-sandbox-')));
   const servers: Server[] = [];
   let storage: CustomerStorage | undefined;
+  const propagation = new Propagation();
   const closeAll = async (): Promise<void> => {
+    propagation.close();
     await Promise.all(servers.map((server) => close(server)));
     await storage?.close();
     if (ownDirectory) await rm(stateDirectory, { recursive: true, force: true });
@@ -116,7 +119,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const setArmSettings = (patch: ArmSettingsPatch): ArmSettings =>
       (armSettings = mergeArmSettings(armSettings, patch));
     const adminServer = createHttpServer(
-      createAdminHandler({ store, counters, armSettings: () => armSettings, setArmSettings }),
+      createAdminHandler({ store, counters, armSettings: () => armSettings, setArmSettings, propagation }),
     );
     servers.push(identityServer, entraServer, armServer, adminServer);
     const [identityPort, entraPort, armPort, adminPort] = await Promise.all(

@@ -21,9 +21,14 @@ export interface RealismSettings {
   casing: boolean;
   /** Seed of the casing variation. */
   seed: number;
+  /**
+   * Service principals provisioned and roles granted through the admin API take effect after this
+   * many milliseconds (Entra and RBAC are eventually consistent; 0: at once). See sandbox/propagation.ts.
+   */
+  propagationDelayMs: number;
 }
 
-export const DEFAULT_REALISM: RealismSettings = { casing: true, seed: 1 };
+export const DEFAULT_REALISM: RealismSettings = { casing: true, seed: 1, propagationDelayMs: 2_000 };
 
 /** ARM's normalised location name: `West Europe` → `westeurope`. */
 export function normaliseLocation(location: string): string {

@@ -63,7 +63,13 @@ export const armSettingsPatchSchema = z
     realism: z
       .union([
         z.boolean(),
-        z.object({ casing: z.boolean().optional(), seed: z.number().int().optional() }).strict(),
+        z
+          .object({
+            casing: z.boolean().optional(),
+            seed: z.number().int().optional(),
+            propagationDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+          })
+          .strict(),
       ])
       .optional(),
   })
@@ -89,7 +95,9 @@ export function mergeArmSettings(current: ArmSettings, patch: ArmSettingsPatch):
       valid.realism === undefined
         ? current.realism
         : typeof valid.realism === 'boolean'
-          ? { ...current.realism, casing: valid.realism }
+          ? valid.realism
+            ? { ...DEFAULT_REALISM, seed: current.realism.seed }
+            : { ...current.realism, casing: false, propagationDelayMs: 0 }
           : { ...current.realism, ...valid.realism },
   };
 }

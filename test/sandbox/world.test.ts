@@ -223,7 +223,8 @@ describe('composed sandbox and admin API', () => {
     (await collect(armClient().resources.list())).map((r) => r.id!.toLowerCase());
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ world, arm: { pageSize: 50 } });
+    // The admin API's grants take effect at once here (propagation is tested in propagation.test.ts).
+    sandbox = await startSandbox({ world, arm: { pageSize: 50, realism: { propagationDelayMs: 0 } } });
     facts = worldFacts(world);
     tenantId = facts.customerTenantIds[0]!;
     subscriptionId = sandbox.store.subscriptionsOfTenant(tenantId)[0]!.subscriptionId;

@@ -10,6 +10,7 @@ import type { CloudName } from '../platform/cloud.js';
 import type { Diagnosis } from '../platform/diagnosis.js';
 import { ConflictError, InputError, NotFoundError } from '../platform/errors.js';
 import { GUID_PATTERN, isGuid, parseTenantId } from '../platform/ids.js';
+import { likelyPropagation } from '../platform/propagation.js';
 
 const PARTITION = 'tenant';
 
@@ -209,7 +210,13 @@ const MAX_ETAG_RETRIES = 8;
 export class TenantRegistry {
   constructor(
     private readonly table: TableClient,
-    private readonly options: { circuitBreakerThreshold: number; defaultCloud: CloudName; now?: () => Date },
+    private readonly options: {
+      circuitBreakerThreshold: number;
+      defaultCloud: CloudName;
+      now?: () => Date;
+      /** Minutes after registration in which propagation-like failures do not count (default 30). */
+      onboardingGraceMinutes?: number;
+    },
   ) {}
 
   private now(): string {
@@ -359,7 +366,13 @@ export class TenantRegistry {
         if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
         const now = this.now();
         const alreadyCounted = current.lastSweep?.runId === runId;
-        const failures = status === 'failed' ? current.consecutiveFailures + (alreadyCounted ? 0 : 1) : 0;
+        // A tenant not yet verified, registered within the grace period, failing as propagation does
+        // (platform/propagation.ts): the failure is recorded but does not count towards the breaker.
+        const propagating =
+          current.onboardingState !== 'verified' &&
+          likelyPropagation(diagnosis, current.createdAt, new Date(now), this.options.onboardingGraceMinutes);
+        const failures =
+          status === 'failed' ? current.consecutiveFailures + (alreadyCounted || propagating ? 0 : 1) : 0;
         return {
           lastSweepRunId: runId,
           lastSweepStatus: status,
