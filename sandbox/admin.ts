@@ -42,6 +42,12 @@ const guid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
 const servicePrincipalBody = z.object({ appId: guid, tenantId: guid }).strict();
+const subscriptionBody = z
+  .object({
+    state: z.enum(['Enabled', 'Warned', 'PastDue', 'Disabled', 'Deleted']).optional(),
+    tenantId: guid.optional(),
+  })
+  .strict();
 const roleAssignmentBody = z
   .object({ principalId: guid, roleDefinitionName: z.string().min(1), scope: z.string().min(1) })
   .strict();
@@ -146,6 +152,11 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
         return store.addStorageAccount(
           (await jsonBody(request)) as Parameters<WorldStore['addStorageAccount']>[0],
         );
+    }
+    const subscription = /^\/admin\/subscriptions\/([^/]+)$/i.exec(path);
+    if (subscription && method === 'PATCH') {
+      const body = parseOrThrow(subscriptionBody, await jsonBody(request));
+      return store.updateSubscription(decodeURIComponent(subscription[1]!), body);
     }
     const drift = /^\/admin\/subscriptions\/([^/]+)\/drift$/i.exec(path);
     if (drift && method === 'POST') {

@@ -12,6 +12,8 @@ export function requireSubscription(
   ctx: ArmContext,
   subscriptionId: string,
   claims: AccessTokenClaims,
+  /** GET of the subscription itself still answers a Deleted one (with its state); reads below it do not. */
+  allowDeleted = false,
 ): Subscription {
   const subscription = ctx.store.subscription(subscriptionId);
   if (!subscription) {
@@ -33,6 +35,15 @@ export function requireSubscription(
         'propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.',
       {},
       subscription.tenantId,
+    );
+  }
+  // A Deleted subscription's resources are gone; a Disabled one stays readable (read-only):
+  // https://learn.microsoft.com/azure/cost-management-billing/manage/subscription-states
+  if (subscription.state === 'Deleted' && !allowDeleted) {
+    throw new ArmError(
+      404,
+      'SubscriptionNotFound',
+      `The subscription '${subscriptionId}' could not be found.`,
     );
   }
   return subscription;
@@ -64,7 +75,7 @@ export function listSubscriptions({ ctx, claims, oid, url, settings }: ArmCall):
 }
 
 export function getSubscription({ ctx, claims, oid }: ArmCall, subscriptionId: string): unknown {
-  const subscription = requireSubscription(ctx, subscriptionId, claims);
+  const subscription = requireSubscription(ctx, subscriptionId, claims, true);
   if (!hasAnyAccess(accessIn(ctx.store, oid, subscription.subscriptionId))) {
     throw authorizationFailed(
       oid,

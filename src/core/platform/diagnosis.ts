@@ -276,6 +276,29 @@ const SERVICE: Record<string, Entry> = {
     fix: `Ask the customer to assign Reader to the service principal of app ${context.appClientId} on it, or remove it from the list.`,
     retryable: false,
   }),
+  SubscriptionDisabled: {
+    category: 'input',
+    owner: 'customer',
+    meaning:
+      'The subscription is Disabled (read-only; its resources may be deallocated). It is not swept, and its inventory is kept as last seen.',
+    fix: "Nothing to do if intended; the customer re-enables it (billing) to have it swept again, or the operator excludes it from the tenant's scope.",
+    retryable: false,
+  },
+  SubscriptionDeleted: {
+    category: 'input',
+    owner: 'none',
+    meaning: 'The subscription was deleted: its inventory is retired (each resource recorded as removed).',
+    fix: "Nothing to do; remove it from the tenant's subscription list if it is listed there.",
+    retryable: false,
+  },
+  SubscriptionMoved: {
+    category: 'input',
+    owner: 'provider',
+    meaning:
+      'The subscription moved to another tenant: it is retired here (this tenant keeps its change history) and is baselined by the new tenant when that tenant is registered and swept.',
+    fix: 'Register the tenant named in the detail (if it is a customer) so the subscription is inventoried there.',
+    retryable: false,
+  },
   RunTimedOut: {
     category: 'transient',
     owner: 'provider',

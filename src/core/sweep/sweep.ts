@@ -31,6 +31,7 @@ import {
   type TenantRunStatus,
 } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
+import { classifySubscriptions, tenantMovedTo } from './subscription-states.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
 import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
 import { syncTenantStorage } from '../inventory/storage-inventory.js';
@@ -405,14 +406,17 @@ export async function sweepTenant(
   const knownRead = retireSync.tenantSubscriptions(tenantId);
   knownRead.catch(() => undefined); // a failure surfaces at the await below
 
-  const visible: VisibleSubscription[] = [];
-  for await (const subscription of listVisibleSubscriptions(subscriptionClient(credential, armOptions))) {
-    if (subscription.state === 'Deleted') continue;
-    visible.push(subscription);
-  }
+  const subscriptions = subscriptionClient(credential, armOptions);
+  const listed: VisibleSubscription[] = [];
+  for await (const subscription of listVisibleSubscriptions(subscriptions)) listed.push(subscription);
+  // Disabled: kept, not swept; Deleted: retired (subscription-states.ts states the rule).
+  const known = await knownRead;
+  const states = classifySubscriptions(listed, new Set(known.subscriptionIds), context, warnings);
+  const visible = listed.filter((subscription) => subscription.state !== 'Deleted');
   const scope = tenant.subscriptions;
   const excluded = new Set(scope.exclude);
-  let inScope = visible.filter((subscription) => !excluded.has(subscription.subscriptionId));
+  const kept = states.kept.filter((id) => !excluded.has(id) && known.subscriptionIds.includes(id));
+  let inScope = states.swept.filter((subscription) => !excluded.has(subscription.subscriptionId));
   if (scope.mode === 'list') {
     const listed = new Set(scope.include);
     inScope = inScope.filter((subscription) => listed.has(subscription.subscriptionId));
@@ -426,7 +430,7 @@ export async function sweepTenant(
         });
     }
   }
-  if (inScope.length === 0) {
+  if (inScope.length === 0 && kept.length === 0) {
     throw new DiagnosedError(
       warnings[0]?.diagnosis ??
         diagnosisFor('NoVisibleSubscriptions', context, `${visible.length} visible, none in scope`),
@@ -447,8 +451,7 @@ export async function sweepTenant(
   };
   let tableRequests = 0;
   try {
-    const known = await knownRead;
-    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
+    const current = new Set([...inScope.map((subscription) => subscription.subscriptionId), ...kept]);
     const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
     if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
       await retireSync.recordTenantSubscriptions(tenantId, knownAndCurrent, known.storageAccounts);
@@ -479,11 +482,19 @@ export async function sweepTenant(
       ),
     );
     const synced = results.filter((result): result is SubscriptionSyncResult => result !== undefined);
-    if (synced.length === 0) throw new DiagnosedError(warnings[0]!.diagnosis);
+    if (synced.length === 0 && inScope.length > 0) throw new DiagnosedError(warnings[0]!.diagnosis);
 
     // Subscriptions inventoried before but no longer visible or in scope: their resources are removed.
     const retired = known.subscriptionIds.filter((subscriptionId) => !current.has(subscriptionId));
     for (const subscriptionId of retired) {
+      const movedTo = await tenantMovedTo(subscriptions, subscriptionId, tenantId);
+      if (movedTo) {
+        warnings.push({
+          scope: 'subscription',
+          id: subscriptionId,
+          diagnosis: diagnosisFor('SubscriptionMoved', context, `${subscriptionId} now in tenant ${movedTo}`),
+        });
+      }
       synced.push(
         await retireSync.retireSubscription(syncContext, {
           subscriptionId,
