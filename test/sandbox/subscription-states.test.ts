@@ -14,7 +14,7 @@ import { armClaims, rawGet, startArm, type ArmFixture } from './arm.fixture.js';
 
 const { world, ids } = quirksWorld();
 const otherTenant = testGuid(1, 62);
-world.tenants!.push({ id: otherTenant, displayName: 'Other' });
+world.tenants.push({ id: otherTenant, displayName: 'Other' });
 let arm: ArmFixture;
 
 const token = () =>

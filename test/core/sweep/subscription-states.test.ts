@@ -31,7 +31,7 @@ const tailwindSp = testGuid(6, 72);
 const world: WorldInput = {
   ...base,
   storageAccounts: [],
-  tenants: [...base.tenants!, { id: tailwind, displayName: 'Tailwind' }],
+  tenants: [...base.tenants, { id: tailwind, displayName: 'Tailwind' }],
   servicePrincipals: [
     ...base.servicePrincipals!,
     { appId: ids.appId, tenantId: litware, objectId: litwareSp },
