@@ -110,3 +110,24 @@ describe('inventory under ARM casing quirks', () => {
     );
   });
 });
+
+describe('a row whose stored hash came from an older spelling rule', () => {
+  it('takes the new hash without reporting a modification when no compared field changed', async () => {
+    const partition = inventoryPartition(tenantId, subscription.subscriptionId);
+    const vm = (await rows()).find((row) => row.name === 'vm-web-01')!;
+    // As an older rule would have hashed it, and a marker that sends the next sweep to the rows.
+    await tables.inventory.updateEntity(
+      { partitionKey: partition, rowKey: String(vm.rowKey), contentHash: 'hash-of-an-older-rule-0000000000' },
+      'Merge',
+    );
+    await tables.inventory.updateEntity(
+      { partitionKey: partition, rowKey: SUBSCRIPTION_MARKER, syncing: true },
+      'Merge',
+    );
+    const { result, stats } = await sweep();
+    expect(result).toMatchObject({ added: 0, removed: 0, modified: 0 });
+    expect(stats.changes.operations).toBe(0);
+    const after = (await rows()).find((row) => row.name === 'vm-web-01')!;
+    expect(after.contentHash).not.toBe('hash-of-an-older-rule-0000000000');
+  });
+});
