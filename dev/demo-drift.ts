@@ -26,7 +26,7 @@ export function applyDemoDrift(store: WorldStore, step: number): string {
     (r) =>
       subscriptions.has(r.subscriptionId) && r.type !== 'Microsoft.ManagedIdentity/userAssignedIdentities',
   );
-  if (candidates.length < 4) return 'nothing (the world has too few resources to drift)';
+  if (candidates.length < 5) return 'nothing (the world has too few resources to drift)';
   const pick = (offset: number) => candidates[(step * 7 + offset * 13) % candidates.length]!;
 
   const tagged = pick(0);
@@ -48,5 +48,26 @@ export function applyDemoDrift(store: WorldStore, step: number): string {
     tags: { env: 'dev', createdBy: 'drift' },
     sku: { name: 'Standard', tier: 'Regional' },
   });
-  return `tags changed on ${tagged.name}, ${moved.name} moved region, ${removed.name} removed, ${added.name} added`;
+  // Casing only (as real ARM varies it): the group upper-cased, the namespace lower-cased and the
+  // location as a display name. The inventory must report no change for it.
+  const touched = new Set([tagged, moved, removed, anchor].map((r) => resourceId(r).toLowerCase()));
+  let offset = 4;
+  while (touched.has(resourceId(pick(offset)).toLowerCase()) && offset < 4 + candidates.length) offset++;
+  const respelled = pick(offset);
+  store.upsertResource({
+    ...respelled,
+    resourceGroup: respelled.resourceGroup.toUpperCase(),
+    type: respelled.type.toLowerCase(),
+    location: displayLocation(respelled.location),
+  });
+  return (
+    `tags changed on ${tagged.name}, ${moved.name} moved region, ${removed.name} removed, ${added.name} added, ` +
+    `${respelled.name} respelled (casing only: no change)`
+  );
+}
+
+/** A location's display name (`westeurope` → `West Europe`), as requests may give it. */
+function displayLocation(location: string): string {
+  const known: Record<string, string> = { westeurope: 'West Europe', northeurope: 'North Europe' };
+  return known[location.toLowerCase()] ?? location;
 }

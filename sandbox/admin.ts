@@ -23,6 +23,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { ArmSettings, ArmSettingsPatch } from './arm.js';
+import { Propagation } from './propagation.js';
 import type { RequestCounters } from './counters.js';
 import { readBody, sendJson } from './http.js';
 import { parseOrThrow, resourceId, WorldStoreError, type WorldStore } from './state.js';
@@ -33,12 +34,20 @@ export interface AdminContext {
   armSettings: () => ArmSettings;
   /** Validates and applies a patch (throws WorldStoreError for bad fields); returns the new settings. */
   setArmSettings: (patch: ArmSettingsPatch) => ArmSettings;
+  /** Delays provisioning and grants by ArmSettings.realism.propagationDelayMs (at once without it). */
+  propagation?: Propagation;
 }
 
 const guid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
 const servicePrincipalBody = z.object({ appId: guid, tenantId: guid }).strict();
+const subscriptionBody = z
+  .object({
+    state: z.enum(['Enabled', 'Warned', 'PastDue', 'Disabled', 'Deleted']).optional(),
+    tenantId: guid.optional(),
+  })
+  .strict();
 const roleAssignmentBody = z
   .object({ principalId: guid, roleDefinitionName: z.string().min(1), scope: z.string().min(1) })
   .strict();
@@ -89,6 +98,8 @@ async function jsonBody(request: IncomingMessage): Promise<unknown> {
 /** Creates the admin API's request listener (mount it on a plain HTTP server bound to 127.0.0.1). */
 export function createAdminHandler(ctx: AdminContext): RequestListener {
   const { store } = ctx;
+  const propagation = ctx.propagation ?? new Propagation();
+  const delay = (): number => (ctx.propagation ? ctx.armSettings().realism.propagationDelayMs : 0);
 
   async function route(request: IncomingMessage, url: URL): Promise<unknown> {
     const method = request.method ?? 'GET';
@@ -109,7 +120,7 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
         return ctx.setArmSettings((await jsonBody(request)) as ArmSettingsPatch);
       case 'POST /admin/service-principals': {
         const body = parseOrThrow(servicePrincipalBody, await jsonBody(request));
-        return { objectId: store.provisionServicePrincipal(body.appId, body.tenantId) };
+        return propagation.provisionServicePrincipal(store, body.appId, body.tenantId, delay());
       }
       case 'DELETE /admin/service-principals': {
         const body = parseOrThrow(servicePrincipalBody, await jsonBody(request));
@@ -117,7 +128,7 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
       }
       case 'POST /admin/role-assignments': {
         const body = parseOrThrow(roleAssignmentBody, await jsonBody(request));
-        return store.grantRole(body.principalId, body.roleDefinitionName, body.scope);
+        return propagation.grantRole(store, body.principalId, body.roleDefinitionName, body.scope, delay());
       }
       case 'DELETE /admin/role-assignments': {
         const body = parseOrThrow(roleAssignmentBody, await jsonBody(request));
@@ -141,6 +152,11 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
         return store.addStorageAccount(
           (await jsonBody(request)) as Parameters<WorldStore['addStorageAccount']>[0],
         );
+    }
+    const subscription = /^\/admin\/subscriptions\/([^/]+)$/i.exec(path);
+    if (subscription && method === 'PATCH') {
+      const body = parseOrThrow(subscriptionBody, await jsonBody(request));
+      return store.updateSubscription(decodeURIComponent(subscription[1]!), body);
     }
     const drift = /^\/admin\/subscriptions\/([^/]+)\/drift$/i.exec(path);
     if (drift && method === 'POST') {

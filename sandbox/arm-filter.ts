@@ -1,10 +1,14 @@
 /**
- * The OData `$filter` subset that ARM's list operations accept, compiled to a predicate:
- * `resourceType|name|location|resourceGroup|tagName|tagValue eq '...'`, `substringof('x', name)`,
- * `startswith(tagName, 'x')`, joined with `and` / `or` (`and` binds tighter); a `tagName` and a
- * `tagValue` condition in the same `and` group mean one tag with that value, as in ARM. Comparisons
- * are case-insensitive, as ARM's are. Anything else is refused so callers never get more than they
- * asked for.
+ * The OData `$filter` subset that ARM's list operations accept, compiled to a predicate, as documented
+ * for Resources - List (https://learn.microsoft.com/rest/api/resources/resources/list, `$filter`):
+ * `resourceType|name|location|resourceGroup eq|ne '...'`, `substringof('x', name|resourceGroup)`,
+ * `tagName eq '...' [and tagValue eq '...']` and `startswith(tagName, 'x')`, joined with `and` / `or`
+ * (`and` binds tighter); a `tagName` and a `tagValue` condition in the same `and` group mean one tag
+ * with that value. Comparisons are case-insensitive, as ARM's are. Tag conditions are not combined with
+ * other properties (the documented combinations are `substringof` with `resourceType`, and the
+ * plan and identity families): such a filter is refused, as is anything else outside the subset, so
+ * callers never get more than they asked for. Resources found by tag come back without their tags
+ * ("When you filter by a tag name and value, the tags for each resource are not returned").
  */
 import type { Resource } from './world.js';
 
@@ -16,8 +20,8 @@ type Field = 'resourcetype' | 'name' | 'location' | 'resourcegroup' | 'tagname' 
 const FIELDS: readonly Field[] = ['resourcetype', 'name', 'location', 'resourcegroup', 'tagname', 'tagvalue'];
 
 type Condition =
-  | { kind: 'eq'; field: Field; value: string }
-  | { kind: 'substringof'; value: string }
+  | { kind: 'eq'; field: Field; value: string; negated?: boolean }
+  | { kind: 'substringof'; field: 'name' | 'resourcegroup'; value: string }
   | { kind: 'startswith-tag'; value: string };
 
 type Token =
@@ -84,10 +88,11 @@ function parse(filter: string): Condition[][] {
       expect('punct', '(');
       const value = expect('string');
       expect('punct', ',');
-      if (expect('word').toLowerCase() !== 'name')
-        throw new InvalidFilterError('substringof works on name only');
+      const field = expect('word').toLowerCase();
+      if (field !== 'name' && field !== 'resourcegroup')
+        throw new InvalidFilterError('substringof works on name and resourceGroup only');
       expect('punct', ')');
-      return { kind: 'substringof', value };
+      return { kind: 'substringof', field, value };
     }
     if (word === 'startswith') {
       expect('punct', '(');
@@ -99,8 +104,11 @@ function parse(filter: string): Condition[][] {
       return { kind: 'startswith-tag', value };
     }
     if (!FIELDS.includes(word as Field)) throw new InvalidFilterError(`unknown field '${word}'`);
-    expect('word', 'eq');
-    return { kind: 'eq', field: word as Field, value: expect('string') };
+    const operator = expect('word').toLowerCase();
+    const tagField = word === 'tagname' || word === 'tagvalue';
+    if (operator !== 'eq' && (operator !== 'ne' || tagField))
+      throw new InvalidFilterError('expected eq or ne');
+    return { kind: 'eq', field: word as Field, value: expect('string'), negated: operator === 'ne' };
   };
   const groups: Condition[][] = [];
   let group: Condition[] = [condition()];
@@ -135,30 +143,46 @@ function groupMatches(
   return group.every((c) => {
     switch (c.kind) {
       case 'substringof':
-        return resource.name.toLowerCase().includes(c.value.toLowerCase());
+        return (c.field === 'name' ? resource.name : resource.resourceGroup)
+          .toLowerCase()
+          .includes(c.value.toLowerCase());
       case 'startswith-tag':
         return tags.some(([name]) => name.toLowerCase().startsWith(c.value.toLowerCase()));
-      case 'eq':
-        switch (c.field) {
-          case 'resourcetype':
-            return eq(resource.type, c.value);
-          case 'name':
-            return eq(resource.name, c.value);
-          case 'location':
-            return eq(resource.location, c.value);
-          case 'resourcegroup':
-            return eq(resource.resourceGroup, c.value);
-          default:
-            return true; // tags were checked together above
-        }
+      case 'eq': {
+        const actual = {
+          resourcetype: resource.type,
+          name: resource.name,
+          location: resource.location.replace(/\s+/g, ''),
+          resourcegroup: resource.resourceGroup,
+        }[c.field as Exclude<Field, 'tagname' | 'tagvalue'>] as string | undefined;
+        if (actual === undefined) return true; // tags were checked together above
+        return (
+          eq(actual, c.field === 'location' ? c.value.replace(/\s+/g, '') : c.value) !== (c.negated ?? false)
+        );
+      }
     }
   });
 }
 
+const isTagCondition = (c: Condition): boolean =>
+  c.kind === 'startswith-tag' || (c.kind === 'eq' && (c.field === 'tagname' || c.field === 'tagvalue'));
+
+/** A compiled resources `$filter`: the predicate, and whether it filters by tag (tags are then not returned). */
+export interface ResourceFilter {
+  (resource: Resource): boolean;
+  byTag: boolean;
+}
+
 /** Compiles a resources `$filter`; throws {@link InvalidFilterError} for anything outside the subset. */
-export function compileResourceFilter(filter: string): (resource: Resource) => boolean {
+export function compileResourceFilter(filter: string): ResourceFilter {
   const groups = parse(filter);
-  return (resource) => groups.some((group) => groupMatches(group, resource));
+  const conditions = groups.flat();
+  const byTag = conditions.some(isTagCondition);
+  if (byTag && !conditions.every(isTagCondition)) {
+    throw new InvalidFilterError('tag conditions cannot be combined with other properties');
+  }
+  const predicate = (resource: Resource): boolean => groups.some((group) => groupMatches(group, resource));
+  return Object.assign(predicate, { byTag });
 }
 
 /**
@@ -171,10 +195,7 @@ export function compileResourceGroupFilter(
   const groups = parse(filter);
   for (const group of groups) {
     for (const c of group) {
-      if (
-        c.kind !== 'startswith-tag' &&
-        !(c.kind === 'eq' && (c.field === 'tagname' || c.field === 'tagvalue'))
-      ) {
+      if (!isTagCondition(c)) {
         throw new InvalidFilterError('resource groups filter on tags only');
       }
     }

@@ -8,6 +8,8 @@ export class RequestCounters {
   discovery = 0;
   arm = 0;
   storage = 0;
+  /** ARM answers of 429 (throttled or an injected 429 fault): a client that paces itself causes none. */
+  armThrottled = 0;
   /** TLS connections accepted by Entra and ARM (a client that reuses its connections opens few). */
   tlsConnections = 0;
   /** Token-endpoint requests per tenant path segment (lower-cased). */
@@ -54,6 +56,7 @@ export class RequestCounters {
 
   reset(): void {
     this.managedIdentity = this.token = this.discovery = this.arm = this.storage = this.tlsConnections = 0;
+    this.armThrottled = 0;
     this.tokenByTenant.clear();
     this.faults.clear();
     this.armBySubscription.clear();

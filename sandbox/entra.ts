@@ -62,6 +62,8 @@ const CLOCK_SKEW_SECONDS = 300;
 /** Resources the sandbox's Entra issues tokens for: the `aud` of their v1.0 tokens (no trailing slash). */
 export const KNOWN_RESOURCES: readonly string[] = [
   'https://management.azure.com',
+  // The classic ARM resource (Azure Service Management's id), still accepted for ARM tokens.
+  'https://management.core.windows.net',
   'https://storage.azure.com',
   'https://graph.microsoft.com',
 ];
@@ -211,12 +213,13 @@ function parseTokenRequest(form: URLSearchParams): TokenRequest {
   for (const value of resourceScopes) {
     if (!value.endsWith('/.default')) reject(1002012, { scope: value });
   }
-  const resources = new Set(
-    resourceScopes.map((value) => value.slice(0, -'/.default'.length).replace(/\/+$/, '')),
-  );
+  // `https://management.azure.com//.default` names the resource `https://management.azure.com/`: the
+  // token's audience keeps that trailing slash ("note the two slashes ... Azure Resource Manager
+  // expects a slash in its audience claim": https://learn.microsoft.com/azure/active-directory/develop/msal-v1-app-scopes).
+  const named = resourceScopes.map((value) => value.slice(0, -'/.default'.length));
+  const resources = new Set(named.map((value) => value.replace(/\/+$/, '')));
   if (resources.size > 1) reject(28000, { scope });
-  const [resource] = [...resources];
-  return { clientId: clientId.toLowerCase(), assertion, resource: resource ?? '' };
+  return { clientId: clientId.toLowerCase(), assertion, resource: named[0] ?? '' };
 }
 
 /** The app behind `client_id` as seen from the target tenant (step 3), with its SP there if any. */
@@ -362,7 +365,7 @@ export function createEntraHandler(
       const tokenRequest = parseTokenRequest(form);
       const { app, servicePrincipal } = findApplication(ctx.world, tenant, tokenRequest.clientId);
       await authenticateAssertion(ctx, app, tokenRequest.assertion);
-      if (!KNOWN_RESOURCES.includes(tokenRequest.resource)) {
+      if (!KNOWN_RESOURCES.includes(tokenRequest.resource.replace(/\/+$/, ''))) {
         reject(500011, { resource: tokenRequest.resource, tenantName: tenant.displayName });
       }
 

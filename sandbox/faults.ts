@@ -15,6 +15,8 @@ export interface FaultRule {
   probability?: number;
   /** Retry-After seconds on 429/503 answers (429 default 1; 503 default none, as ARM often omits it). */
   retryAfterSeconds?: number;
+  /** A 429 or 503 without any Retry-After header (the SDK alone does not retry such a 429). */
+  omitRetryAfter?: boolean;
 }
 
 export interface FaultRequest {

@@ -23,6 +23,7 @@ import { ApiTokens } from './api-tokens.js';
 import { createEntraHandler } from './entra.js';
 import { close, listen } from './http.js';
 import { KeyStore } from './keys.js';
+import { Propagation } from './propagation.js';
 import { createManagedIdentityHandler } from './managed-identity.js';
 import { WorldStore, type WorldSnapshot } from './state.js';
 import { startCustomerStorage, type CustomerStorage } from './storage-front.js';
@@ -81,7 +82,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), 'tenant-fleet-sandbox-')));
   const servers: Server[] = [];
   let storage: CustomerStorage | undefined;
+  const propagation = new Propagation();
   const closeAll = async (): Promise<void> => {
+    propagation.close();
     await Promise.all(servers.map((server) => close(server)));
     await storage?.close();
     if (ownDirectory) await rm(stateDirectory, { recursive: true, force: true });
@@ -120,7 +123,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const setArmSettings = (patch: ArmSettingsPatch): ArmSettings =>
       (armSettings = mergeArmSettings(armSettings, patch));
     const adminServer = createHttpServer(
-      createAdminHandler({ store, counters, armSettings: () => armSettings, setArmSettings }),
+      createAdminHandler({ store, counters, armSettings: () => armSettings, setArmSettings, propagation }),
     );
     servers.push(identityServer, entraServer, armServer, adminServer);
     const [identityPort, entraPort, armPort, adminPort] = await Promise.all(

@@ -97,17 +97,21 @@ export class KeyStore {
     return { keys: [(await this.keyFor(tenantId)).publicJwk] };
   }
 
-  /** Signs a JWT with the tenant's key. `lifetimeSeconds` defaults to one hour. */
+  /**
+   * Signs a JWT with the tenant's key. `lifetimeSeconds` defaults to one hour; `issuedAtSeconds`
+   * (default now) lets v1 managed identity tokens carry iat backdated with nbf.
+   */
   async sign(
     tenantId: string,
     claims: JWTPayload,
     lifetimeSeconds = 3600,
     nowSeconds = Math.floor(Date.now() / 1000),
+    issuedAtSeconds = nowSeconds,
   ): Promise<string> {
     const key = await this.keyFor(tenantId);
     return new SignJWT({ ...claims })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
-      .setIssuedAt(nowSeconds)
+      .setIssuedAt(issuedAtSeconds)
       .setNotBefore(nowSeconds - 5 * 60)
       .setExpirationTime(nowSeconds + lifetimeSeconds)
       .setJti(randomUUID())

@@ -20,11 +20,22 @@
  *   Identity.' (azure-sdk-for-net #43691, azure-container-apps #442). The sandbox's function app has
  *   no system-assigned identity, so a request must name a user-assigned one.
  * - missing `resource`: 400 in the same shape (text not found in public reports; ours).
+ * - a resource Entra does not know (an unknown app id URI, or a scope with `/.default` left on):
+ *   400 carrying Entra's AADSTS500011 ("The resource principal named ... was not found in the tenant
+ *   named ..."), as the MI endpoint passes Entra's refusal through
+ *   (AzureAD/microsoft-authentication-library-for-dotnet#3979: status BadRequest, invalid_resource
+ *   AADSTS500011), in the App Service `{ statusCode, message, correlationId }` envelope
+ *   (Azure/azure-sdk-for-net#44685).
+ *
+ * Tokens: for the token exchange (`api://AzureADTokenExchange`) the v2.0 shape of seed 003 (aud the
+ * exchange app id, azp, ver 2.0); for ARM, Storage and other v1 resources a v1.0 token (iss
+ * sts.windows.net, appid, appidacr, ver 1.0, aud the resource as asked) whose iat and nbf are both
+ * backdated five minutes, as Entra issues them for managed identities.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './http.js';
-import { entraV2Issuer, nowSeconds, TOKEN_EXCHANGE_AUDIENCES } from './identity-context.js';
+import { entraV1Issuer, entraV2Issuer, nowSeconds, TOKEN_EXCHANGE_AUDIENCES } from './identity-context.js';
 import type { IdentityContext } from './identity-context.js';
 import { TOKEN_EXCHANGE_APP_ID } from './world.js';
 import type { ManagedIdentity } from './world.js';
@@ -60,10 +71,32 @@ function sendMiError(response: ServerResponse, status: number, message: string):
   );
 }
 
+/** Resources Entra issues v1.0 tokens for (compared without a trailing slash). */
+const V1_RESOURCES = [
+  'https://management.azure.com',
+  'https://management.core.windows.net',
+  'https://storage.azure.com',
+  'https://graph.microsoft.com',
+  'https://vault.azure.net',
+];
+
+const bare = (resource: string): string => resource.replace(/\/+$/, '');
+const isTokenExchange = (resource: string): boolean =>
+  (TOKEN_EXCHANGE_AUDIENCES as readonly string[]).includes(bare(resource));
+
+/** Whether Entra knows `resource`: a v1 resource, the token exchange, or an app of the world (id or api://id). */
+export function isKnownResource(
+  world: { applications: Array<{ appId: string }> },
+  resource: string,
+): boolean {
+  const wanted = bare(resource).toLowerCase();
+  if (V1_RESOURCES.includes(wanted) || isTokenExchange(resource)) return true;
+  return world.applications.some((app) => wanted === app.appId || wanted === `api://${app.appId}`);
+}
+
 /** The `aud` of an MI token: the token exchange app id for `api://AzureADTokenExchange*`, else the resource. */
 export function managedIdentityAudience(resource: string): string {
-  const bare = resource.replace(/\/+$/, '');
-  return (TOKEN_EXCHANGE_AUDIENCES as readonly string[]).includes(bare) ? TOKEN_EXCHANGE_APP_ID : resource;
+  return isTokenExchange(resource) ? TOKEN_EXCHANGE_APP_ID : resource;
 }
 
 /** Finds the MI a request names, among those assigned to the app; `undefined` when none matches. */
@@ -171,24 +204,58 @@ export function createManagedIdentityHandler(
       return;
     }
 
+    if (!isKnownResource(ctx.world, resource)) {
+      const tenantName =
+        ctx.world.tenants.find((t) => t.id === identity.tenantId)?.displayName ?? identity.tenantId;
+      sendMiError(
+        response,
+        400,
+        `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${tenantName}. ` +
+          'This can happen if the application has not been installed by the administrator of the tenant or consented ' +
+          'to by any user in the tenant. You might have sent your authentication request to the wrong tenant.',
+      );
+      return;
+    }
+
     const now = nowSeconds(ctx);
-    const accessToken = await ctx.keys.sign(
-      identity.tenantId,
-      {
-        aud: managedIdentityAudience(resource),
-        iss: entraV2Issuer(identity.tenantId),
-        sub: identity.principalId,
-        oid: identity.principalId,
-        azp: identity.clientId,
-        azpacr: '2',
-        idtyp: 'app',
-        tid: identity.tenantId,
-        ver: '2.0',
-        xms_mirid: identity.resourceId,
-      },
-      MANAGED_IDENTITY_TOKEN_LIFETIME_SECONDS,
-      now,
-    );
+    const accessToken = isTokenExchange(resource)
+      ? await ctx.keys.sign(
+          identity.tenantId,
+          {
+            aud: managedIdentityAudience(resource),
+            iss: entraV2Issuer(identity.tenantId),
+            sub: identity.principalId,
+            oid: identity.principalId,
+            azp: identity.clientId,
+            azpacr: '2',
+            idtyp: 'app',
+            tid: identity.tenantId,
+            ver: '2.0',
+            xms_mirid: identity.resourceId,
+          },
+          MANAGED_IDENTITY_TOKEN_LIFETIME_SECONDS,
+          now,
+        )
+      : await ctx.keys.sign(
+          identity.tenantId,
+          {
+            aud: resource,
+            iss: entraV1Issuer(identity.tenantId),
+            idp: entraV1Issuer(identity.tenantId),
+            appid: identity.clientId,
+            appidacr: '2',
+            idtyp: 'app',
+            oid: identity.principalId,
+            sub: identity.principalId,
+            tid: identity.tenantId,
+            ver: '1.0',
+            xms_mirid: identity.resourceId,
+          },
+          MANAGED_IDENTITY_TOKEN_LIFETIME_SECONDS,
+          now,
+          // v1 MI tokens are issued five minutes back: iat and nbf together.
+          now - 5 * 60,
+        );
     sendJson(response, 200, {
       access_token: accessToken,
       expires_on: String(now + MANAGED_IDENTITY_TOKEN_LIFETIME_SECONDS),

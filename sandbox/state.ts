@@ -28,6 +28,7 @@ import {
   resourceSchema,
   roleAssignmentSchema,
   storageAccountSchema,
+  subscriptionSchema,
   type BuiltInRoleName,
   type Resource,
   type ResourceGroup,
@@ -450,6 +451,19 @@ export class WorldStore {
     const generated = this.locateGenerated(id);
     if (!generated) return false;
     return this.removeGenerated(this.driftOf(parsed.subscriptionId), generated.context, generated.index);
+  }
+
+  /**
+   * Changes a subscription's state (Enabled, Warned, PastDue, Disabled, Deleted) or moves it to another
+   * tenant (its role assignments stay behind, as a transfer's do; grant the new tenant's principals).
+   */
+  updateSubscription(subscriptionId: string, change: { state?: string; tenantId?: string }): Subscription {
+    const subscription = this.requireSubscription(subscriptionId, 'subscriptionId');
+    const next = parseOrThrow(subscriptionSchema, { ...subscription, ...change });
+    if (!this.world.tenants.some((t) => t.id === next.tenantId))
+      throw new WorldStoreError('not-found', 'tenantId', `Tenant '${next.tenantId}' does not exist.`);
+    Object.assign(subscription, { state: next.state, tenantId: next.tenantId });
+    return subscription;
   }
 
   /** Creates or replaces a declared resource group. */

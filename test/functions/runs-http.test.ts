@@ -180,8 +180,10 @@ describe('a whole run over HTTP', () => {
   it('records the outcome on each registered tenant', async () => {
     const listed = (await call(tenants)).json<{ items: TenantRecord[] }>().items;
     const byName = new Map(listed.map((tenant) => [tenant.displayName, tenant]));
+    // Registered moments ago and failing as an unpropagated service principal does (AADSTS700016):
+    // recorded, but within the onboarding grace period it does not count towards the circuit breaker.
     expect(byName.get('AdventureWorks')).toMatchObject({
-      consecutiveFailures: 1,
+      consecutiveFailures: 0,
       lastSweep: { runId, status: 'failed' },
       lastError: { code: 'AADSTS700016' },
     });

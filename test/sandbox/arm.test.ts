@@ -38,6 +38,8 @@ let subA1: string;
 let subA2: string;
 let subB1: string;
 
+const lowerId = (resource: Resource): string => resourceId(resource).toLowerCase();
+
 /** What the generated block of a subscription holds, computed directly (independent of ARM paging). */
 function expectedResources(subscriptionId: string): Resource[] {
   const block = arm.store.world.generatedResources.find((b) => b.subscriptionId === subscriptionId)!;
@@ -132,11 +134,12 @@ describe('sandbox ARM with the real SDK clients', () => {
     const ids: string[] = [];
     for await (const page of resources.resources.list().byPage()) {
       pages.push(page.length);
-      ids.push(...page.map((r) => r.id!));
+      // ARM's id casing varies (sandbox/arm/realism.ts): ids are compared case-insensitively.
+      ids.push(...page.map((r) => r.id!.toLowerCase()));
     }
     expect(pages).toEqual([100, 100, 50]);
     expect(new Set(ids).size).toBe(RESOURCES_PER_SUBSCRIPTION);
-    expect(ids.sort()).toEqual(expectedResources(subA1).map(resourceId).sort());
+    expect(ids.sort()).toEqual(expectedResources(subA1).map(lowerId).sort());
     expect((arm.counters.armBySubscription.get(subA1) ?? 0) - before).toBe(3);
 
     const raw = await rawGet(
@@ -169,7 +172,7 @@ describe('sandbox ARM with the real SDK clients', () => {
     const disks = await collect(
       resources.resources.list({ filter: "resourceType eq 'microsoft.compute/DISKS'" }),
     );
-    expect(disks.map((r) => r.id).sort()).toEqual(wanted.map(resourceId).sort());
+    expect(disks.map((r) => r.id!.toLowerCase()).sort()).toEqual(wanted.map(lowerId).sort());
     expect(disks.every((d) => d.sku?.name)).toBe(true);
 
     const tagged = expectedResources(subA1).filter((r) => r.tags.environment === 'prod');
@@ -201,7 +204,7 @@ describe('sandbox ARM with the real SDK clients', () => {
     });
     const inGroup = await collect(resources.resources.listByResourceGroup('RG-001'));
     const expected = expectedResources(subA1).filter((r) => r.resourceGroup === 'rg-001');
-    expect(inGroup.map((r) => r.id).sort()).toEqual(expected.map(resourceId).sort());
+    expect(inGroup.map((r) => r.id!.toLowerCase()).sort()).toEqual(expected.map(lowerId).sort());
     const missing = await restError(collect(resources.resources.listByResourceGroup('rg-nope')));
     expect(missing.statusCode).toBe(404);
     expect(missing.code).toBe('ResourceGroupNotFound');
@@ -229,13 +232,17 @@ describe('sandbox ARM with the real SDK clients', () => {
     try {
       const expected = expectedResources(subA1)
         .filter((r) => r.resourceGroup === 'rg-002')
-        .map(resourceId)
+        .map(lowerId)
         .sort();
       expect(
-        (await collect(resources.resources.listByResourceGroup('rg-002'))).map((r) => r.id).sort(),
+        (await collect(resources.resources.listByResourceGroup('rg-002')))
+          .map((r) => r.id!.toLowerCase())
+          .sort(),
       ).toEqual(expected);
       // The subscription-wide list shows only what the caller may read.
-      expect((await collect(resources.resources.list())).map((r) => r.id).sort()).toEqual(expected);
+      expect((await collect(resources.resources.list())).map((r) => r.id!.toLowerCase()).sort()).toEqual(
+        expected,
+      );
       expect((await collect(resources.resourceGroups.list())).map((g) => g.name)).toEqual(['rg-002']);
       expect((await collect(subscriptions.subscriptions.list())).map((s) => s.subscriptionId)).toEqual([
         subA1,

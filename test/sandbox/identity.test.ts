@@ -602,12 +602,14 @@ describe('Entra token endpoint: success (raw HTTPS)', () => {
     expect(response.status).toBe(200);
     expect(response.json).toMatchObject({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599 });
     expect(servers.ctx.counters.tokenByTenant.get('customer1.onmicrosoft.com')).toBe(before + 1);
+    // `//.default` names the resource with its trailing slash, and the audience keeps it
+    // (https://learn.microsoft.com/azure/active-directory/develop/msal-v1-app-scopes: "note the two slashes").
     const claims = await servers.ctx.keys.verify(response.json.access_token as string, {
       tenantId: customer,
-      audience: 'https://storage.azure.com',
+      audience: 'https://storage.azure.com/',
     });
     expect(claims).toMatchObject({
-      aud: 'https://storage.azure.com',
+      aud: 'https://storage.azure.com/',
       iss: entraV1Issuer(customer),
       idp: entraV1Issuer(customer),
       appid: ids.appId,

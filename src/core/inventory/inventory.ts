@@ -12,6 +12,7 @@
  */
 import { hash } from 'node:crypto';
 import type { InventoryItem } from '../platform/arm.js';
+import { canonicalLocation, canonicalType } from '../platform/arm-casing.js';
 import { resourceGlobalKey, resourceRowKey } from '../storage/table-keys.js';
 
 /** Row key of a subscription's marker row; `!` sorts before every escaped resource key. */
@@ -44,8 +45,8 @@ function canonical(value: unknown): unknown {
 function comparedView(item: Pick<InventoryItem, ComparedField>): Record<ComparedField, unknown> {
   return {
     name: item.name,
-    type: item.type.toLowerCase(),
-    location: item.location.toLowerCase(),
+    type: canonicalType(item.type),
+    location: canonicalLocation(item.location),
     tags: canonical(item.tags ?? {}),
     sku: canonical(item.sku ?? null),
     kind: item.kind ?? null,
@@ -126,6 +127,8 @@ export function inventoryRow(
     ...(item.sku ? { sku: JSON.stringify(item.sku) } : {}),
     ...(item.kind ? { kind: item.kind } : {}),
     ...(item.managedBy ? { managedBy: item.managedBy } : {}),
+    // When the resource last changed in Azure (ARM's changedTime), as of this write.
+    ...(item.changedTime ? { changedInAzure: item.changedTime } : {}),
     contentHash: hash,
     firstSeen,
     lastModified: context.now,

@@ -301,17 +301,16 @@ export class SubscriptionSync {
         await this.recordChange(context, 'added', item, []);
         await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now));
       } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
-        result.modified++;
         await beforeChange(previous);
         const before = await this.previousRow(partition, rowKey);
         const beforeItem = before ? storedToItem(before, subscription.subscriptionId) : undefined;
-        await this.recordChange(
-          context,
-          'modified',
-          item,
-          beforeItem ? changedFields(beforeItem, item) : [],
-          beforeItem,
-        );
+        const fields = beforeItem ? changedFields(beforeItem, item) : [];
+        // A hash stored by an older spelling rule (platform/arm-casing.ts) with no compared field changed:
+        // the row takes the new hash, and nothing is reported.
+        if (!beforeItem || fields.length > 0) {
+          result.modified++;
+          await this.recordChange(context, 'modified', item, fields, beforeItem);
+        }
         await this.inventoryWriter.upsert(
           inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now),
         );

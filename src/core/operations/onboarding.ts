@@ -9,6 +9,7 @@ import { adminConsentUrl } from '../platform/cloud.js';
 import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
 import { NotFoundError } from '../platform/errors.js';
 import { parseTenantId } from '../platform/ids.js';
+import { likelyPropagation, minutesSince } from '../platform/propagation.js';
 import type { FleetRuntime } from '../runtime.js';
 
 export type StepName = 'managedIdentity' | 'tokenExchange' | 'subscriptions' | 'storageToken';
@@ -28,13 +29,55 @@ export interface OnboardingReport {
   servicePrincipalObjectId?: string;
   visibleSubscriptions?: number;
   adminConsentUrl: string;
+  /** Present when the failure is likely propagation (a tenant registered moments ago). */
+  propagation?: { likely: true; registeredMinutesAgo: number; attempts: number };
 }
 
+export interface DiagnoseOptions {
+  /** Waits between attempts while a failure is likely propagation (default 5 s, 10 s, 15 s). */
+  retryDelaysMs?: number[];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const DEFAULT_RETRY_DELAYS_MS = [5_000, 10_000, 15_000];
+
+/**
+ * Walks the chain; when a step fails as propagation does (a service principal or role granted
+ * moments ago, platform/propagation.ts) for a tenant registered within the grace period, says so and
+ * walks it again on a schedule before reporting.
+ */
 export async function diagnoseTenant(
   runtime: FleetRuntime,
   tenantIdInput: string,
+  options: DiagnoseOptions = {},
 ): Promise<OnboardingReport> {
   const tenantId = parseTenantId(tenantIdInput);
+  const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const registeredAt = await runtime.registry.get(tenantId).then(
+    (record) => record.createdAt,
+    (error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    },
+  );
+  for (let attempt = 0; ; attempt++) {
+    const report = await walkChain(runtime, tenantId);
+    const failed = report.steps.find((step) => !step.ok);
+    const now = runtime.now();
+    if (!failed || !likelyPropagation(failed.diagnosis, registeredAt, now)) return finish(runtime, report);
+    const minutes = minutesSince(registeredAt, now) ?? 0;
+    const retrying = attempt < delays.length;
+    report.propagation = { likely: true, registeredMinutesAgo: minutes, attempts: attempt + 1 };
+    failed.detail =
+      `registered ${minutes} minute(s) ago: the service principal or a role granted in the last ${minutes + 1} ` +
+      `minute(s) is likely still propagating; ${retrying ? 'retrying' : `tried ${attempt + 1} times`}`;
+    if (!retrying) return finish(runtime, report);
+    await sleep(delays[attempt]!);
+  }
+}
+
+async function walkChain(runtime: FleetRuntime, tenantId: string): Promise<OnboardingReport> {
   const { config, chain } = runtime;
   const context = { cloud: config.cloud, appClientId: config.appClientId, tenantId };
   const report: OnboardingReport = {
@@ -53,7 +96,7 @@ export async function diagnoseTenant(
     await chain.assertion();
     report.steps.push({ name: 'managedIdentity', ok: true, detail: `token for ${config.cloud.ficAudience}` });
   } catch (error) {
-    return finish(runtime, fail('managedIdentity', error));
+    return fail('managedIdentity', error);
   }
   try {
     const token = await chain.armToken(tenantId);
@@ -61,7 +104,7 @@ export async function diagnoseTenant(
     if (typeof claims.oid === 'string') report.servicePrincipalObjectId = claims.oid;
     report.steps.push({ name: 'tokenExchange', ok: true, detail: `the app signs in to tenant ${tenantId}` });
   } catch (error) {
-    return finish(runtime, fail('tokenExchange', error));
+    return fail('tokenExchange', error);
   }
   try {
     let count = 0;
@@ -77,20 +120,20 @@ export async function diagnoseTenant(
         ok: false,
         diagnosis: diagnosisFor('NoVisibleSubscriptions', context),
       });
-      return finish(runtime, report);
+      return report;
     }
     report.steps.push({ name: 'subscriptions', ok: true, detail: `${count} subscription(s) visible` });
   } catch (error) {
-    return finish(runtime, fail('subscriptions', error));
+    return fail('subscriptions', error);
   }
   try {
     await chain.forTenant(tenantId).getToken(config.cloud.storageScope);
     report.steps.push({ name: 'storageToken', ok: true, detail: 'token for Azure Storage' });
   } catch (error) {
-    return finish(runtime, fail('storageToken', error));
+    return fail('storageToken', error);
   }
   report.verified = true;
-  return finish(runtime, report);
+  return report;
 }
 
 /** Records the result on the registered tenant (verified closes its circuit); unregistered is fine. */

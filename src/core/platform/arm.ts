@@ -1,12 +1,16 @@
 /**
  * ARM access for one customer tenant through the real SDK clients. Everything streams: subscriptions,
  * resource groups and resources arrive page by page (following `nextLink`), so memory does not grow
- * with the size of a tenant. Retries (including 429 with Retry-After) are the SDK's own policy.
+ * with the size of a tenant. Retries (including 429 with Retry-After) are the SDK's own policy; the
+ * pacing policy (arm-pacing.ts) slows a subscription's reads before ARM throttles them and gives a 429
+ * without Retry-After a backoff the SDK's policy then honours.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import { resourceGroupOf } from './arm-casing.js';
+import { armPacingPolicy, sharedArmPacer, type ArmPacer } from './arm-pacing.js';
 import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
 
 export interface ArmOptions {
@@ -14,6 +18,8 @@ export interface ArmOptions {
   maxRetries: number;
   /** Tests inject an HttpClient here (never in integration tests). */
   httpClient?: HttpClient;
+  /** Paces reads per subscription (default: the process's shared pacer). */
+  pacer?: ArmPacer;
 }
 
 /** What the inventory keeps of a resource or resource group (the fields change detection compares). */
@@ -28,6 +34,8 @@ export interface InventoryItem {
   sku?: Record<string, unknown>;
   kind?: string;
   managedBy?: string;
+  /** When ARM last saw the resource change (`$expand=changedTime`); informational, never compared. */
+  changedTime?: string;
 }
 
 export interface VisibleSubscription {
@@ -43,6 +51,9 @@ function clientOptions(options: ArmOptions) {
     // The SDK derives its scope from the endpoint; pin it so the sandbox gets the ARM audience.
     credentials: { scopes: [options.cloud.armScope] },
     retryOptions: { maxRetries: options.maxRetries },
+    additionalPolicies: [
+      { policy: armPacingPolicy(options.pacer ?? sharedArmPacer), position: 'perRetry' as const },
+    ],
     ...sharedPipelineOptionsFor(options.cloud),
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };
@@ -73,8 +84,6 @@ export async function* listVisibleSubscriptions(
     };
   }
 }
-
-const RESOURCE_GROUP_OF = /\/resourcegroups\/([^/]+)/i;
 
 const noop = (): void => undefined;
 
@@ -107,12 +116,16 @@ export async function* listInventoryItems(
   subscriptionId: string,
 ): AsyncGenerator<InventoryItem> {
   const groupPages = client.resourceGroups.list().byPage();
-  const resourcePages = client.resources.list().byPage();
+  // changedTime says when a resource last changed in Azure; the row keeps it (not compared).
+  const resourcePages = client.resources.list({ expand: 'changedTime' }).byPage();
   const firstResources = resourcePages.next();
   firstResources.catch(noop);
+  // ARM upper-cases the group in some resources' ids (VMs, disks): rows name a group as it is named.
+  const groupNames = new Map<string, string>();
   for await (const page of readAhead(groupPages)) {
     for (const group of page) {
       if (!group.id || !group.name) continue;
+      groupNames.set(group.name.toLowerCase(), group.name);
       yield {
         id: group.id,
         name: group.name,
@@ -133,13 +146,14 @@ export async function* listInventoryItems(
         name: resource.name,
         type: resource.type,
         location: resource.location ?? '',
-        resourceGroup: RESOURCE_GROUP_OF.exec(resource.id)?.[1] ?? '',
+        resourceGroup: resourceGroupOf(resource.id, groupNames),
         subscriptionId,
         tags: resource.tags ?? {},
       };
       if (resource.sku) item.sku = { ...resource.sku };
       if (resource.kind) item.kind = resource.kind;
       if (resource.managedBy) item.managedBy = resource.managedBy;
+      if (resource.changedTime) item.changedTime = new Date(resource.changedTime).toISOString();
       yield item;
     }
   }

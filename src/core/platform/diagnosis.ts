@@ -238,6 +238,14 @@ const SERVICE: Record<string, Entry> = {
     fix: 'Use Entra (the FIC chain), never account keys.',
     retryable: false,
   },
+  ManagedIdentityInvalidResource: {
+    category: 'configuration',
+    owner: 'provider',
+    meaning:
+      "The managed identity endpoint refused the token audience (AADSTS500011): Entra in the provider's home tenant has no such resource, so no assertion can be made for any tenant.",
+    fix: 'Set TENANT_FLEET_CLOUD to the cloud the Function App runs in: its FIC audience (api://AzureADTokenExchange, ...USGov or ...China) is the resource asked of the endpoint, without /.default.',
+    retryable: false,
+  },
   ManagedIdentityUnavailable: {
     category: 'configuration',
     owner: 'provider',
@@ -288,6 +296,29 @@ const SERVICE: Record<string, Entry> = {
     fix: `Ask the customer to assign Reader to the service principal of app ${context.appClientId} on it, or remove it from the list.`,
     retryable: false,
   }),
+  SubscriptionDisabled: {
+    category: 'input',
+    owner: 'customer',
+    meaning:
+      'The subscription is Disabled (read-only; its resources may be deallocated). It is not swept, and its inventory is kept as last seen.',
+    fix: "Nothing to do if intended; the customer re-enables it (billing) to have it swept again, or the operator excludes it from the tenant's scope.",
+    retryable: false,
+  },
+  SubscriptionDeleted: {
+    category: 'input',
+    owner: 'none',
+    meaning: 'The subscription was deleted: its inventory is retired (each resource recorded as removed).',
+    fix: "Nothing to do; remove it from the tenant's subscription list if it is listed there.",
+    retryable: false,
+  },
+  SubscriptionMoved: {
+    category: 'input',
+    owner: 'provider',
+    meaning:
+      'The subscription moved to another tenant: it is retired here (this tenant keeps its change history) and is baselined by the new tenant when that tenant is registered and swept.',
+    fix: 'Register the tenant named in the detail (if it is a customer) so the subscription is inventoried there.',
+    retryable: false,
+  },
   RunTimedOut: {
     category: 'transient',
     owner: 'provider',
@@ -323,6 +354,14 @@ function messageOf(error: unknown): string {
   return typeof error === 'string' ? error : '';
 }
 
+/** Whether an error comes from the managed identity credential (not from the token exchange). */
+function fromManagedIdentity(error: unknown, detail: string): boolean {
+  return (
+    (error as { name?: unknown } | null)?.name === 'CredentialUnavailableError' ||
+    detail.startsWith('ManagedIdentityCredential')
+  );
+}
+
 const TRANSIENT_NETWORK =
   /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|network|ENOTFOUND|EAI_AGAIN/i;
 
@@ -337,6 +376,15 @@ export function diagnose(error: unknown, context: DiagnosisContext): Diagnosis {
   const detail = redact(messageOf(error).split('\n')[0] ?? '').slice(0, 500);
   // An unknown tenant fails MSAL's metadata discovery before any token request: no AADSTS number comes back.
   const entra = entraErrorNumber(error) ?? (/endpoints_resolution_error/.test(detail) ? '90002' : undefined);
+  // The managed identity step passes Entra's refusal of an unknown resource through: it is the
+  // provider's FIC audience that is wrong, not a resource of the customer's tenant.
+  if (entra === '500011' && fromManagedIdentity(error, detail)) {
+    return {
+      code: 'ManagedIdentityInvalidResource',
+      detail,
+      ...describe(SERVICE.ManagedIdentityInvalidResource!, context),
+    };
+  }
   if (entra) {
     const entry = ENTRA[entra] ?? {
       category: 'unknown',

@@ -35,7 +35,13 @@ const MAX_ETAG_RETRIES = 8;
 export class TenantRegistry {
   constructor(
     private readonly table: TableClient,
-    private readonly options: { circuitBreakerThreshold: number; defaultCloud: CloudName; now?: () => Date },
+    private readonly options: {
+      circuitBreakerThreshold: number;
+      defaultCloud: CloudName;
+      now?: () => Date;
+      /** Minutes after registration in which propagation-like failures do not count (default 30). */
+      onboardingGraceMinutes?: number;
+    },
   ) {}
 
   private now(): string {
@@ -174,7 +180,15 @@ export class TenantRegistry {
   ): Promise<void> {
     await this.mergeOnEtag(
       tenantId,
-      (current) => sweepOutcomeChanges(current, runId, status, this.now(), diagnosis),
+      (current) =>
+        sweepOutcomeChanges(
+          current,
+          runId,
+          status,
+          this.now(),
+          diagnosis,
+          this.options.onboardingGraceMinutes,
+        ),
       known,
     );
   }

@@ -5,6 +5,7 @@
  */
 import type { Diagnosis } from '../platform/diagnosis.js';
 import type { SweepOutcomeStatus, TenantRecord } from './registry-row.js';
+import { likelyPropagation } from '../platform/propagation.js';
 
 /** Row changes of a tenant. */
 export type RowChanges = Record<string, unknown>;
@@ -41,10 +42,18 @@ export function sweepOutcomeChanges(
   status: SweepOutcomeStatus,
   now: string,
   diagnosis?: Diagnosis,
+  /** Minutes after registration in which propagation-like failures do not count (default 30). */
+  onboardingGraceMinutes?: number,
 ): RowChanges | undefined {
   if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
   const alreadyCounted = current.lastSweep?.runId === runId;
-  const failures = status === 'failed' ? current.consecutiveFailures + (alreadyCounted ? 0 : 1) : 0;
+  // A tenant not yet verified, registered within the grace period, failing as propagation does
+  // (platform/propagation.ts): the failure is recorded but does not count towards the breaker.
+  const propagating =
+    current.onboardingState !== 'verified' &&
+    likelyPropagation(diagnosis, current.createdAt, new Date(now), onboardingGraceMinutes);
+  const failures =
+    status === 'failed' ? current.consecutiveFailures + (alreadyCounted || propagating ? 0 : 1) : 0;
   return {
     lastSweepRunId: runId,
     lastSweepStatus: status,

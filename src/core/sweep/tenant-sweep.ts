@@ -27,6 +27,7 @@ import { syncTenantStorage } from '../inventory/storage-inventory.js';
 import { InventoryAggregate, writeTenantAggregate } from '../inventory/aggregates.js';
 import type { TenantRecord } from './registry.js';
 import { inSubscriptionScope } from './registry-row.js';
+import { classifySubscriptions, tenantMovedTo } from './subscription-states.js';
 import { emptyCounts, type TenantRunCounts } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
@@ -84,8 +85,9 @@ export async function sweepTenant(
   // Which subscriptions had an inventory before: read while ARM lists the visible ones.
   const knownRead = sweep.markers.read(sweep.tenantId);
   knownRead.catch(() => undefined); // a failure surfaces at the await below
-  const visible = await listSubscriptions(sweep);
-  const inScope = subscriptionsInScope(sweep, visible);
+  const listed = await listSubscriptions(sweep);
+  const known = await knownRead;
+  const { inScope, kept } = subscriptionsInScope(sweep, listed, known);
   const snapshot = openSnapshot(sweep);
   // Counts for the fleet views (aggregates.ts), fed by the same per-item callback as the snapshot.
   const aggregate = new InventoryAggregate();
@@ -99,8 +101,7 @@ export async function sweepTenant(
     },
   };
   try {
-    const known = await knownRead;
-    const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
+    const current = new Set([...inScope.map((subscription) => subscription.subscriptionId), ...kept]);
     await recordSubscriptionsBeforeSync(sweep, known, current);
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
@@ -155,24 +156,34 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
   };
 }
 
-/** The subscriptions ARM shows the tenant's identity (deleted ones left out). */
+/** The subscriptions ARM shows the tenant's identity, in every state (subscription-states.ts sorts them). */
 async function listSubscriptions(sweep: TenantSweep): Promise<VisibleSubscription[]> {
-  const visible: VisibleSubscription[] = [];
+  const listed: VisibleSubscription[] = [];
   const client = subscriptionClient(sweep.credential, sweep.armOptions);
-  for await (const subscription of listVisibleSubscriptions(client)) {
-    if (subscription.state === 'Deleted') continue;
-    visible.push(subscription);
-  }
-  return visible;
+  for await (const subscription of listVisibleSubscriptions(client)) listed.push(subscription);
+  return listed;
 }
 
 /**
- * The visible subscriptions the tenant's scope selects; a listed subscription that is not visible is a
- * warning. No subscription in scope fails the tenant (a diagnosed failure, not retried).
+ * The subscriptions the tenant's scope selects: those to sweep, and Disabled ones with rows, which are
+ * kept as they are (subscription-states.ts states the rule; Deleted ones are retired). A listed
+ * subscription that is not visible is a warning. Nothing in scope fails the tenant (a diagnosed
+ * failure, not retried).
  */
-function subscriptionsInScope(sweep: TenantSweep, visible: VisibleSubscription[]): VisibleSubscription[] {
+function subscriptionsInScope(
+  sweep: TenantSweep,
+  listed: VisibleSubscription[],
+  known: TenantMarker,
+): { inScope: VisibleSubscription[]; kept: string[] } {
   const scope = sweep.tenant.subscriptions;
-  const inScope = visible.filter((subscription) => inSubscriptionScope(scope, subscription.subscriptionId));
+  const states = classifySubscriptions(listed, new Set(known.subscriptionIds), sweep.context, sweep.warnings);
+  const visible = listed.filter((subscription) => subscription.state !== 'Deleted');
+  const kept = states.kept.filter(
+    (id) => inSubscriptionScope(scope, id) && known.subscriptionIds.includes(id),
+  );
+  const inScope = states.swept.filter((subscription) =>
+    inSubscriptionScope(scope, subscription.subscriptionId),
+  );
   if (scope.mode === 'list') {
     const seen = new Set(visible.map((subscription) => subscription.subscriptionId));
     for (const id of scope.include) {
@@ -184,13 +195,13 @@ function subscriptionsInScope(sweep: TenantSweep, visible: VisibleSubscription[]
         });
     }
   }
-  if (inScope.length === 0) {
+  if (inScope.length === 0 && kept.length === 0) {
     throw new DiagnosedError(
       sweep.warnings[0]?.diagnosis ??
         diagnosisFor('NoVisibleSubscriptions', sweep.context, `${visible.length} visible, none in scope`),
     );
   }
-  return inScope;
+  return { inScope, kept };
 }
 
 /** The snapshot blob of this tenant and run, when snapshots are on. */
@@ -253,7 +264,7 @@ async function syncSubscriptions(
     ),
   );
   const synced = results.filter((result): result is SubscriptionSyncResult => result !== undefined);
-  if (synced.length === 0) throw new DiagnosedError(sweep.warnings[0]!.diagnosis);
+  if (synced.length === 0 && inScope.length > 0) throw new DiagnosedError(sweep.warnings[0]!.diagnosis);
   return synced;
 }
 
@@ -267,7 +278,22 @@ async function retireSubscriptions(
   const retireSync = new SubscriptionSync(sweep.tables);
   const retired = known.subscriptionIds.filter((subscriptionId) => !current.has(subscriptionId));
   const results: SubscriptionSyncResult[] = [];
+  const subscriptions =
+    retired.length > 0 ? subscriptionClient(sweep.credential, sweep.armOptions) : undefined;
   for (const subscriptionId of retired) {
+    // A subscription that moved to another tenant is retired here and baselined there (subscription-states.ts).
+    const movedTo = await tenantMovedTo(subscriptions!, subscriptionId, sweep.tenantId);
+    if (movedTo) {
+      sweep.warnings.push({
+        scope: 'subscription',
+        id: subscriptionId,
+        diagnosis: diagnosisFor(
+          'SubscriptionMoved',
+          sweep.context,
+          `${subscriptionId} now in tenant ${movedTo}`,
+        ),
+      });
+    }
     results.push(
       await retireSync.retireSubscription(syncContext, {
         subscriptionId,

@@ -193,10 +193,11 @@ describe('seed 003 through the product chain', () => {
       resourceClient(chain.forTenant(ids.customerTenantId), ids.customerSubscriptionId, armOptions()),
       ids.customerSubscriptionId,
     ))
-      items.push(`${item.type}/${item.name}`);
+      // ARM's namespace casing varies between calls (sandbox realism): types compare case-insensitively.
+      items.push(`${item.type.toLowerCase()}/${item.name}`);
     expect(items).toEqual([
-      `Microsoft.Resources/resourceGroups/${ids.resourceGroup}`,
-      `Microsoft.Storage/storageAccounts/${ids.storageAccount}`,
+      `microsoft.resources/resourcegroups/${ids.resourceGroup}`,
+      `microsoft.storage/storageaccounts/${ids.storageAccount}`,
     ]);
 
     // Revoked: the cached token is still valid, RBAC is checked per request.
@@ -261,7 +262,9 @@ describe('onboarding diagnostics (diagnoseTenant) at each stage', () => {
   });
 
   it('not provisioned: the tokenExchange step fails with AADSTS700016 and the registry records it', async () => {
-    const report = await diagnoseTenant(runtime, ids.customerTenantId);
+    // Registered a moment ago: the report says the failure is likely propagation (no retries here).
+    const report = await diagnoseTenant(runtime, ids.customerTenantId, { retryDelaysMs: [] });
+    expect(report.propagation).toMatchObject({ likely: true, attempts: 1 });
     expect(report).toMatchObject({ tenantId: ids.customerTenantId, verified: false, registered: true });
     expect(report.adminConsentUrl).toBe(adminConsentUrl(config.cloud, ids.customerTenantId, ids.appId));
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
@@ -277,7 +280,7 @@ describe('onboarding diagnostics (diagnoseTenant) at each stage', () => {
 
   it('provisioned without a role: the subscriptions step fails with NoVisibleSubscriptions', async () => {
     const objectId = sandbox.store.provisionServicePrincipal(ids.appId, ids.customerTenantId);
-    const report = await diagnoseTenant(runtime, ids.customerTenantId);
+    const report = await diagnoseTenant(runtime, ids.customerTenantId, { retryDelaysMs: [] });
     expect(report.verified).toBe(false);
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
       ['managedIdentity', true],

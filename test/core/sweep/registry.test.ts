@@ -110,7 +110,8 @@ describe('tenant registry', () => {
 
   it('counts consecutive failures once per run and opens the circuit at the threshold', async () => {
     const { tenantId } = await registry.add({ tenantId: randomUUID(), displayName: 'Woodgrove' }, 'alice');
-    const diagnosis = diagnose(new Error('AADSTS700016: app not found'), {
+    // Not a propagation-like failure (those are spared in a new tenant's grace period: propagation.ts).
+    const diagnosis = diagnose(new Error('AADSTS70021: No matching federated identity record found'), {
       cloud: config.cloud,
       appClientId: config.appClientId,
       tenantId,
@@ -122,7 +123,7 @@ describe('tenant registry', () => {
     await registry.recordSweepOutcome(tenantId, 'run-3', 'failed', diagnosis);
     const third = await registry.get(tenantId);
     expect(third.consecutiveFailures).toBe(3);
-    expect(third.lastError?.code).toBe('AADSTS700016');
+    expect(third.lastError?.code).toBe('AADSTS70021');
     expect(registry.isCircuitOpen(third)).toBe(true);
     const reset = await registry.resetCircuit(tenantId);
     expect(registry.isCircuitOpen(reset)).toBe(false);
