@@ -12,12 +12,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The README's budget: a newcomer's five minutes. */
 const README_MAX_BYTES = 12 * 1024;
 
-/**
- * Pages being written in parallel on other branches: links to them may dangle until those branches are
- * merged. Remove an entry once its page exists on main.
- */
-const WRITTEN_IN_PARALLEL = new Set(['docs/console.md']);
-
 /** Link targets of a Markdown text: inline links and images, and reference definitions; code is skipped. */
 function linkTargets(markdown: string): string[] {
   const prose = markdown
@@ -79,7 +73,6 @@ describe('documentation', () => {
       if (path === undefined) continue;
       const absolute = resolve(root, dirname(page), path);
       if (existsSync(absolute)) continue;
-      if (WRITTEN_IN_PARALLEL.has(relative(root, absolute).split('\\').join('/'))) continue;
       broken.push(target);
     }
     expect(broken).toEqual([]);
