@@ -1,7 +1,7 @@
 /**
  * A fleet under faults: a generated world swept by worker processes while ARM answers 429/503 (with
  * and without Retry-After) and drops connections, Azurite is stopped and started again, and workers
- * are killed at random points. Then the world drifts and a second sweep under the same faults must
+ * are killed at exact points of a sweep (kill-gate.ts) and at random moments. Then the world drifts and a second sweep under the same faults must
  * record exactly the drift.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +15,10 @@ import type { RestartableAzurite } from './azurite-proxy.js';
 import { seeded } from './fuzz.js';
 import { count, type FaultFigures } from './report.js';
 import { registerWorld, ROOT, startPhaseFleet, type PhaseFleet } from './world.js';
+import { KILL_POINTS, startKillGate, type KillGate } from './kill-gate.js';
+
+/** Kills at random moments per sweep, besides the exact kill points. */
+const RANDOM_KILLS_PER_SWEEP = 2;
 
 export interface FleetSize {
   tenants: number;
@@ -30,12 +34,31 @@ const ARM_FAULTS = [
   { kind: 'drop' as const, probability: 0.055 },
 ];
 
-function startWorker(fleet: PhaseFleet, runId: string, onDone: () => void, errors: string[]): ChildProcess {
+/** The settings of one worker: its Table traffic goes through its own front of the kill gate. */
+function workerSettings(fleet: PhaseFleet, tableEndpoint: string): Record<string, string> {
+  const connection = fleet.settings.AzureWebJobsStorage!.replace(
+    /TableEndpoint=[^;]*/,
+    `TableEndpoint=${tableEndpoint}`,
+  );
+  return { ...fleet.settings, AzureWebJobsStorage: connection };
+}
+
+async function startWorker(
+  fleet: PhaseFleet,
+  gate: KillGate,
+  runId: string,
+  onDone: () => void,
+  errors: string[],
+): Promise<ChildProcess> {
+  // The worker waits for its settings on stdin: its gate port is known only once it has a pid.
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'faults', 'worker.ts')], {
     cwd: ROOT,
-    env: { ...process.env, FAULTS_SETTINGS: JSON.stringify(fleet.settings), FAULTS_RUN_ID: runId },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FAULTS_RUN_ID: runId },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.on('error', () => undefined); // a worker killed before it read its settings
+  const tableEndpoint = await gate.attach(child);
+  child.stdin.end(JSON.stringify(workerSettings(fleet, tableEndpoint)));
   let buffered = '';
   child.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
@@ -49,7 +72,10 @@ function startWorker(fleet: PhaseFleet, runId: string, onDone: () => void, error
   return child;
 }
 
-/** Runs one sweep with worker processes that get killed, and one Azurite restart halfway. */
+/**
+ * Runs one sweep with worker processes: each kill point (kill-gate.ts) armed once, a few kills at
+ * random moments besides, and one Azurite restart halfway.
+ */
 async function sweepUnderFaults(
   fleet: PhaseFleet,
   azurite: RestartableAzurite,
@@ -66,26 +92,44 @@ async function sweepUnderFaults(
   let restarted = false;
   const workers = new Set<ChildProcess>();
   const errors: string[] = [];
-  const spawnOne = (): void => {
-    const child = startWorker(fleet, run.runId, () => completed++, errors);
+  const gate = startKillGate(connectionStringPart(azurite.connectionString, 'TableEndpoint'), {
+    inventoryTable: fleet.runtime.config.names.inventoryTable,
+    changesTable: fleet.runtime.config.names.changesTable,
+    runsTable: fleet.runtime.config.names.runsTable,
+  });
+  const spawnOne = async (): Promise<void> => {
+    const child = await startWorker(fleet, gate, run.runId, () => completed++, errors);
     workers.add(child);
     child.once('exit', () => workers.delete(child));
   };
-  for (let index = 0; index < size.workers; index++) spawnOne();
+  const respawns: Array<Promise<void>> = [];
+  gate.onKill = () => {
+    figures.workersKilled++;
+    respawns.push(spawnOne());
+  };
+  // The run closes once: its point fires on the first try; the others after a few of their requests.
+  for (const point of KILL_POINTS)
+    gate.arm(point, point === 'whileClosingRun' ? 0 : Math.floor(random() * 3));
+  for (let index = 0; index < size.workers; index++) await spawnOne();
   const deadline = Date.now() + 15 * 60_000;
-  let nextKill = Math.max(2, Math.floor(size.tenants / 8));
+  let randomKills = 0;
+  let nextKill = Math.max(2, Math.floor(size.tenants / 4));
   try {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (Date.now() > deadline) throw new Error(`run ${run.runId} did not close within 15 minutes`);
-      // Kill a random worker at a random moment after every few finished tenants.
-      if (completed >= nextKill && workers.size > 0) {
-        nextKill = completed + Math.max(2, Math.floor(random() * (size.tenants / 5)));
+      // Besides the exact points, a kill at a random moment now and then.
+      if (completed >= nextKill && workers.size > 0 && randomKills < RANDOM_KILLS_PER_SWEEP) {
+        nextKill = completed + Math.max(2, Math.floor(random() * (size.tenants / 3)));
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 400)));
-        const victim = [...workers][Math.floor(random() * workers.size)]!;
-        victim.kill('SIGKILL');
-        figures.workersKilled++;
-        spawnOne();
+        const victim = [...workers][Math.floor(random() * workers.size)];
+        if (victim && victim.exitCode === null && victim.signalCode === null) {
+          victim.kill('SIGKILL');
+          randomKills++;
+          figures.workersKilled++;
+          count(figures.workerKills, 'random');
+          await spawnOne();
+        }
       }
       if (!restarted && completed >= size.tenants / 2) {
         restarted = true;
@@ -101,10 +145,25 @@ async function sweepUnderFaults(
       if (status !== 'running') break;
     }
   } finally {
+    await Promise.allSettled(respawns);
     for (const child of workers) child.kill('SIGKILL');
+    await gate.close();
   }
+  for (const point of KILL_POINTS) count(figures.workerKills, point, gate.hits[point]);
+  const missed = gate.armed();
+  if (missed.length > 0)
+    figures.failures.push(
+      `fleet: run ${run.runId} closed before these kill points were hit: ${missed.join(', ')}`,
+    );
   transcript.push(...errors);
   return run.runId;
+}
+
+/** One endpoint of a storage connection string (`TableEndpoint`, ...). */
+function connectionStringPart(connectionString: string, name: string): string {
+  const value = new RegExp(`${name}=([^;]+)`).exec(connectionString)?.[1];
+  if (!value) throw new Error(`the connection string has no ${name}`);
+  return value;
 }
 
 async function inventoryRows(fleet: PhaseFleet): Promise<{ rows: number; duplicated: number }> {
