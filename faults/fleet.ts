@@ -27,7 +27,7 @@ export interface FleetSize {
 }
 
 /** ARM faults: about 20% of requests (1 - 0.945^4), each kind with and without Retry-After. */
-const ARM_FAULTS = [
+export const ARM_FAULTS = [
   { kind: '429' as const, probability: 0.055 }, // Retry-After: 1 (the sandbox's default)
   { kind: '503' as const, probability: 0.055 }, // no Retry-After (as ARM often sends)
   { kind: '503' as const, probability: 0.055, retryAfterSeconds: 1 },

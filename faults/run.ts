@@ -28,7 +28,7 @@ const SIZES: Record<'quick' | 'full', SuiteSize> = {
   quick: {
     fuzzRequests: 2_000,
     fleet: { tenants: 40, resourcesPerSubscription: 10, workers: 2 },
-    misconfigTenants: 10,
+    misconfigTenants: 12,
   },
   full: {
     fuzzRequests: 10_000,
