@@ -12,6 +12,9 @@ export interface FaultFigures {
   rowsDuplicated: number;
   changesExpected: number;
   changesFound: number;
+  /** Misconfigured tenants' diagnoses expected in the fleet's sweeps, and those found exactly. */
+  diagnosesExpected: number;
+  diagnosesRight: number;
   faultsInjected: Record<string, number>;
   /** ARM requests the sandbox answered in the fleet phase (faults included), for the fault rate. */
   armRequests: number;
@@ -49,6 +52,8 @@ export function emptyFigures(mode: 'quick' | 'full', seed: number): FaultFigures
     rowsDuplicated: 0,
     changesExpected: 0,
     changesFound: 0,
+    diagnosesExpected: 0,
+    diagnosesRight: 0,
     faultsInjected: {},
     armRequests: 0,
     tokenRequests: 0,
