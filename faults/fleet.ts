@@ -1,7 +1,7 @@
 /**
  * A fleet under faults: a generated world swept by worker processes while ARM answers 429/503 (with
  * and without Retry-After) and drops connections, Azurite is stopped and started again, and workers
- * are killed at random points. Then the world drifts and a second sweep under the same faults must
+ * are killed at exact points of a sweep (kill-gate.ts) and at random moments. Then the world drifts and a second sweep under the same faults must
  * record exactly the drift.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,27 +15,51 @@ import type { RestartableAzurite } from './azurite-proxy.js';
 import { seeded } from './fuzz.js';
 import { count, type FaultFigures } from './report.js';
 import { registerWorld, ROOT, startPhaseFleet, type PhaseFleet } from './world.js';
+import { KILL_POINTS, startKillGate, type KillGate } from './kill-gate.js';
+import { checkExpectations, codeOf, stageMisconfigurations, type Expectation } from './misconfigure.js';
+import type { TenantRunRecord } from '../src/core/sweep/runs.js';
 
 export interface FleetSize {
   tenants: number;
   resourcesPerSubscription: number;
   workers: number;
+  /** Kills at random moments per sweep, besides the exact kill points. */
+  randomKillsPerSweep: number;
 }
 
 /** ARM faults: about 20% of requests (1 - 0.945^4), each kind with and without Retry-After. */
-const ARM_FAULTS = [
+export const ARM_FAULTS = [
   { kind: '429' as const, probability: 0.055 }, // Retry-After: 1 (the sandbox's default)
   { kind: '503' as const, probability: 0.055 }, // no Retry-After (as ARM often sends)
   { kind: '503' as const, probability: 0.055, retryAfterSeconds: 1 },
   { kind: 'drop' as const, probability: 0.055 },
 ];
 
-function startWorker(fleet: PhaseFleet, runId: string, onDone: () => void, errors: string[]): ChildProcess {
+/** The settings of one worker: its Table traffic goes through its own front of the kill gate. */
+function workerSettings(fleet: PhaseFleet, tableEndpoint: string): Record<string, string> {
+  const connection = fleet.settings.AzureWebJobsStorage!.replace(
+    /TableEndpoint=[^;]*/,
+    `TableEndpoint=${tableEndpoint}`,
+  );
+  return { ...fleet.settings, AzureWebJobsStorage: connection };
+}
+
+async function startWorker(
+  fleet: PhaseFleet,
+  gate: KillGate,
+  runId: string,
+  onDone: () => void,
+  errors: string[],
+): Promise<ChildProcess> {
+  // The worker waits for its settings on stdin: its gate port is known only once it has a pid.
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'faults', 'worker.ts')], {
     cwd: ROOT,
-    env: { ...process.env, FAULTS_SETTINGS: JSON.stringify(fleet.settings), FAULTS_RUN_ID: runId },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FAULTS_RUN_ID: runId },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.on('error', () => undefined); // a worker killed before it read its settings
+  const tableEndpoint = await gate.attach(child);
+  child.stdin.end(JSON.stringify(workerSettings(fleet, tableEndpoint)));
   let buffered = '';
   child.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
@@ -49,7 +73,10 @@ function startWorker(fleet: PhaseFleet, runId: string, onDone: () => void, error
   return child;
 }
 
-/** Runs one sweep with worker processes that get killed, and one Azurite restart halfway. */
+/**
+ * Runs one sweep with worker processes: each kill point (kill-gate.ts) armed once, a few kills at
+ * random moments besides, and one Azurite restart halfway.
+ */
 async function sweepUnderFaults(
   fleet: PhaseFleet,
   azurite: RestartableAzurite,
@@ -66,26 +93,44 @@ async function sweepUnderFaults(
   let restarted = false;
   const workers = new Set<ChildProcess>();
   const errors: string[] = [];
-  const spawnOne = (): void => {
-    const child = startWorker(fleet, run.runId, () => completed++, errors);
+  const gate = startKillGate(connectionStringPart(azurite.connectionString, 'TableEndpoint'), {
+    inventoryTable: fleet.runtime.config.names.inventoryTable,
+    changesTable: fleet.runtime.config.names.changesTable,
+    runsTable: fleet.runtime.config.names.runsTable,
+  });
+  const spawnOne = async (): Promise<void> => {
+    const child = await startWorker(fleet, gate, run.runId, () => completed++, errors);
     workers.add(child);
     child.once('exit', () => workers.delete(child));
   };
-  for (let index = 0; index < size.workers; index++) spawnOne();
+  const respawns: Array<Promise<void>> = [];
+  gate.onKill = () => {
+    figures.workersKilled++;
+    respawns.push(spawnOne());
+  };
+  // The run closes once: its point fires on the first try; the others after a few of their requests.
+  for (const point of KILL_POINTS)
+    gate.arm(point, point === 'whileClosingRun' ? 0 : Math.floor(random() * 3));
+  for (let index = 0; index < size.workers; index++) await spawnOne();
   const deadline = Date.now() + 15 * 60_000;
-  let nextKill = Math.max(2, Math.floor(size.tenants / 8));
+  let randomKills = 0;
+  let nextKill = Math.max(2, Math.floor(size.tenants / 4));
   try {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (Date.now() > deadline) throw new Error(`run ${run.runId} did not close within 15 minutes`);
-      // Kill a random worker at a random moment after every few finished tenants.
-      if (completed >= nextKill && workers.size > 0) {
-        nextKill = completed + Math.max(2, Math.floor(random() * (size.tenants / 5)));
+      // Besides the exact points, a kill at a random moment now and then.
+      if (completed >= nextKill && workers.size > 0 && randomKills < size.randomKillsPerSweep) {
+        nextKill = completed + Math.max(2, Math.floor(random() * (size.tenants / 3)));
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 400)));
-        const victim = [...workers][Math.floor(random() * workers.size)]!;
-        victim.kill('SIGKILL');
-        figures.workersKilled++;
-        spawnOne();
+        const victim = [...workers][Math.floor(random() * workers.size)];
+        if (victim && victim.exitCode === null && victim.signalCode === null) {
+          victim.kill('SIGKILL');
+          randomKills++;
+          figures.workersKilled++;
+          count(figures.workerKills, 'random');
+          await spawnOne();
+        }
       }
       if (!restarted && completed >= size.tenants / 2) {
         restarted = true;
@@ -101,10 +146,25 @@ async function sweepUnderFaults(
       if (status !== 'running') break;
     }
   } finally {
+    await Promise.allSettled(respawns);
     for (const child of workers) child.kill('SIGKILL');
+    await gate.close();
   }
+  for (const point of KILL_POINTS) count(figures.workerKills, point, gate.hits[point]);
+  const missed = gate.armed();
+  if (missed.length > 0)
+    figures.failures.push(
+      `fleet: run ${run.runId} closed before these kill points were hit: ${missed.join(', ')}`,
+    );
   transcript.push(...errors);
   return run.runId;
+}
+
+/** One endpoint of a storage connection string (`TableEndpoint`, ...). */
+function connectionStringPart(connectionString: string, name: string): string {
+  const value = new RegExp(`${name}=([^;]+)`).exec(connectionString)?.[1];
+  if (!value) throw new Error(`the connection string has no ${name}`);
+  return value;
 }
 
 async function inventoryRows(fleet: PhaseFleet): Promise<{ rows: number; duplicated: number }> {
@@ -143,11 +203,14 @@ async function changeRows(fleet: PhaseFleet, runId: string): Promise<number> {
   return rows;
 }
 
-function expectedRows(fleet: PhaseFleet): number {
+/** Inventory rows the world should leave: subscriptions of tenants that are inventoried, as now owned. */
+function expectedRows(fleet: PhaseFleet, excluded: Set<string>): number {
   const store = fleet.sandbox.store;
   let rows = 0;
   for (const subscription of store.world.subscriptions) {
     if (subscription.tenantId === store.world.tenants[0]!.id) continue; // the provider's own
+    if (excluded.has(subscription.tenantId.toLowerCase()) || excluded.has(subscription.subscriptionId))
+      continue;
     rows +=
       store.resourceGroups(subscription.subscriptionId).length +
       store.resourceCount(subscription.subscriptionId);
@@ -155,29 +218,51 @@ function expectedRows(fleet: PhaseFleet): number {
   return rows;
 }
 
+/**
+ * A sweep's run: every tenant row as expected (healthy ones succeeded, misconfigured ones with their
+ * diagnosis), the run closed with totals equal to its tenant rows.
+ */
 async function checkRun(
   runtime: FleetRuntime,
   runId: string,
   figures: FaultFigures,
   label: string,
-  tenants: number,
+  expectations: Map<string, Expectation>,
 ) {
   const run = await runtime.runs.getRun(runId);
-  let succeeded = 0;
-  const notOk: string[] = [];
+  const rows = new Map<string, TenantRunRecord>();
+  const tally: Record<string, number> = {};
   for await (const tenant of runtime.runs.listTenants(runId)) {
-    if (tenant.status === 'succeeded') succeeded++;
-    else notOk.push(`${tenant.displayName}: ${tenant.status} ${tenant.diagnosisCode ?? ''}`);
+    rows.set(tenant.tenantId, tenant);
+    count(tally, tenant.status);
   }
-  if (run.status !== 'completed')
-    figures.failures.push(`fleet: ${label} run closed as ${run.status}: ${notOk.slice(0, 5).join('; ')}`);
-  if (succeeded !== tenants)
-    figures.failures.push(`fleet: ${label}: ${succeeded} of ${tenants} tenants succeeded`);
-  if (run.totals?.tenants !== tenants || run.totals.succeeded !== succeeded)
+  const matched = checkExpectations(figures, `fleet ${label}`, rows, expectations);
+  const failing = [...expectations.values()].some((expected) => expected.status !== 'succeeded');
+  const status = failing ? 'completedWithErrors' : 'completed';
+  if (run.status !== status)
+    figures.failures.push(`fleet: ${label} run closed as ${run.status}, expected ${status}`);
+  const totals = run.totals;
+  if (
+    totals?.tenants !== rows.size ||
+    rows.size !== expectations.size ||
+    (['succeeded', 'partial', 'failed', 'skipped'] as const).some((key) => totals[key] !== (tally[key] ?? 0))
+  )
     figures.failures.push(
-      `fleet: ${label} run totals ${JSON.stringify(run.totals)} do not match its ${succeeded} succeeded tenant rows`,
+      `fleet: ${label} run totals ${JSON.stringify(totals)} do not match its tenant rows ${JSON.stringify(tally)} (${expectations.size} tenants)`,
     );
-  return { run, succeeded };
+  // Each misconfigured tenant's diagnosis, per sweep.
+  for (const [tenantId, expected] of expectations) {
+    if (expected.code === undefined) continue;
+    figures.diagnosesExpected++;
+    const row = rows.get(tenantId);
+    if (row?.status === expected.status && codeOf(row) === expected.code) figures.diagnosesRight++;
+  }
+  const inventoried = [...rows.values()].filter(
+    (row) =>
+      (row.status === 'succeeded' || row.status === 'partial') &&
+      expectations.get(row.tenantId)?.status === row.status,
+  ).length;
+  return { run, matched, inventoried, tally };
 }
 
 export async function fleetPhase(
@@ -190,6 +275,10 @@ export async function fleetPhase(
     tenants: size.tenants,
     subscriptionsPerTenant: 2,
     resourcesPerSubscription: size.resourcesPerSubscription,
+    // One account per tenant: the misconfigured blob role and firewall need one.
+    storageAccountsPerTenant: 1,
+    containersPerAccount: 1,
+    blobsPerContainer: 2,
   });
   const random = seeded(options.seed);
   // 10% of token requests fail: 500, 503, held until the client gives up, or dropped.
@@ -202,14 +291,18 @@ export async function fleetPhase(
     },
   );
   try {
-    const ids = await registerWorld(fleet);
-    figures.tenantsExpected = ids.length;
+    await registerWorld(fleet);
+    // Misconfigured customers in the same faulted world (misconfigure.ts), the others healthy.
+    const staged = stageMisconfigurations(fleet.sandbox.store);
+    const excluded = new Set(staged.failing);
+    const inventoried = [...staged.expectations.values()].filter((expected) => expected.status !== 'failed');
+    figures.tenantsExpected = inventoried.length;
     fleet.sandbox.setArmSettings({ faults: ARM_FAULTS });
     const first = await sweepUnderFaults(fleet, options.azurite, figures, size, random, options.transcript);
-    const { succeeded } = await checkRun(fleet.runtime, first, figures, 'first sweep', ids.length);
-    figures.tenantsInventoried = succeeded;
+    const firstRun = await checkRun(fleet.runtime, first, figures, 'first sweep', staged.expectations);
+    figures.tenantsInventoried = firstRun.inventoried;
     const rows = await inventoryRows(fleet);
-    figures.rowsExpected = expectedRows(fleet);
+    figures.rowsExpected = expectedRows(fleet, excluded);
     figures.rowsFound = rows.rows;
     figures.rowsDuplicated = rows.duplicated;
     if (rows.rows !== figures.rowsExpected)
@@ -217,13 +310,21 @@ export async function fleetPhase(
         `fleet: ${rows.rows} inventory rows after the first sweep, the world has ${figures.rowsExpected}`,
       );
     console.log(
-      `- first sweep ${first}: ${succeeded}/${ids.length} tenants, ${rows.rows}/${figures.rowsExpected} rows, ${figures.workersKilled} workers killed`,
+      `- first sweep ${first}: ${firstRun.inventoried}/${inventoried.length} tenants inventoried, ${JSON.stringify(firstRun.tally)}, ${rows.rows}/${figures.rowsExpected} rows, ${figures.workersKilled} workers killed`,
     );
 
     // Drift in every fourth tenant's first subscription, then a second sweep under the same faults.
-    let expectedChanges = 0;
+    // A subscription moves to another tenant (its rows leave the first tenant: removed changes).
+    const moved = staged.moveSubscription();
+    excluded.add(moved.subscriptionId);
+    let expectedChanges = moved.rows;
     fleet.sandbox.store.world.subscriptions
-      .filter((subscription) => subscription.tenantId !== fleet.sandbox.store.world.tenants[0]!.id)
+      .filter(
+        (subscription) =>
+          subscription.tenantId !== fleet.sandbox.store.world.tenants[0]!.id &&
+          !excluded.has(subscription.tenantId.toLowerCase()) &&
+          !excluded.has(subscription.subscriptionId),
+      )
       .forEach((subscription, index) => {
         if (index % 8 !== 0) return;
         const drift = fleet.sandbox.store.driftGenerated(subscription.subscriptionId, {
@@ -235,7 +336,7 @@ export async function fleetPhase(
         expectedChanges += drift.added.length + drift.modified.length + drift.removed.length;
       });
     const second = await sweepUnderFaults(fleet, options.azurite, figures, size, random, options.transcript);
-    await checkRun(fleet.runtime, second, figures, 'second sweep', ids.length);
+    const secondRun = await checkRun(fleet.runtime, second, figures, 'second sweep', staged.expectations);
     figures.changesExpected = expectedChanges;
     figures.changesFound = await changeRows(fleet, second);
     if (figures.changesFound !== expectedChanges)
@@ -243,13 +344,15 @@ export async function fleetPhase(
         `fleet: the second sweep recorded ${figures.changesFound} changes, the drift made ${expectedChanges}`,
       );
     const after = await inventoryRows(fleet);
-    const expectedAfter = expectedRows(fleet);
+    const expectedAfter = expectedRows(fleet, excluded);
     figures.rowsDuplicated += after.duplicated;
     if (after.rows !== expectedAfter)
       figures.failures.push(
         `fleet: ${after.rows} inventory rows after the drift sweep, the world has ${expectedAfter}`,
       );
-    console.log(`- second sweep ${second}: ${figures.changesFound}/${expectedChanges} changes recorded`);
+    console.log(
+      `- second sweep ${second}: ${JSON.stringify(secondRun.tally)}, ${figures.changesFound}/${expectedChanges} changes recorded, ${after.rows}/${expectedAfter} rows`,
+    );
     for (const [kind, fired] of fleet.sandbox.counters.faults)
       count(figures.faultsInjected, `arm:${kind}`, fired);
     figures.armRequests += fleet.sandbox.counters.arm;

@@ -12,12 +12,17 @@ export interface FaultFigures {
   rowsDuplicated: number;
   changesExpected: number;
   changesFound: number;
+  /** Misconfigured tenants' diagnoses expected in the fleet's sweeps, and those found exactly. */
+  diagnosesExpected: number;
+  diagnosesRight: number;
   faultsInjected: Record<string, number>;
   /** ARM requests the sandbox answered in the fleet phase (faults included), for the fault rate. */
   armRequests: number;
   /** Token requests that reached the token-fault front in the fleet phase (faults included). */
   tokenRequests: number;
   workersKilled: number;
+  /** Worker kills per kill point (kill-gate.ts) and at random moments. */
+  workerKills: Record<string, number>;
   azuriteRestarts: number;
   fuzzRequests: number;
   responses5xx: number;
@@ -47,10 +52,13 @@ export function emptyFigures(mode: 'quick' | 'full', seed: number): FaultFigures
     rowsDuplicated: 0,
     changesExpected: 0,
     changesFound: 0,
+    diagnosesExpected: 0,
+    diagnosesRight: 0,
     faultsInjected: {},
     armRequests: 0,
     tokenRequests: 0,
     workersKilled: 0,
+    workerKills: {},
     azuriteRestarts: 0,
     fuzzRequests: 0,
     responses5xx: 0,
@@ -76,10 +84,11 @@ export async function writeReport(path: string, figures: FaultFigures): Promise<
 }
 
 export function printFigures(figures: FaultFigures): void {
-  const { failures, phases, faultsInjected, responsesByStatus, ...rest } = figures;
+  const { failures, phases, faultsInjected, responsesByStatus, workerKills, ...rest } = figures;
   console.log('\nFault suite figures');
   for (const [name, value] of Object.entries(rest)) console.log(`  ${name.padEnd(20)} ${String(value)}`);
   console.log(`  ${'faultsInjected'.padEnd(20)} ${JSON.stringify(faultsInjected)}`);
+  console.log(`  ${'workerKills'.padEnd(20)} ${JSON.stringify(workerKills)}`);
   console.log(`  ${'responsesByStatus'.padEnd(20)} ${JSON.stringify(responsesByStatus)}`);
   console.log(`  ${'phases (s)'.padEnd(20)} ${JSON.stringify(phases)}`);
   if (failures.length === 0) console.log('\nPASS: nothing lost, nothing leaked.');

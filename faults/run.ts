@@ -27,12 +27,12 @@ export interface SuiteSize {
 const SIZES: Record<'quick' | 'full', SuiteSize> = {
   quick: {
     fuzzRequests: 2_000,
-    fleet: { tenants: 40, resourcesPerSubscription: 10, workers: 2 },
-    misconfigTenants: 10,
+    fleet: { tenants: 32, resourcesPerSubscription: 10, workers: 2, randomKillsPerSweep: 1 },
+    misconfigTenants: 12,
   },
   full: {
     fuzzRequests: 10_000,
-    fleet: { tenants: 500, resourcesPerSubscription: 30, workers: 3 },
+    fleet: { tenants: 500, resourcesPerSubscription: 30, workers: 3, randomKillsPerSweep: 3 },
     misconfigTenants: 40,
   },
 };

@@ -1,15 +1,18 @@
 /**
  * A worker instance of the fleet, as its own process so that the suite can kill it at any point:
  * the app's queue handlers under the local host with a short message lease (a killed worker's
- * messages come back within seconds, as the Functions host's lease would let them). Settings come in
- * FAULTS_SETTINGS (JSON); one line per finished message goes to stdout.
+ * messages come back within seconds, as the Functions host's lease would let them). Settings come as
+ * JSON on stdin (the suite writes them once it knows the worker's own Table front, kill-gate.ts); one
+ * line per finished message goes to stdout.
  */
 import { join } from 'node:path';
 import { LocalFunctionsHost, loadFunctionHandlers, readQueueSemantics } from '../dev/local-host.js';
 import { loadConfig } from '../src/core/platform/config.js';
 import { createRuntime } from '../src/core/runtime.js';
 
-const settings = JSON.parse(process.env.FAULTS_SETTINGS ?? '{}') as Record<string, string>;
+let input = '';
+for await (const chunk of process.stdin) input += String(chunk);
+const settings = JSON.parse(input) as Record<string, string>;
 const runId = process.env.FAULTS_RUN_ID ?? '';
 const runtime = createRuntime(loadConfig(settings), { log: () => undefined });
 const host = new LocalFunctionsHost({

@@ -10,6 +10,7 @@
  *   PUT    /admin/arm-settings                   partial update { pageSize?, latencyMs?, throttle?, faults? }
  *   POST   /admin/service-principals             { appId, tenantId } -> { objectId }
  *   DELETE /admin/service-principals             { appId, tenantId } -> { removed }
+ *   PATCH  /admin/service-principals             { appId, tenantId, accountEnabled } -> { updated }
  *   POST   /admin/role-assignments               { principalId, roleDefinitionName, scope }
  *   DELETE /admin/role-assignments               { principalId, roleDefinitionName, scope } -> { removed }
  *   PUT    /admin/resources                      a resource (world schema) -> { id, resource }
@@ -48,6 +49,7 @@ const subscriptionBody = z
     tenantId: guid.optional(),
   })
   .strict();
+const servicePrincipalPatch = z.object({ appId: guid, tenantId: guid, accountEnabled: z.boolean() }).strict();
 const roleAssignmentBody = z
   .object({ principalId: guid, roleDefinitionName: z.string().min(1), scope: z.string().min(1) })
   .strict();
@@ -125,6 +127,12 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
       case 'DELETE /admin/service-principals': {
         const body = parseOrThrow(servicePrincipalBody, await jsonBody(request));
         return { removed: store.removeServicePrincipal(body.appId, body.tenantId) };
+      }
+      case 'PATCH /admin/service-principals': {
+        const body = parseOrThrow(servicePrincipalPatch, await jsonBody(request));
+        return {
+          updated: store.setServicePrincipalEnabled(body.appId, body.tenantId, body.accountEnabled),
+        };
       }
       case 'POST /admin/role-assignments': {
         const body = parseOrThrow(roleAssignmentBody, await jsonBody(request));

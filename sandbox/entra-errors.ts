@@ -18,6 +18,11 @@
  * - 7000272 key not in the issuer's metadata (azure-workload-identity #1232), 700027 invalid
  *   signature, 700024 time range (msal-dotnet #4951, obikuro/Sato #1): 401 `invalid_client`.
  * - 500011 `invalid_resource` (msal-dotnet #3979).
+ * - 7000112 `unauthorized_client`, "Application '{appId}'({displayName}) is disabled.", answered to a
+ *   client-credentials request when the app's service principal in that tenant is disabled
+ *   (https://github.com/Worklytics/psoxy/pull/74, fixed by `az ad sp update --id … --set
+ *   accountEnabled=true`; also https://github.com/MicrosoftDocs/azure-docs/issues/28469). The status
+ *   is not quoted there; 400 as for Entra's other `unauthorized_client` answer (700016).
  * The description format (message, then " Trace ID: … Correlation ID: … Timestamp: yyyy-mm-dd hh:mm:ssZ")
  * and the body fields follow the 2024-2025 responses quoted in those issues.
  */
@@ -83,6 +88,11 @@ export const ENTRA_ERRORS = {
     400,
     ({ appId, directory }) =>
       `Application with identifier '${appId}' was not found in the directory '${directory}'. ${NOT_PROVISIONED} You may have sent your authentication request to the wrong tenant.`,
+  ),
+  7000112: define<{ appId: string; appName: string }>(
+    'unauthorized_client',
+    400,
+    ({ appId, appName }) => `Application '${appId}'(${appName}) is disabled.`,
   ),
   50027: define<Record<string, never>>('invalid_request', 400, () => 'JWT token is invalid or malformed.'),
   700236: define<{ issuer: string }>(

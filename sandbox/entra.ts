@@ -13,7 +13,7 @@
  *  2. request shape: grant_type (900144, then 70003), client_id, scope (900144), client_assertion
  *     (7000218), client_assertion_type (900144, then 90011), scope shape (1002012, 28000);
  *  3. the application: registered, and in a tenant other than its home tenant multitenant AND
- *     provisioned there with a service principal (700016);
+ *     provisioned there with a service principal (700016), which is not disabled (7000112);
  *  4. the assertion is a JWT with an issuer (50027);
  *  5. an Entra-issued assertion (`login.microsoftonline.com/{X}/v2.0` or `sts.windows.net/{X}/`) whose
  *     tenant X is not the app's home tenant: 700236 (seed 003). Entra decides this from the issuer
@@ -232,6 +232,8 @@ function findApplication(world: World, tenant: Tenant, clientId: string) {
   if (app.homeTenantId !== tenant.id && (app.signInAudience !== 'AzureADMultipleOrgs' || !servicePrincipal)) {
     reject(700016, { appId: clientId, directory: tenant.displayName });
   }
+  if (servicePrincipal?.accountEnabled === false)
+    reject(7000112, { appId: app.appId, appName: app.displayName });
   return { app, servicePrincipal };
 }
 

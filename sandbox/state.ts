@@ -355,6 +355,19 @@ export class WorldStore {
     return true;
   }
 
+  /**
+   * Enables or disables the app's service principal in a tenant (the customer's "Enabled for users to
+   * sign in"); a disabled one makes Entra refuse tokens there with AADSTS7000112. False when none exists.
+   */
+  setServicePrincipalEnabled(appId: string, tenantId: string, enabled: boolean): boolean {
+    const servicePrincipal = this.world.servicePrincipals.find(
+      (sp) => same(sp.appId, appId) && same(sp.tenantId, tenantId),
+    );
+    if (!servicePrincipal) return false;
+    servicePrincipal.accountEnabled = enabled;
+    return true;
+  }
+
   /** Grants a built-in role at a scope (idempotent). The scope's subscription must exist. */
   grantRole(principalId: string, roleDefinitionName: string, scope: string): RoleAssignment {
     const assignment = parseOrThrow(roleAssignmentSchema, { principalId, roleDefinitionName, scope });

@@ -52,6 +52,8 @@ export const servicePrincipalSchema = z.object({
   appId: guid,
   tenantId: guid,
   objectId: guid,
+  /** false: disabled in its tenant ("Enabled for users to sign in" = No); Entra answers AADSTS7000112. */
+  accountEnabled: z.boolean().optional(),
 });
 
 /** Built-in roles the sandbox understands; ids are the documented built-in role definition ids. */

@@ -410,6 +410,29 @@ describe('Entra token endpoint: failures (raw HTTPS)', () => {
     expectEntraError(response, 400, 'unauthorized_client', 700016, [assertion]);
   });
 
+  it('AADSTS7000112 while the app is disabled in that customer tenant only, then tokens again', async () => {
+    const assertion = await miToken();
+    const customer = ids.customerTenantIds[0]!;
+    const servicePrincipal = world.servicePrincipals.find(
+      (sp) => sp.appId === ids.appId && sp.tenantId === customer,
+    )!;
+    servicePrincipal.accountEnabled = false;
+    try {
+      const disabled = await tokenRequest(customer, clientCredentials(ids.appId, assertion));
+      const app = world.applications.find((candidate) => candidate.appId === ids.appId)!;
+      expect(expectEntraError(disabled, 400, 'unauthorized_client', 7000112, [assertion])).toContain(
+        `Application '${ids.appId}'(${app.displayName}) is disabled.`,
+      );
+      // Only that tenant: the home tenant still answers a token.
+      expect((await tokenRequest(ids.homeTenantId, clientCredentials(ids.appId, assertion))).status).toBe(
+        200,
+      );
+    } finally {
+      servicePrincipal.accountEnabled = true;
+    }
+    expect((await tokenRequest(customer, clientCredentials(ids.appId, assertion))).status).toBe(200);
+  });
+
   it('AADSTS50027 for an assertion that is not a JWT', async () => {
     const response = await tokenRequest(ids.homeTenantId, clientCredentials(ids.appId, 'not-a-jwt'));
     expectEntraError(response, 400, 'invalid_request', 50027, ['not-a-jwt']);

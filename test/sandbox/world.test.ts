@@ -344,9 +344,16 @@ describe('composed sandbox and admin API', () => {
     expect(
       sandbox.store.world.servicePrincipals.some((sp) => sp.objectId === provisioned.json.objectId),
     ).toBe(true);
+    const patch = { appId: facts.appId, tenantId: home, accountEnabled: false };
+    expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: true });
+    expect(
+      sandbox.store.world.servicePrincipals.find((sp) => sp.objectId === provisioned.json.objectId)
+        ?.accountEnabled,
+    ).toBe(false);
     expect(
       (await admin('DELETE', '/admin/service-principals', { appId: facts.appId, tenantId: home })).json,
     ).toEqual({ removed: true });
+    expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: false });
 
     const counters = await admin('GET', '/admin/counters');
     expect(counters.json.arm).toBeGreaterThan(0);
