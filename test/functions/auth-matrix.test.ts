@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../scripts/build-console.js';
 import type { Role } from '../../src/core/auth/caller.js';
+import { openApiDocument } from '../../src/functions/openapi-document.js';
 import { httpRoutes } from '../../src/functions/shared/routes.js';
 import {
   call,
@@ -264,6 +265,23 @@ describe('the auth matrix', () => {
   it('has an expectation for every registered route and method, and none for a route that is gone', () => {
     expect(registeredCells.length).toBeGreaterThan(0);
     expect(registeredCells.map((cell) => cell.key).sort()).toEqual(Object.keys(EXPECTATIONS).sort());
+  });
+
+  it('agrees with the role the OpenAPI document states for each route and method', () => {
+    const paths = openApiDocument().paths as Record<string, Record<string, { 'x-required-role': string }>>;
+    for (const { route, method, key } of registeredCells) {
+      const status = EXPECTATIONS[key]!.status;
+      const role =
+        status['no role'] !== 403
+          ? 'authenticated'
+          : status['Fleet.Read'] !== 403
+            ? 'Fleet.Read'
+            : status['Fleet.CustomerData.Read'] !== 403
+              ? 'Fleet.CustomerData.Read'
+              : 'Fleet.Admin';
+      const path = `/api/${route.route.replace(/\{\*(\w+)\}/g, '{$1}')}`;
+      expect(paths[path]?.[method.toLowerCase()]?.['x-required-role'], key).toBe(role);
+    }
   });
 
   describe.each(cells)('$key', ({ route, method, expectation: maybe }) => {
