@@ -125,7 +125,7 @@ export function serveBanner(handle: ServeHandle, runtime: FleetRuntime): string 
   const auth =
     runtime.config.httpAuth === 'none'
       ? 'local identity "local" is an ADMIN (TENANT_FLEET_HTTP_AUTH=none: every caller on this machine holds Fleet.Read, Fleet.CustomerData.Read and Fleet.Admin)'
-      : 'callers are who the x-ms-client-principal header says (as App Service Authentication would pass it): local testing only';
+      : 'callers present a bearer token for the API issued by the sandbox Entra (as in Azure; the App Service principal header only where WEBSITE_AUTH_ENABLED=True)';
   return [
     `Tenant Fleet is serving on ${handle.url}`,
     `  console:  ${handle.url}/api/console/`,

@@ -91,10 +91,18 @@ async function main(): Promise<number> {
       const drift = applyDemoDrift(sandbox.store, previous.sweeps);
       console.log(`- the demo world drifted since the last sweep: ${drift}`);
     }
+    const apiAuth = process.env.TENANT_FLEET_HTTP_AUTH === 'appservice' ? registerApi(sandbox) : undefined;
     const config = sandboxFleetConfig(sandbox, {
       providerConnectionString: azurite.connectionString,
-      settings: serveSettings(),
+      settings: { ...serveSettings(), ...apiAuth?.settings },
     });
+    if (apiAuth) {
+      // Where callers get their tokens (no secret here: clients are made with POST /admin/api-clients).
+      await writeFile(join(stateDir, 'api-auth.json'), JSON.stringify(apiAuth.info, null, 2));
+      console.log(
+        `- callers need a bearer token for ${apiAuth.info.scope} (see ${join(stateDir, 'api-auth.json')})`,
+      );
+    }
     const runtime = createRuntime(config, { log: () => undefined });
     await runtime.storage.ensureResources();
     const registered = await registerDemoTenants(runtime, sandbox);
@@ -167,7 +175,7 @@ async function main(): Promise<number> {
   }
 }
 
-/** Settings serve mode takes from the environment (the schedule; principal-header auth for tests). */
+/** Settings serve mode takes from the environment (the schedule; token auth for tests). */
 function serveSettings(): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const name of ['TENANT_FLEET_SWEEP_SCHEDULE', 'TENANT_FLEET_HTTP_AUTH']) {
@@ -175,6 +183,31 @@ function serveSettings(): Record<string, string> {
     if (value) settings[name] = value;
   }
   return settings;
+}
+
+/**
+ * With TENANT_FLEET_HTTP_AUTH=appservice, the API app is registered in the sandbox's provider tenant
+ * and the app validates bearer tokens for it, as in Azure. Operator clients with app roles are made
+ * through the sandbox's admin API (POST /admin/api-clients) and get tokens by the client-credentials
+ * grant from the sandbox's Entra.
+ */
+function registerApi(sandbox: Sandbox) {
+  const tenantId = worldFacts(sandbox.store.world).homeTenantId;
+  const api = sandbox.apiTokens.registerApi({ tenantId });
+  return {
+    settings: {
+      TENANT_FLEET_API_AUDIENCE: api.appIdUri,
+      TENANT_FLEET_API_CLIENT_ID: api.appId,
+      TENANT_FLEET_AUTH_TENANT_ID: api.tenantId,
+    },
+    info: {
+      tenantId: api.tenantId,
+      scope: `${api.appIdUri}/.default`,
+      authorityHost: sandbox.endpoints.authorityHost,
+      caCertPath: sandbox.endpoints.caCertPath,
+      clients: `${sandbox.endpoints.adminEndpoint}/admin/api-clients`,
+    },
+  };
 }
 
 /** Registers every customer tenant of the world (idempotent: already registered ones are kept). */

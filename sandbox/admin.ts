@@ -18,11 +18,14 @@
  *   PUT    /admin/resource-groups                a resource group (world schema)
  *   PUT    /admin/storage-accounts               a storage account (world schema)
  *   POST   /admin/subscriptions/{id}/drift       { seed, add?, modify?, remove? } -> { added, modified, removed }
+ *   POST   /admin/api-clients                    { roles, displayName? } -> an operator client of the API (with
+ *                                                 its secret, shown once as Entra does) holding these app roles
  *
  * Bad input answers 400 `{ error: { code, field, message } }` naming the field; unknown things 404.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import type { ApiTokens } from './api-tokens.js';
 import type { ArmSettings, ArmSettingsPatch } from './arm.js';
 import { Propagation } from './propagation.js';
 import type { RequestCounters } from './counters.js';
@@ -37,6 +40,8 @@ export interface AdminContext {
   setArmSettings: (patch: ArmSettingsPatch) => ArmSettings;
   /** Delays provisioning and grants by ArmSettings.realism.propagationDelayMs (at once without it). */
   propagation?: Propagation;
+  /** The provider API's registrations and operator clients (serve mode's callers get theirs here). */
+  apiTokens?: ApiTokens;
 }
 
 const guid = z
@@ -62,6 +67,12 @@ const driftBody = z
   })
   .strict();
 const resourceIdBody = z.object({ id: z.string().min(1) }).strict();
+const apiClientBody = z
+  .object({
+    roles: z.array(z.enum(['Fleet.Read', 'Fleet.CustomerData.Read', 'Fleet.Admin'])).max(3),
+    displayName: z.string().min(1).max(256).optional(),
+  })
+  .strict();
 
 /** Counters as JSON (the per-tenant and per-subscription maps become objects). */
 export function countersJson(counters: RequestCounters): Record<string, unknown> {
@@ -160,6 +171,13 @@ export function createAdminHandler(ctx: AdminContext): RequestListener {
         return store.addStorageAccount(
           (await jsonBody(request)) as Parameters<WorldStore['addStorageAccount']>[0],
         );
+      case 'POST /admin/api-clients': {
+        const body = parseOrThrow(apiClientBody, await jsonBody(request));
+        const api = ctx.apiTokens?.registrations()[0];
+        if (!ctx.apiTokens || !api)
+          throw new HttpProblem(404, 'NoApiRegistration', 'no API app is registered in this sandbox');
+        return ctx.apiTokens.registerClient({ tenantId: api.tenantId, ...body });
+      }
     }
     const subscription = /^\/admin\/subscriptions\/([^/]+)$/i.exec(path);
     if (subscription && method === 'PATCH') {

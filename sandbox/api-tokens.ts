@@ -102,6 +102,11 @@ export class ApiTokens {
     return api;
   }
 
+  /** The API registrations, first registered first. */
+  registrations(): readonly ApiRegistration[] {
+    return this.apis;
+  }
+
   /** Registers a client app (with a secret) in a tenant and assigns it app roles of the API. */
   registerClient(options: { tenantId: string; roles?: string[]; displayName?: string }): OperatorClient {
     const client: OperatorClient = {

@@ -123,7 +123,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const setArmSettings = (patch: ArmSettingsPatch): ArmSettings =>
       (armSettings = mergeArmSettings(armSettings, patch));
     const adminServer = createHttpServer(
-      createAdminHandler({ store, counters, armSettings: () => armSettings, setArmSettings, propagation }),
+      createAdminHandler({
+        store,
+        counters,
+        armSettings: () => armSettings,
+        setArmSettings,
+        propagation,
+        apiTokens,
+      }),
     );
     servers.push(identityServer, entraServer, armServer, adminServer);
     const [identityPort, entraPort, armPort, adminPort] = await Promise.all(

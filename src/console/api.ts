@@ -68,5 +68,6 @@ export interface Me {
 }
 
 export const canAdmin = (me: Me | undefined): boolean => !!me?.roles.includes('Fleet.Admin');
+/** Fleet.Admin does not imply it (docs/trust.md): an admin without the role would only get 403s. */
 export const canReadCustomerData = (me: Me | undefined): boolean =>
-  !!me && (me.roles.includes('Fleet.CustomerData.Read') || me.roles.includes('Fleet.Admin'));
+  !!me?.roles.includes('Fleet.CustomerData.Read');

@@ -17,7 +17,11 @@ interface Operation {
   method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   operationId: string;
   summary: string;
-  role: 'Fleet.Read' | 'Fleet.Admin' | 'authenticated';
+  role: 'Fleet.Read' | 'Fleet.CustomerData.Read' | 'Fleet.Admin' | 'authenticated';
+  /** Recorded in the audit log before it runs (refused with 503 when the log cannot be written). */
+  audited?: boolean;
+  /** The precondition header it needs: 428 without it, 412 when stale. `optional`: 412 only. */
+  precondition?: 'required' | 'optional';
   params?: Param[];
   body?: string;
   ok: [status: string, description: string, contentType?: string];
@@ -74,6 +78,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'registerTenant',
     summary: 'Register a customer tenant',
     role: 'Fleet.Admin',
+    audited: true,
     body: 'NewTenant',
     ok: ['201', 'Registered'],
   },
@@ -92,7 +97,9 @@ export const OPERATIONS: Operation[] = [
     operationId: 'updateTenant',
     summary: 'Change a tenant: enable, disable with a reason, tags, subscription scope',
     role: 'Fleet.Admin',
-    params: [tenantId, ['If-Match', 'header', 'ETag from GET (optional)']],
+    audited: true,
+    precondition: 'optional',
+    params: [tenantId, ['If-Match', 'header', 'ETag from GET, or * (optional)']],
     body: 'TenantPatch',
     ok: ['200', 'Updated'],
   },
@@ -102,7 +109,12 @@ export const OPERATIONS: Operation[] = [
     operationId: 'removeTenant',
     summary: 'Remove a tenant from the registry',
     role: 'Fleet.Admin',
-    params: [tenantId, ['If-Match', 'header', 'ETag from GET (optional)']],
+    audited: true,
+    precondition: 'required',
+    params: [
+      tenantId,
+      ['If-Match', 'header', 'ETag from GET, or * for whatever version is stored (required)'],
+    ],
     ok: ['204', 'Removed'],
   },
   {
@@ -111,6 +123,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'resetCircuit',
     summary: 'Close the circuit breaker after the cause was fixed',
     role: 'Fleet.Admin',
+    audited: true,
     params: [tenantId],
     ok: ['200', 'The tenant'],
   },
@@ -120,6 +133,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'diagnoseTenant',
     summary: 'Onboarding checks step by step, each failure with its code and fix',
     role: 'Fleet.Admin',
+    audited: true,
     params: [tenantId],
     ok: ['200', 'The report'],
   },
@@ -160,7 +174,8 @@ export const OPERATIONS: Operation[] = [
     method: 'get',
     operationId: 'listContainers',
     summary: "Containers of a customer's storage account",
-    role: 'Fleet.Read',
+    role: 'Fleet.CustomerData.Read',
+    audited: true,
     params: [tenantId, account],
     ok: ['200', 'Containers'],
   },
@@ -169,7 +184,8 @@ export const OPERATIONS: Operation[] = [
     method: 'get',
     operationId: 'readBlobs',
     summary: 'List blobs (no blob name) or read one blob (at most 4 MiB); the name may contain slashes',
-    role: 'Fleet.Read',
+    role: 'Fleet.CustomerData.Read',
+    audited: true,
     params: [
       tenantId,
       account,
@@ -184,9 +200,18 @@ export const OPERATIONS: Operation[] = [
     route: 'tenants/{tenantId}/storage/{account}/containers/{container}/blobs/{blobName}',
     method: 'put',
     operationId: 'writeBlob',
-    summary: 'Write a blob',
+    summary: 'Write a blob (at most 4 MiB)',
     role: 'Fleet.Admin',
-    params: [tenantId, account, container, ['blobName', 'path', 'Blob name']],
+    audited: true,
+    precondition: 'required',
+    params: [
+      tenantId,
+      account,
+      container,
+      ['blobName', 'path', 'Blob name'],
+      ['If-None-Match', 'header', '`*`: create only (send this or If-Match)'],
+      ['If-Match', 'header', 'ETag of the blob to replace (`*` refused)'],
+    ],
     body: 'bytes',
     ok: ['201', 'Written'],
   },
@@ -196,7 +221,21 @@ export const OPERATIONS: Operation[] = [
     operationId: 'deleteBlob',
     summary: 'Delete a blob',
     role: 'Fleet.Admin',
-    params: [tenantId, account, container, ['blobName', 'path', 'Blob name']],
+    audited: true,
+    precondition: 'required',
+    params: [
+      tenantId,
+      account,
+      container,
+      ['blobName', 'path', 'Blob name'],
+      ['If-Match', 'header', 'ETag of the blob to delete (required; `*` refused)'],
+      [
+        'deleteSnapshots',
+        'query',
+        '`include`: delete the blob with its snapshots',
+        { type: 'string', enum: ['include'] },
+      ],
+    ],
     ok: ['204', 'Deleted'],
   },
   {
@@ -214,6 +253,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'startRun',
     summary: 'Start a sweep of all enabled tenants, or of `tenantIds`',
     role: 'Fleet.Admin',
+    audited: true,
     body: 'StartRun',
     ok: ['202', 'Started (Location: the run)'],
   },
@@ -319,10 +359,27 @@ export const OPERATIONS: Operation[] = [
     ok: ['200', 'The guide'],
   },
   {
+    route: 'audit',
+    method: 'get',
+    operationId: 'listAudit',
+    summary: 'The audit log (who did what, with the outcome), newest first',
+    role: 'Fleet.Admin',
+    params: [
+      ['tenantId', 'query', 'Only this tenant', guid],
+      ['actor', 'query', 'Object id, app id or UPN of the actor'],
+      ['action', 'query', 'Only this action, e.g. tenant.delete or blob.read'],
+      ['from', 'query', 'At or after (ISO 8601)', { type: 'string', format: 'date-time' }],
+      ['to', 'query', 'At or before (ISO 8601)', { type: 'string', format: 'date-time' }],
+      ...paging,
+    ],
+    ok: ['200', 'A page of audit records'],
+  },
+  {
     route: 'console/{path}',
     method: 'get',
     operationId: 'console',
-    summary: 'The operator console (HTML; a browser without a session is sent to sign in)',
+    summary:
+      'The operator console: the page needs sign-in (a browser without a session is sent to sign in); `assets/…` are public',
     role: 'authenticated',
     params: [['path', 'path', 'View or asset path (may contain slashes)']],
     ok: ['200', 'The console', 'text/html'],
@@ -350,11 +407,16 @@ export function openApiDocument(): Record<string, unknown> {
     paths[path][op.method] = {
       operationId: op.operationId,
       summary: op.summary,
-      description:
+      description: [
         op.role === 'authenticated'
           ? 'Any signed-in caller.'
-          : `Needs the app role ${op.role} (Fleet.Admin implies Fleet.Read).`,
+          : op.role === 'Fleet.Read'
+            ? 'Needs the app role Fleet.Read (Fleet.Admin implies it).'
+            : `Needs the app role ${op.role}${op.role === 'Fleet.CustomerData.Read' ? ' (Fleet.Admin does not imply it)' : ''}.`,
+        ...(op.audited ? ['Audited: recorded before it runs.'] : []),
+      ].join(' '),
       'x-required-role': op.role,
+      ...(op.audited ? { 'x-audited': true } : {}),
       ...(op.params?.length ? { parameters: op.params.map(parameter) } : {}),
       ...(op.body
         ? {
@@ -395,6 +457,21 @@ export function openApiDocument(): Record<string, unknown> {
         ...(op.role !== 'authenticated' ? { '403': error } : {}),
         ...(op.params?.some(([, where]) => where === 'path') ? { '404': error } : {}),
         ...(op.method !== 'get' ? { '409': error } : {}),
+        ...(op.precondition
+          ? { '412': { ...error, description: 'Precondition failed: the ETag is stale' } }
+          : {}),
+        ...(op.body
+          ? { '413': { ...error, description: 'The body is larger than the operation accepts' } }
+          : {}),
+        ...(op.precondition === 'required'
+          ? { '428': { ...error, description: 'Precondition required: send the header the operation names' } }
+          : {}),
+        '503': {
+          ...error,
+          description: op.audited
+            ? 'The signing keys or the audit log are unavailable: nothing was done; retry later'
+            : 'The signing keys are unavailable; retry later',
+        },
       },
     };
   }
@@ -404,7 +481,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'Tenant Fleet API',
       version: '0.1.0',
       description:
-        'Secretless cross-tenant automation for service providers. Callers sign in with Entra ID (App Service Authentication); the app checks app roles: Fleet.Read, Fleet.CustomerData.Read, Fleet.Admin.',
+        'Secretless cross-tenant automation for service providers. Callers present an Entra ID access token for the API app (validated by the app itself), or come through App Service Authentication; the app checks app roles: Fleet.Read, Fleet.CustomerData.Read, Fleet.Admin. Without a valid credential: 401; without the role: 403. Changes and reads of customer data are audited (GET /api/audit).',
     },
     servers: [{ url: '/' }],
     security: [{ entra: [] }],
@@ -416,7 +493,7 @@ export function openApiDocument(): Record<string, unknown> {
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description:
-            'An Entra ID access token for the API app (or the App Service Authentication session cookie)',
+            'An Entra ID access token for the API app (or, through App Service Authentication, its session)',
         },
       },
       schemas: {

@@ -4,10 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ClientSecretCredential } from '@azure/identity';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,8 +17,48 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export interface ServeProcess {
   baseUrl: string;
+  /** An operator of the API holding `roles` (TENANT_FLEET_HTTP_AUTH=appservice): its client id and token. */
+  operator(roles: string[]): Promise<Operator>;
   output(): string;
   stop(): Promise<number | null>;
+}
+
+export interface Operator {
+  /** The client id: the name the API knows a client-credentials caller by. */
+  clientId: string;
+  headers: Record<string, string>;
+}
+
+/** What serve mode writes when it validates tokens (dev/start.ts). */
+interface ApiAuthInfo {
+  tenantId: string;
+  scope: string;
+  authorityHost: string;
+  caCertPath: string;
+  clients: string;
+}
+
+/**
+ * An operator client made in serve mode's sandbox (its admin API, as an Entra admin registers one),
+ * signed in by the client-credentials grant with @azure/identity: a real token the sandbox's Entra
+ * issues for the API app.
+ */
+async function operatorOf(stateDir: string, roles: string[]): Promise<Operator> {
+  const info = JSON.parse(await readFile(join(stateDir, 'api-auth.json'), 'utf8')) as ApiAuthInfo;
+  const made = await fetch(info.clients, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ roles }),
+  });
+  if (!made.ok) throw new Error(`the sandbox made no API client: ${made.status} ${await made.text()}`);
+  const client = (await made.json()) as { clientId: string; clientSecret: string };
+  const credential = new ClientSecretCredential(info.tenantId, client.clientId, client.clientSecret, {
+    authorityHost: info.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: await readFile(info.caCertPath, 'utf8') },
+  });
+  const token = await credential.getToken(info.scope);
+  return { clientId: client.clientId, headers: { authorization: `Bearer ${token.token}` } };
 }
 
 export async function startServe(env: Record<string, string> = {}): Promise<ServeProcess> {
@@ -42,9 +83,14 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const baseUrl = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+  const operator = (roles: string[]): Promise<Operator> =>
+    env.TENANT_FLEET_HTTP_AUTH === 'appservice'
+      ? operatorOf(stateDir, roles)
+      : Promise.resolve({ clientId: 'local', headers: {} });
+  const reader = await operator(['Fleet.Read']);
   // The run closes right after its last tenant: wait until the API says so.
   for (;;) {
-    const runs = (await (await fetch(`${baseUrl}/api/runs`, { headers: adminHeaders(env) })).json()) as {
+    const runs = (await (await fetch(`${baseUrl}/api/runs`, { headers: reader.headers })).json()) as {
       items: Array<{ status: string }>;
     };
     if (runs.items[0] && runs.items[0].status !== 'running') break;
@@ -53,6 +99,7 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
   }
   return {
     baseUrl,
+    operator,
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill('SIGINT');
@@ -63,21 +110,7 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
   };
 }
 
-/** An App Service Authentication principal header (serve mode with TENANT_FLEET_HTTP_AUTH=appservice). */
-export function principal(roles: string[], name: string): Record<string, string> {
-  const claims = [...roles.map((role) => ({ typ: 'roles', val: role })), { typ: 'name', val: name }];
-  return {
-    'x-ms-client-principal': Buffer.from(
-      JSON.stringify({ auth_typ: 'aad', name_typ: 'name', role_typ: 'roles', claims }),
-    ).toString('base64'),
-  };
-}
-
 export const ADMIN = ['Fleet.Read', 'Fleet.CustomerData.Read', 'Fleet.Admin'];
-
-function adminHeaders(env: Record<string, string>): Record<string, string> {
-  return env.TENANT_FLEET_HTTP_AUTH === 'appservice' ? principal(ADMIN, 'admin@provider.example') : {};
-}
 
 /** A fresh Chromium profile per context, launched with the flags of the brief. */
 export async function openBrowser(options: {

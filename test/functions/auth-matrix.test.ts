@@ -7,9 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsole } from '../../scripts/build-console.js';
 import type { Role } from '../../src/core/auth/caller.js';
+import { openApiDocument } from '../../src/functions/openapi-document.js';
 import { httpRoutes } from '../../src/functions/shared/routes.js';
 import {
   call,
@@ -36,10 +41,16 @@ interface Expectation {
   request: () => CallOptions;
   /** Exact status per role set: 403 where the role does not allow the call. */
   status: Record<RoleSet, number>;
+  /** What every refused credential gets instead of 401 (the console's public assets, its sign-in redirect). */
+  refused?: number;
+  /** Other requests to the same route and method, answered by their own rules (the console's). */
+  variants?: Record<string, Omit<Expectation, 'variants'>>;
 }
 
 let fleet: Fleet;
 let callers: ApiCallers;
+let consoleDir: string;
+let consoleScript: string;
 let litware: string;
 let otherTenant: string;
 const unregistered = randomUUID();
@@ -62,6 +73,13 @@ const customerData = (status: number) => ({
   'Fleet.Read': 403,
   'Fleet.CustomerData.Read': status,
   'Fleet.Admin': 403,
+});
+/** Any authenticated caller, whatever its roles. */
+const signedIn = (status: number) => ({
+  'no role': status,
+  'Fleet.Read': status,
+  'Fleet.CustomerData.Read': status,
+  'Fleet.Admin': status,
 });
 
 /** Keyed `{function name} {METHOD}` as registered. */
@@ -118,11 +136,51 @@ const EXPECTATIONS: Record<string, Expectation> = {
     }),
     status: onlyAdmin(404),
   },
-  'me GET': {
-    request: () => ({}),
-    status: { 'no role': 200, 'Fleet.Read': 200, 'Fleet.CustomerData.Read': 200, 'Fleet.Admin': 200 },
-  },
+  'me GET': { request: () => ({}), status: signedIn(200) },
   'audit GET': { request: () => ({}), status: onlyAdmin(200) },
+  'openapi GET': { request: () => ({}), status: signedIn(200) },
+  // The fleet's own results (resource metadata, no customer data): readers, like the tenant inventory.
+  'fleetOverview GET': { request: () => ({}), status: readers(200) },
+  'fleetInventory GET': { request: () => ({ query: { tenantId: litware } }), status: readers(200) },
+  'fleetInventoryFacets GET': { request: () => ({}), status: readers(200) },
+  'fleetResourceHistory GET': {
+    request: () => ({
+      query: {
+        tenantId: litware,
+        resourceId: `/subscriptions/${randomUUID()}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x`,
+      },
+    }),
+    status: readers(200),
+  },
+  'fleetChanges GET': { request: () => ({}), status: readers(200) },
+  'fleetStorage GET': { request: () => ({}), status: readers(200) },
+  'fleetExport GET': { request: () => ({ params: { dataset: 'inventory' } }), status: readers(200) },
+  // A snapshot is the tenant's inventory of a run (resource metadata): readers. An unknown run: 404.
+  'runSnapshot GET': {
+    request: () => ({ params: { runId: '20261123T024550584Z-48598e', tenantId: litware } }),
+    status: readers(404),
+  },
+  'onboarding GET': { request: () => ({ params: { tenantId: litware } }), status: readers(200) },
+  // The console page needs sign-in (any role: the console asks /api/me what to show); an API client
+  // without a valid credential gets 401.
+  'console GET': {
+    request: () => ({ params: { path: 'inventory' }, headers: { accept: 'application/json' } }),
+    status: signedIn(200),
+    variants: {
+      // A browser without a valid credential is sent to sign in instead.
+      'a browser': {
+        request: () => ({ params: { path: 'inventory' }, headers: { accept: 'text/html' } }),
+        status: signedIn(200),
+        refused: 302,
+      },
+      // Hashed assets hold no data: public, whatever the credential.
+      'an asset': {
+        request: () => ({ params: { path: `assets/${consoleScript}` } }),
+        status: signedIn(200),
+        refused: 200,
+      },
+    },
+  },
 };
 
 const ALL_ROLES = ['Fleet.Read', 'Fleet.CustomerData.Read', 'Fleet.Admin'];
@@ -166,6 +224,9 @@ const REFUSED: Array<[string, () => Promise<Record<string, string>>, string]> = 
 ];
 
 beforeAll(async () => {
+  consoleDir = await mkdtemp(join(tmpdir(), 'fleet-matrix-console-'));
+  consoleScript = (await buildConsole(consoleDir)).script;
+  process.env.TENANT_FLEET_CONSOLE_DIR = consoleDir;
   fleet = await startDemoFleet({ httpAuth: 'appservice' });
   callers = fleet.callers!;
   litware = tenantIdOf(fleet.world, 'Litware');
@@ -180,29 +241,64 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await fleet?.close();
+  delete process.env.TENANT_FLEET_CONSOLE_DIR;
+  if (consoleDir) await rm(consoleDir, { recursive: true, force: true });
 });
 
-const cells = httpRoutes().flatMap((route) =>
+const registeredCells = httpRoutes().flatMap((route) =>
   route.methods.map((method) => ({ route, method, key: `${route.name} ${method}` })),
 );
+/** Each registered cell, then its variants (`{key} ({variant})`). */
+const cells = registeredCells.flatMap((cell) => {
+  const expectation = EXPECTATIONS[cell.key];
+  return [
+    { ...cell, expectation },
+    ...Object.entries(expectation?.variants ?? {}).map(([variant, expected]) => ({
+      ...cell,
+      key: `${cell.key} (${variant})`,
+      expectation: expected,
+    })),
+  ];
+});
 
 describe('the auth matrix', () => {
   it('has an expectation for every registered route and method, and none for a route that is gone', () => {
-    expect(cells.length).toBeGreaterThan(0);
-    expect(cells.map((cell) => cell.key).sort()).toEqual(Object.keys(EXPECTATIONS).sort());
+    expect(registeredCells.length).toBeGreaterThan(0);
+    expect(registeredCells.map((cell) => cell.key).sort()).toEqual(Object.keys(EXPECTATIONS).sort());
   });
 
-  describe.each(cells)('$key', ({ route, method, key }) => {
-    const expectation = EXPECTATIONS[key]!;
+  it('agrees with the role the OpenAPI document states for each route and method', () => {
+    const paths = openApiDocument().paths as Record<string, Record<string, { 'x-required-role': string }>>;
+    for (const { route, method, key } of registeredCells) {
+      const status = EXPECTATIONS[key]!.status;
+      const role =
+        status['no role'] !== 403
+          ? 'authenticated'
+          : status['Fleet.Read'] !== 403
+            ? 'Fleet.Read'
+            : status['Fleet.CustomerData.Read'] !== 403
+              ? 'Fleet.CustomerData.Read'
+              : 'Fleet.Admin';
+      const path = `/api/${route.route.replace(/\{\*(\w+)\}/g, '{$1}')}`;
+      expect(paths[path]?.[method.toLowerCase()]?.['x-required-role'], key).toBe(role);
+    }
+  });
 
-    it.each(REFUSED)('answers 401 to %s', async (_case, credential, reason) => {
+  describe.each(cells)('$key', ({ route, method, expectation: maybe }) => {
+    const expectation = maybe!;
+    const refused = expectation.refused ?? 401;
+
+    it.each(REFUSED)(`answers ${refused} to %s`, async (_case, credential, reason) => {
       const request = expectation.request();
       const response = await call(route.handler as HttpHandler, {
         ...request,
         method,
         headers: { ...request.headers, ...(await credential()) },
       });
-      expect(response.status, response.text).toBe(401);
+      expect(response.status, response.text).toBe(refused);
+      if (refused === 302)
+        expect(response.headers.get('location')).toMatch(/^\/\.auth\/login\/aad\?post_login_redirect_uri=/);
+      if (refused !== 401) return;
       expect(response.error().code).toBe('Unauthenticated');
       expect(response.error().message).toContain(reason);
     });

@@ -1,8 +1,11 @@
 /**
  * The console's serving function: index.html for every view's URL with a strict CSP and no caching,
  * hashed assets cached for a year, a browser without a principal sent to sign in while an API client
- * gets 401, and GET /api/me telling the caller's roles.
+ * gets 401, and GET /api/me telling the caller's roles. A browser reaches the app through App Service
+ * Authentication, so the signed-in operator here is the platform's principal where the platform has
+ * enabled it (WEBSITE_AUTH_ENABLED=True, idp aad); bearer tokens are covered by the auth matrix.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +24,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fleet-console-'));
   built = await buildConsole(dir);
   process.env.TENANT_FLEET_CONSOLE_DIR = dir;
+  // What App Service sets when Authentication is on (each test file runs in its own process).
+  process.env.WEBSITE_AUTH_ENABLED = 'True';
   setRuntime(createRuntime(testConfig({ TENANT_FLEET_HTTP_AUTH: 'appservice' })));
 });
 afterAll(async () => {
   delete process.env.TENANT_FLEET_CONSOLE_DIR;
+  delete process.env.WEBSITE_AUTH_ENABLED;
+  setRuntime(undefined);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -86,13 +93,10 @@ describe('GET /api/console/{*path}', () => {
 
 describe('GET /api/me', () => {
   it("returns the caller's name and roles", async () => {
-    const response = await call(me, { headers: asCaller(['Fleet.Read'], 'reader@contoso.com') });
+    const objectId = randomUUID();
+    const response = await call(me, { headers: asCaller(['Fleet.Read'], 'reader@contoso.com', objectId) });
     expect(response.status).toBe(200);
-    expect(response.json()).toEqual({
-      name: 'reader@contoso.com',
-      objectId: expect.any(String) as unknown,
-      roles: ['Fleet.Read'],
-    });
+    expect(response.json()).toEqual({ name: 'reader@contoso.com', objectId, roles: ['Fleet.Read'] });
   });
 
   it('answers 401 without a principal', async () => {

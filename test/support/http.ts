@@ -135,19 +135,28 @@ export async function call(handler: HttpHandler, options: CallOptions = {}): Pro
  * the principal's JSON, with the app roles as `roles` claims. The app trusts it only where the
  * platform sets WEBSITE_AUTH_ENABLED (and `x-ms-client-principal-idp: aad`); see `platformPrincipal`.
  */
-export function principalHeader(roles: string[], name = 'alice@contoso.com'): string {
+export function principalHeader(roles: string[], name = 'alice@contoso.com', objectId?: string): string {
   const principal = {
     auth_typ: 'aad',
     name_typ: 'name',
     role_typ: 'roles',
-    claims: [...roles.map((role) => ({ typ: 'roles', val: role })), { typ: 'name', val: name }],
+    claims: [
+      ...roles.map((role) => ({ typ: 'roles', val: role })),
+      { typ: 'name', val: name },
+      ...(objectId
+        ? [{ typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: objectId }]
+        : []),
+    ],
   };
   return Buffer.from(JSON.stringify(principal), 'utf8').toString('base64');
 }
 
 /** Headers App Service Authentication would send for a signed-in caller holding `roles`. */
-export function asCaller(roles: string[], name?: string): Record<string, string> {
-  return { 'x-ms-client-principal': principalHeader(roles, name), 'x-ms-client-principal-idp': 'aad' };
+export function asCaller(roles: string[], name?: string, objectId?: string): Record<string, string> {
+  return {
+    'x-ms-client-principal': principalHeader(roles, name, objectId),
+    'x-ms-client-principal-idp': 'aad',
+  };
 }
 
 /** vitest's asymmetric matchers are typed `any`; these keep the lint's no-unsafe rules meaningful. */
