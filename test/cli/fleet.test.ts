@@ -14,19 +14,27 @@ const demo = JSON.parse(
 let sandbox: Sandbox;
 let env: Record<string, string>;
 
-async function fleet(...args: string[]): Promise<{ code: number; text: string; json: () => unknown }> {
+type FleetResult = { code: number; text: string; json: () => unknown };
+
+async function fleetIn(environment: Record<string, string>, ...args: string[]): Promise<FleetResult> {
   let text = '';
-  const code = await runFleetCommand(args, env, (line) => (text += `${line}\n`));
+  const code = await runFleetCommand(args, environment, (line) => (text += `${line}\n`));
   return { code, text, json: () => JSON.parse(text) as unknown };
+}
+const fleet = (...args: string[]): Promise<FleetResult> => fleetIn(env, ...args);
+
+/** A fresh installation (its own tables and queues) on the shared sandbox. */
+function freshInstallation(): Record<string, string> {
+  return sandboxFleetSettings(sandbox, {
+    providerConnectionString: providerConnectionString(),
+    prefix: uniquePrefix(),
+  });
 }
 
 beforeAll(async () => {
   sandbox = await startSandbox({ world: demo });
   applyPlatformIdentityEnvironment(sandbox);
-  env = sandboxFleetSettings(sandbox, {
-    providerConnectionString: providerConnectionString(),
-    prefix: uniquePrefix(),
-  });
+  env = freshInstallation();
 });
 afterAll(async () => {
   await sandbox?.close();
@@ -68,15 +76,18 @@ describe('npm run fleet', () => {
   });
 
   it('starts a run and shows it', async () => {
-    const started = (await fleet('runs', 'start')).json() as { runId: string; queued: number };
+    // Its own installation with exactly one tenant, whatever the other tests registered.
+    const own = freshInstallation();
+    expect((await fleetIn(own, 'tenants', 'add', tenant('Northwind'), 'Northwind')).code).toBe(0);
+    const started = (await fleetIn(own, 'runs', 'start')).json() as { runId: string; queued: number };
     expect(started.queued).toBe(1);
-    const shown = (await fleet('runs', 'show', started.runId)).json() as {
+    const shown = (await fleetIn(own, 'runs', 'show', started.runId)).json() as {
       status: string;
       tenants: Array<{ status: string }>;
     };
     expect(shown.status).toBe('running');
     expect(shown.tenants).toEqual([expect.objectContaining({ status: 'queued' })]);
-    expect((await fleet('runs', 'start')).text).toContain('is still in progress');
+    expect((await fleetIn(own, 'runs', 'start')).text).toContain('is still in progress');
   });
 
   it.each([
