@@ -19,6 +19,7 @@ import {
   HashManifest,
   KeySet,
   MANIFEST_CHUNK_BYTES,
+  MANIFEST_MAX_ENTRIES,
   MANIFEST_VERSION,
   rowKeyHash,
 } from '../../../src/core/inventory/inventory-manifest.js';
@@ -71,7 +72,6 @@ describe('manifest encoding', () => {
 });
 
 const { config, storage, tables, tenantId, subscription } = inventoryFixture();
-const partition = inventoryPartition(tenantId, subscription.subscriptionId);
 
 /** Counts the requests a TableClient sends, by kind. */
 function countRequests(table: TableClient): { queries: number; pointReads: number } {
@@ -90,14 +90,25 @@ function countRequests(table: TableClient): { queries: number; pointReads: numbe
   return counts;
 }
 
-function resource(index: number, patch: Partial<InventoryItem> = {}): InventoryItem {
+type Subscription = typeof subscription;
+
+/** A subscription of its own, so a test starts from an empty partition whatever ran before it. */
+function newSubscription(): Subscription {
+  return { ...subscription, subscriptionId: randomUUID() };
+}
+
+function resource(
+  index: number,
+  patch: Partial<InventoryItem> = {},
+  { subscriptionId } = subscription,
+): InventoryItem {
   return {
-    id: `/subscriptions/${subscription.subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/disks/disk-${index}`,
+    id: `/subscriptions/${subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/disks/disk-${index}`,
     name: `disk-${index}`,
     type: 'Microsoft.Compute/disks',
     location: 'westeurope',
     resourceGroup: `rg-${index % 3}`,
-    subscriptionId: subscription.subscriptionId,
+    subscriptionId,
     tags: { env: 'prod' },
     ...patch,
   };
@@ -111,18 +122,34 @@ async function* stream(items: InventoryItem[], failAfter?: number): AsyncGenerat
   }
 }
 
-async function sweep(runId: string, items: InventoryItem[], failAfter?: number) {
+async function sweep(runId: string, items: InventoryItem[], failAfter?: number, target = subscription) {
   const sync = new InventorySync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId, now: new Date().toISOString() },
-    subscription,
+    target,
     stream(items, failAfter),
   );
   return { result, stats: sync.stats() };
 }
 
-async function marker(): Promise<Record<string, unknown>> {
-  return tables.inventory.getEntity<Record<string, unknown>>(partition, SUBSCRIPTION_MARKER);
+async function marker(target = subscription): Promise<Record<string, unknown>> {
+  return tables.inventory.getEntity<Record<string, unknown>>(
+    inventoryPartition(tenantId, target.subscriptionId),
+    SUBSCRIPTION_MARKER,
+  );
+}
+
+/** Inventory rows stored for a subscription (its marker row apart). */
+async function storedRows(target = subscription): Promise<number> {
+  let count = 0;
+  for await (const entity of tables.inventory.listEntities({
+    queryOptions: {
+      filter: odata`PartitionKey eq ${inventoryPartition(tenantId, target.subscriptionId)}`,
+      select: ['RowKey'],
+    },
+  }))
+    if (entity.rowKey !== SUBSCRIPTION_MARKER) count++;
+  return count;
 }
 
 async function changesOf(runId: string): Promise<Array<Record<string, unknown>>> {
@@ -139,80 +166,87 @@ beforeAll(async () => {
 });
 
 describe('a first sweep is a baseline', () => {
-  // Its own subscription: this block starts from an empty partition.
-  const baselineSubscription = { ...subscription, subscriptionId: randomUUID() };
-  const baselinePartition = inventoryPartition(tenantId, baselineSubscription.subscriptionId);
-  const items = Array.from({ length: 230 }, (_, i) =>
-    resource(i, {
-      id: `/subscriptions/${baselineSubscription.subscriptionId}/resourceGroups/rg-${i % 3}/providers/Microsoft.Compute/disks/disk-${i}`,
-      subscriptionId: baselineSubscription.subscriptionId,
-    }),
-  );
-  const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
-    new InventorySync(tables).syncSubscription(
-      { tenantId, runId, now: new Date().toISOString() },
-      baselineSubscription,
-      stream(current, failAfter),
-    );
-  const storedRows = async (): Promise<number> => {
-    let count = 0;
-    for await (const entity of tables.inventory.listEntities({
-      queryOptions: { filter: odata`PartitionKey eq ${baselinePartition}`, select: ['RowKey'] },
-    }))
-      if (entity.rowKey !== SUBSCRIPTION_MARKER) count++;
-    return count;
-  };
+  /** 230 disks of a subscription of their own. */
+  function baselineScope() {
+    const target = newSubscription();
+    const items = Array.from({ length: 230 }, (_, i) => resource(i, {}, target));
+    const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
+      (await sweep(runId, current, failAfter, target)).result;
+    return { target, items, syncBaseline };
+  }
+  const runIds = () => ({ crashed: `run-${randomUUID()}`, resumed: `run-${randomUUID()}` });
+
+  /** A baseline that died after its first transaction, resumed with the first 10 resources gone. */
+  async function crashedThenResumed(scope: ReturnType<typeof baselineScope>, runs = runIds()) {
+    await expect(scope.syncBaseline(runs.crashed, scope.items, 150)).rejects.toThrow('worker died');
+    const pending = await marker(scope.target);
+    const rowsAfterCrash = await storedRows(scope.target);
+    const result = await scope.syncBaseline(runs.resumed, scope.items.slice(10));
+    return { pending, rowsAfterCrash, result };
+  }
 
   it('that died half-way is resumed as a baseline: no resource is ever reported as added', async () => {
-    await expect(syncBaseline('run-b1', items, 150)).rejects.toThrow('worker died');
-    const pending = await tables.inventory.getEntity<Record<string, unknown>>(
-      baselinePartition,
-      SUBSCRIPTION_MARKER,
-    );
+    const scope = baselineScope();
+    const runs = runIds();
+    const { pending, rowsAfterCrash, result } = await crashedThenResumed(scope, runs);
     expect(pending.baselinePending).toBe(true);
-    expect(await storedRows()).toBe(99); // the first transaction: the pending marker and 99 rows
-    expect(await changesOf('run-b1')).toHaveLength(0);
+    expect(rowsAfterCrash).toBe(99); // the first transaction: the pending marker and 99 rows
+    expect(await changesOf(runs.crashed)).toHaveLength(0);
 
     // Resumed by the next delivery with 10 resources gone meanwhile: they were never reported, so they
     // leave without a change record; everything else is the baseline.
-    const result = await syncBaseline('run-b2', items.slice(10));
     expect(result).toMatchObject({ items: 220, baselined: 220, added: 0, removed: 0, modified: 0 });
-    expect(await storedRows()).toBe(220);
-    const changes = await changesOf('run-b2');
+    expect(await storedRows(scope.target)).toBe(220);
+    const changes = await changesOf(runs.resumed);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ changeType: 'baseline', items: 220 });
-    const final = await tables.inventory.getEntity<Record<string, unknown>>(
-      baselinePartition,
-      SUBSCRIPTION_MARKER,
-    );
+    const final = await marker(scope.target);
     expect(final.baselinePending).toBeUndefined();
     expect(final).toMatchObject({ manifestEntries: 220 });
   });
 
   it('after the baseline, new resources are changes again', async () => {
-    const result = await syncBaseline('run-b3', items);
+    const scope = baselineScope();
+    await crashedThenResumed(scope);
+    const runId = `run-${randomUUID()}`;
+    const result = await scope.syncBaseline(runId, scope.items);
     expect(result).toMatchObject({ baselined: 0, added: 10, removed: 0, modified: 0 });
-    expect((await changesOf('run-b3')).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
+    expect((await changesOf(runId)).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
   });
 });
 
 describe('previous state from the marker row', () => {
-  const first = Array.from({ length: 250 }, (_, i) => resource(i));
+  /** A subscription of its own with 250 disks swept once: the state each test starts from. */
+  async function sweptOnce() {
+    const target = newSubscription();
+    const first = Array.from({ length: 250 }, (_, i) => resource(i, {}, target));
+    await sweep(`run-${randomUUID()}`, first, undefined, target);
+    return { target, first, disk: (index: number) => resource(index, {}, target) };
+  }
+
+  /** 120 new disks, the first 50 retagged, 200..249 gone: more than 100 changes. */
+  function drift({ first, disk }: Awaited<ReturnType<typeof sweptOnce>>): InventoryItem[] {
+    const added = Array.from({ length: 120 }, (_, i) => disk(1000 + i));
+    const modified = first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } }));
+    // New resources first, so some changes are flushed before a worker that dies at 160 does.
+    return [...added, ...modified, ...first.slice(50, 200)];
+  }
 
   it('stores a manifest of every row in the marker after a sweep', async () => {
-    await sweep('run-1', first);
-    const row = await marker();
+    const { target } = await sweptOnce();
+    const row = await marker(target);
     expect(row).toMatchObject({ manifestVersion: MANIFEST_VERSION, manifestEntries: 250 });
     expect(row.syncing).toBeUndefined();
   });
 
   it('reads an unchanged subscription with one point read, no query, and writes only the marker', async () => {
+    const { target, first } = await sweptOnce();
     const counting = { inventory: storage.table(config.names.inventoryTable), changes: tables.changes };
     const counts = countRequests(counting.inventory);
     const sync = new InventorySync(counting);
     const result = await sync.syncSubscription(
-      { tenantId, runId: 'run-2', now: new Date().toISOString() },
-      subscription,
+      { tenantId, runId: `run-${randomUUID()}`, now: new Date().toISOString() },
+      target,
       stream(first),
     );
     expect(result).toMatchObject({ items: 250, added: 0, removed: 0, modified: 0 });
@@ -221,16 +255,15 @@ describe('previous state from the marker row', () => {
   });
 
   it('after a sweep died half-way, the next one reads the partition and records each change once', async () => {
-    const added = Array.from({ length: 120 }, (_, i) => resource(1000 + i));
-    const modified = first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } }));
-    // New resources first: more than 100 changes, so some are flushed before the worker dies.
-    const drifted = [...added, ...modified, ...first.slice(50, 200)]; // 200..249 removed
-    await expect(sweep('run-3', drifted, 160)).rejects.toThrow('worker died');
-    expect((await marker()).syncing).toBe(true);
+    const swept = await sweptOnce();
+    const drifted = drift(swept);
+    const [crashedRun, finishedRun] = [`run-${randomUUID()}`, `run-${randomUUID()}`];
+    await expect(sweep(crashedRun, drifted, 160, swept.target)).rejects.toThrow('worker died');
+    expect((await marker(swept.target)).syncing).toBe(true);
 
-    const { result } = await sweep('run-4', drifted);
-    const crashed = await changesOf('run-3');
-    const finished = await changesOf('run-4');
+    const { result } = await sweep(finishedRun, drifted, undefined, swept.target);
+    const crashed = await changesOf(crashedRun);
+    const finished = await changesOf(finishedRun);
     const all = [...crashed, ...finished];
     const byType = (type: string) => all.filter((change) => change.changeType === type);
     expect(new Set(byType('added').map((change) => change.name)).size).toBe(120);
@@ -239,30 +272,69 @@ describe('previous state from the marker row', () => {
     expect(byType('removed')).toHaveLength(50);
     expect(result.added + crashed.filter((change) => change.changeType === 'added').length).toBe(120);
 
-    const row = await marker();
+    const row = await marker(swept.target);
     expect(row.syncing).toBeUndefined();
     expect(row).toMatchObject({ manifestEntries: 320 });
-    let stored = 0;
-    for await (const entity of tables.inventory.listEntities({
-      queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['RowKey'] },
-    }))
-      if (entity.rowKey !== SUBSCRIPTION_MARKER) stored++;
-    expect(stored).toBe(320);
+    expect(await storedRows(swept.target)).toBe(320);
   });
 
   it('detects removals and changes against the manifest (a point read, then a query only for the gone rows)', async () => {
+    const swept = await sweptOnce();
+    await sweep(`run-${randomUUID()}`, drift(swept), undefined, swept.target);
     const current = [
-      ...Array.from({ length: 120 }, (_, i) => resource(1000 + i)),
-      ...first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } })),
-      ...first.slice(50, 198), // 198 and 199 are gone
+      ...Array.from({ length: 120 }, (_, i) => swept.disk(1000 + i)),
+      ...swept.first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } })),
+      ...swept.first.slice(50, 198), // 198 and 199 are gone
     ];
     current[0] = { ...current[0]!, location: 'northeurope' };
-    const { result } = await sweep('run-5', current);
+    const runId = `run-${randomUUID()}`;
+    const { result } = await sweep(runId, current, undefined, swept.target);
     expect(result).toMatchObject({ added: 0, removed: 2, modified: 1 });
-    const changes = await changesOf('run-5');
+    const changes = await changesOf(runId);
     expect(changes.map((change) => `${String(change.changeType)}:${String(change.name)}`).sort()).toEqual(
       ['modified:disk-1000', 'removed:disk-198', 'removed:disk-199'].sort(),
     );
-    expect(await marker()).toMatchObject({ manifestEntries: 318 });
+    expect(await marker(swept.target)).toMatchObject({ manifestEntries: 318 });
   });
+});
+
+describe('a subscription too large for a manifest', () => {
+  const LARGE = MANIFEST_MAX_ENTRIES + 1;
+
+  it(
+    `keeps no manifest for ${LARGE} rows; the next sweep queries the partition and finds each change`,
+    { timeout: 600_000 },
+    async () => {
+      const target = newSubscription();
+      const items = Array.from({ length: LARGE }, (_, i) => resource(i, {}, target));
+      const baseline = await sweep(`run-${randomUUID()}`, items, undefined, target);
+      expect(baseline.result).toMatchObject({ items: LARGE, baselined: LARGE });
+      const row = await marker(target);
+      expect(row.manifestVersion).toBeUndefined();
+      expect(row.manifestEntries).toBeUndefined();
+      expect(row.manifest0).toBeUndefined();
+
+      // disk-0 gone, disk-1 retagged, one new disk: the same number of rows, still too many.
+      const current = items.slice(1);
+      current[0] = { ...current[0]!, tags: { env: 'dev' } };
+      current.push(resource(LARGE + 10, {}, target));
+      const counting = { inventory: storage.table(config.names.inventoryTable), changes: tables.changes };
+      const counts = countRequests(counting.inventory);
+      const runId = `run-${randomUUID()}`;
+      const result = await new InventorySync(counting).syncSubscription(
+        { tenantId, runId, now: new Date().toISOString() },
+        target,
+        stream(current),
+      );
+      expect(result).toMatchObject({ items: LARGE, added: 1, removed: 1, modified: 1 });
+      // No manifest to read: the previous state came from the partition, at most 1,000 rows a page.
+      expect(counts.queries).toBeGreaterThanOrEqual(Math.ceil(LARGE / 1000));
+      const changes = await changesOf(runId);
+      expect(changes.map((change) => `${String(change.changeType)}:${String(change.name)}`).sort()).toEqual(
+        ['added:disk-' + String(LARGE + 10), 'modified:disk-1', 'removed:disk-0'].sort(),
+      );
+      expect(await storedRows(target)).toBe(LARGE);
+      expect((await marker(target)).manifestEntries).toBeUndefined();
+    },
+  );
 });
