@@ -94,12 +94,12 @@ describe('diagnose', () => {
     expect(fix).toContain('in tenant {tenantId},');
   });
 
-  it.each<[string, string, string]>([
+  it.each<[Parameters<typeof diagnosisFor>[0], string, string]>([
     ['AuthorizationFailed', 'Reader', 'no role that allows reading this scope'],
     ['NoVisibleSubscriptions', 'Reader', 'sees no subscription'],
     ['SubscriptionNotVisible', 'Reader', 'not visible to the service principal'],
     ['AuthorizationPermissionMismatch', 'Storage Blob Data Reader', 'no Storage Blob Data role'],
-  ] as const)('tells the customer which role grants %s, for this app', (code, role, meaning) => {
+  ])('tells the customer which role grants %s, for this app', (code, role, meaning) => {
     const diagnosis = diagnosisFor(code, context);
     expect(diagnosis).toMatchObject({
       code,
