@@ -3,27 +3,21 @@
  * subscription's marker row. Unit checks of its encoding, then against the real Table service
  * (Azurite): an unchanged subscription is read with one point read and no query, and a sweep that
  * dies after writing part of its changes leaves the marker flagged, so the next sweep reads the
- * partition and records every change exactly once.
+ * partition and records every change exactly once. A subscription too large for a manifest: in
+ * inventory-manifest-large.test.ts (minutes on Azurite).
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { odata, type TableClient } from '@azure/data-tables';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
-import {
-  InventorySync,
-  inventoryPartition,
-  SUBSCRIPTION_MARKER,
-} from '../../../src/core/inventory/inventory.js';
+import { InventorySync } from '../../../src/core/inventory/inventory.js';
 import {
   HashManifest,
   KeySet,
   MANIFEST_CHUNK_BYTES,
-  MANIFEST_MAX_ENTRIES,
   MANIFEST_VERSION,
   rowKeyHash,
 } from '../../../src/core/inventory/inventory-manifest.js';
-import { inventoryFixture } from '../../support/provider.js';
+import { manifestSyncFixture } from '../../support/manifest-sync.js';
 
 describe('manifest encoding', () => {
   it('sorts entries by key, keeps a repeated key once, and finds each one', () => {
@@ -71,95 +65,20 @@ describe('manifest encoding', () => {
   });
 });
 
-const { config, storage, tables, tenantId, subscription } = inventoryFixture();
-
-/** Counts the requests a TableClient sends, by kind. */
-function countRequests(table: TableClient): { queries: number; pointReads: number } {
-  const counts = { queries: 0, pointReads: 0 };
-  const policy: PipelinePolicy = {
-    name: 'count-requests',
-    sendRequest: (request, next) => {
-      if (request.method === 'GET') {
-        if (/\(\)(\?|$)/.test(new URL(request.url).pathname + '?')) counts.queries++;
-        else counts.pointReads++;
-      }
-      return next(request);
-    },
-  };
-  table.pipeline.addPolicy(policy);
-  return counts;
-}
-
-type Subscription = typeof subscription;
-
-/** A subscription of its own, so a test starts from an empty partition whatever ran before it. */
-function newSubscription(): Subscription {
-  return { ...subscription, subscriptionId: randomUUID() };
-}
-
-function resource(
-  index: number,
-  patch: Partial<InventoryItem> = {},
-  { subscriptionId } = subscription,
-): InventoryItem {
-  return {
-    id: `/subscriptions/${subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/disks/disk-${index}`,
-    name: `disk-${index}`,
-    type: 'Microsoft.Compute/disks',
-    location: 'westeurope',
-    resourceGroup: `rg-${index % 3}`,
-    subscriptionId,
-    tags: { env: 'prod' },
-    ...patch,
-  };
-}
-
-async function* stream(items: InventoryItem[], failAfter?: number): AsyncGenerator<InventoryItem> {
-  let given = 0;
-  for (const item of items) {
-    if (failAfter !== undefined && given++ === failAfter) throw new Error('worker died');
-    yield await Promise.resolve(item); // as from ARM: one item at a time, asynchronously
-  }
-}
-
-async function sweep(runId: string, items: InventoryItem[], failAfter?: number, target = subscription) {
-  const sync = new InventorySync(tables);
-  const result = await sync.syncSubscription(
-    { tenantId, runId, now: new Date().toISOString() },
-    target,
-    stream(items, failAfter),
-  );
-  return { result, stats: sync.stats() };
-}
-
-async function marker(target = subscription): Promise<Record<string, unknown>> {
-  return tables.inventory.getEntity<Record<string, unknown>>(
-    inventoryPartition(tenantId, target.subscriptionId),
-    SUBSCRIPTION_MARKER,
-  );
-}
-
-/** Inventory rows stored for a subscription (its marker row apart). */
-async function storedRows(target = subscription): Promise<number> {
-  let count = 0;
-  for await (const entity of tables.inventory.listEntities({
-    queryOptions: {
-      filter: odata`PartitionKey eq ${inventoryPartition(tenantId, target.subscriptionId)}`,
-      select: ['RowKey'],
-    },
-  }))
-    if (entity.rowKey !== SUBSCRIPTION_MARKER) count++;
-  return count;
-}
-
-async function changesOf(runId: string): Promise<Array<Record<string, unknown>>> {
-  const rows = [];
-  for await (const row of tables.changes.listEntities<Record<string, unknown>>({
-    queryOptions: { filter: odata`PartitionKey eq ${tenantId} and runId eq ${runId}` },
-  }))
-    rows.push(row);
-  return rows;
-}
+const {
+  config,
+  storage,
+  tables,
+  tenantId,
+  countRequests,
+  newSubscription,
+  resource,
+  stream,
+  sweep,
+  marker,
+  storedRows,
+  changesOf,
+} = manifestSyncFixture();
 
 beforeAll(async () => {
   await storage.ensureResources();
@@ -296,45 +215,4 @@ describe('previous state from the marker row', () => {
     );
     expect(await marker(swept.target)).toMatchObject({ manifestEntries: 318 });
   });
-});
-
-describe('a subscription too large for a manifest', () => {
-  const LARGE = MANIFEST_MAX_ENTRIES + 1;
-
-  it(
-    `keeps no manifest for ${LARGE} rows; the next sweep queries the partition and finds each change`,
-    { timeout: 600_000 },
-    async () => {
-      const target = newSubscription();
-      const items = Array.from({ length: LARGE }, (_, i) => resource(i, {}, target));
-      const baseline = await sweep(`run-${randomUUID()}`, items, undefined, target);
-      expect(baseline.result).toMatchObject({ items: LARGE, baselined: LARGE });
-      const row = await marker(target);
-      expect(row.manifestVersion).toBeUndefined();
-      expect(row.manifestEntries).toBeUndefined();
-      expect(row.manifest0).toBeUndefined();
-
-      // disk-0 gone, disk-1 retagged, one new disk: the same number of rows, still too many.
-      const current = items.slice(1);
-      current[0] = { ...current[0]!, tags: { env: 'dev' } };
-      current.push(resource(LARGE + 10, {}, target));
-      const counting = { inventory: storage.table(config.names.inventoryTable), changes: tables.changes };
-      const counts = countRequests(counting.inventory);
-      const runId = `run-${randomUUID()}`;
-      const result = await new InventorySync(counting).syncSubscription(
-        { tenantId, runId, now: new Date().toISOString() },
-        target,
-        stream(current),
-      );
-      expect(result).toMatchObject({ items: LARGE, added: 1, removed: 1, modified: 1 });
-      // No manifest to read: the previous state came from the partition, at most 1,000 rows a page.
-      expect(counts.queries).toBeGreaterThanOrEqual(Math.ceil(LARGE / 1000));
-      const changes = await changesOf(runId);
-      expect(changes.map((change) => `${String(change.changeType)}:${String(change.name)}`).sort()).toEqual(
-        ['added:disk-' + String(LARGE + 10), 'modified:disk-1', 'removed:disk-0'].sort(),
-      );
-      expect(await storedRows(target)).toBe(LARGE);
-      expect((await marker(target)).manifestEntries).toBeUndefined();
-    },
-  );
 });
