@@ -26,6 +26,7 @@ describe('diagnose', () => {
     expect(diagnosis.owner).toBe('customer');
     expect(diagnosis.category).toBe('onboarding');
     expect(diagnosis.retryable).toBe(false);
+    expect(diagnosis.meaning).toContain('not provisioned in the customer tenant');
     expect(diagnosis.fix).toContain(
       `https://login.microsoftonline.com/${context.tenantId}/adminconsent?client_id=${context.appClientId}`,
     );
