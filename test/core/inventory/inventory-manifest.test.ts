@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
 import { InventorySync } from '../../../src/core/inventory/inventory.js';
 import {
+  contentHashWords,
   HashManifest,
   KeySet,
   MANIFEST_CHUNK_BYTES,
@@ -62,6 +63,78 @@ describe('manifest encoding', () => {
     expect(set.add(0, 0)).toBe(false);
     for (let i = 1; i <= 20_000; i++) expect(set.add(i * 7919, i)).toBe(true);
     for (let i = 1; i <= 20_000; i++) expect(set.add(i * 7919, i)).toBe(false);
+  });
+});
+
+describe('manifest encoding at its edges', () => {
+  it('orders keys that share their high word by the low one, and compares both content words', () => {
+    const builder = HashManifest.builder();
+    for (const [hi, lo, content] of [
+      [5, 2, 52],
+      [6, 0, 60],
+      [5, 1, 51],
+      [4, 9, 49],
+      [5, 3, 53],
+    ] as const)
+      builder.add(hi, lo, content, content + 1000);
+    const manifest = builder.build();
+    expect(Array.from({ length: manifest.size }, (_, i) => manifest.keyAt(i))).toEqual([
+      [4, 9],
+      [5, 1],
+      [5, 2],
+      [5, 3],
+      [6, 0],
+    ]);
+    expect([
+      manifest.indexOf(5, 1),
+      manifest.indexOf(5, 3),
+      manifest.indexOf(5, 4),
+      manifest.indexOf(6, 0),
+    ]).toEqual([1, 3, -1, 4]);
+    expect(manifest.sameContent(2, 52, 1052)).toBe(true);
+    expect(manifest.sameContent(2, 52, 1053)).toBe(false);
+    expect(manifest.sameContent(2, 53, 1052)).toBe(false);
+    // Stored and read back, the same order is valid; the same keys in another order, or twice, are not.
+    expect(HashManifest.fromChunks(manifest.toChunks(), 5)?.indexOf(5, 3)).toBe(3);
+    const words = (...entries: number[][]) => [
+      new Uint8Array(Buffer.concat(entries.map((e) => Buffer.from(new Uint32Array(e).buffer).swap32()))),
+    ];
+    expect(HashManifest.fromChunks(words([5, 2, 0, 0], [5, 1, 0, 0]), 2)).toBeUndefined();
+    expect(HashManifest.fromChunks(words([5, 1, 0, 0], [5, 1, 0, 0]), 2)).toBeUndefined();
+    expect(HashManifest.fromChunks(words([5, 1, 0, 0], [5, 2, 0, 0]), 2)?.size).toBe(2);
+  });
+
+  it('refuses an entry count that is no count, and reads an empty manifest', () => {
+    for (const entries of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1])
+      expect(HashManifest.fromChunks([], entries), String(entries)).toBeUndefined();
+    expect(HashManifest.fromChunks([], 0)?.size).toBe(0);
+  });
+
+  it('fills whole chunks exactly: 4,096 entries are one chunk of 64 KiB', () => {
+    const builder = HashManifest.builder();
+    for (let i = 0; i < MANIFEST_CHUNK_BYTES / 16; i++) builder.add(...rowKeyHash(`k${i}`), i, i);
+    expect(
+      builder
+        .build()
+        .toChunks()
+        .map((chunk) => chunk.length),
+    ).toEqual([MANIFEST_CHUNK_BYTES]);
+  });
+
+  it('reads the first 64 bits of a content hash, and zeros for one too short', () => {
+    expect(contentHashWords(Buffer.from([0, 0, 0, 1, 0, 0, 0, 2]).toString('base64url'))).toEqual([1, 2]);
+    expect(contentHashWords(Buffer.from([0, 0, 0, 1, 0, 0, 2]).toString('base64url'))).toEqual([0, 0]);
+    expect(contentHashWords('')).toEqual([0, 0]);
+  });
+
+  it('KeySet keeps keys with one zero word apart from the zero key and from each other, across growth', () => {
+    const set = new KeySet();
+    expect([set.add(0, 7), set.add(7, 0), set.add(0, 0)]).toEqual([true, true, true]);
+    expect([set.add(0, 7), set.add(7, 0), set.add(0, 0)]).toEqual([false, false, false]);
+    for (let i = 1; i <= 3000; i++) expect(set.add(0, i) || i === 7, `(0, ${i})`).toBe(true);
+    for (let i = 1; i <= 3000; i++) expect(set.add(i, 0) || i === 7, `(${i}, 0)`).toBe(true);
+    for (let i = 1; i <= 3000; i++) expect([set.add(0, i), set.add(i, 0)]).toEqual([false, false]);
+    expect(set.add(1, 1)).toBe(true);
   });
 });
 
