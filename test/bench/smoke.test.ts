@@ -117,7 +117,8 @@ describe('npm run bench on a tiny world', () => {
   it('reports every figure the issue names, with exact request counts', { timeout: 240_000 }, async () => {
     const report = await runBench({
       world: { tenants: 2, subscriptionsPerTenant: 2, resourcesPerSubscription: 150, seed: 3 },
-      arm: { latencyMs: 0, pageSize: 100, throttle: { enabled: true, burst: 250, refillPerSecond: 25 } },
+      // 1 ms of latency, not 0: with none the ideal bound is 0 ms and the ratio to it is not a number.
+      arm: { latencyMs: 1, pageSize: 100, throttle: { enabled: true, burst: 250, refillPerSecond: 25 } },
       naive: true,
       storageFloor: true,
       series: { enabled: true, tenants: 1, multipliers: [2] },
@@ -126,8 +127,15 @@ describe('npm run bench on a tiny world', () => {
     });
     const { main } = report;
     expect(report).toMatchObject({ tenants: 2, subscriptions: 4, resources: 600 });
-    for (const key of ['speedupVsNaive', 'ratioToIdeal', 'tableRequestsPer1000Rows', 'peakRssMb'] as const)
-      expect(report[key]).toEqual(expect.any(Number));
+    // Times and memory cannot be exact: each is a finite positive number (NaN and Infinity fail), and the
+    // ratios are the ones of the reported figures they come from (rounding apart).
+    for (const value of [main.first.wallMs, main.naive!.wallMs, main.idealMs, report.peakRssMb])
+      expectFinitePositive(value);
+    expect(report.peakRssMb).toBe(main.first.processPeakRssMb);
+    expectFinitePositive(report.speedupVsNaive);
+    expect(report.speedupVsNaive).toBeCloseTo(main.naive!.wallMs / main.first.wallMs, 0);
+    expectFinitePositive(report.ratioToIdeal);
+    expect(report.ratioToIdeal).toBeCloseTo(main.first.wallMs / main.idealMs, 0);
 
     // First sweep: one MI token, one token per tenant, exactly the ARM pages the world has.
     expect(main.first).toMatchObject({ miRequests: 1, tokenRequests: 2, discoveryRequests: 2 });
@@ -179,7 +187,7 @@ describe('npm run bench on a tiny world', () => {
       failed: 0,
     });
     expect(main.storageFloor!.concurrency).toBeGreaterThan(0);
-    expect(main.storageFloor!.wallMs).toBeGreaterThan(0);
+    expectFinitePositive(main.storageFloor!.wallMs);
     expect(report.storageFloorMs).toBe(main.storageFloor!.wallMs);
     // From the unrounded times: within rounding of the reported ones.
     expect(report.speedupVsNaiveCeiling).toBeCloseTo(main.naive!.wallMs / main.storageFloor!.wallMs, 0);
@@ -238,3 +246,8 @@ describe('npm run bench on a tiny world', () => {
     }
   });
 });
+
+/** A measured time or size: a number that is finite and above zero (NaN and Infinity are neither). */
+function expectFinitePositive(value: number | null | undefined): void {
+  expect(Number.isFinite(value) && value! > 0, `${value} is finite and positive`).toBe(true);
+}

@@ -15,28 +15,34 @@ const demo = JSON.parse(
 let sandbox: Sandbox;
 let env: Record<string, string>;
 
+type FleetResult = { code: number; text: string; errors: string; json: () => unknown };
+
 /** One command: stdout (`text`) and stderr (`errors`) apart, as a shell sees them. */
-async function fleet(
-  ...args: string[]
-): Promise<{ code: number; text: string; errors: string; json: () => unknown }> {
+async function fleetIn(environment: Record<string, string>, ...args: string[]): Promise<FleetResult> {
   let text = '';
   let errors = '';
   const code = await runFleetCommand(
     args,
-    env,
+    environment,
     (line) => (text += `${line}\n`),
     (line) => (errors += `${line}\n`),
   );
   return { code, text, errors, json: () => JSON.parse(text) as unknown };
 }
+const fleet = (...args: string[]): Promise<FleetResult> => fleetIn(env, ...args);
+
+/** A fresh installation (its own tables and queues) on the shared sandbox. */
+function freshInstallation(): Record<string, string> {
+  return sandboxFleetSettings(sandbox, {
+    providerConnectionString: providerConnectionString(),
+    prefix: uniquePrefix(),
+  });
+}
 
 beforeAll(async () => {
   sandbox = await startSandbox({ world: demo });
   applyPlatformIdentityEnvironment(sandbox);
-  env = sandboxFleetSettings(sandbox, {
-    providerConnectionString: providerConnectionString(),
-    prefix: uniquePrefix(),
-  });
+  env = freshInstallation();
 });
 afterAll(async () => {
   await sandbox?.close();
@@ -125,15 +131,18 @@ describe('npm run fleet', () => {
   });
 
   it('starts a run and shows it', async () => {
-    const started = (await fleet('runs', 'start')).json() as { runId: string; queued: number };
+    // Its own installation with exactly one tenant, whatever the other tests registered.
+    const own = freshInstallation();
+    expect((await fleetIn(own, 'tenants', 'add', tenant('Northwind'), 'Northwind')).code).toBe(0);
+    const started = (await fleetIn(own, 'runs', 'start')).json() as { runId: string; queued: number };
     expect(started.queued).toBe(1);
-    const shown = (await fleet('runs', 'show', started.runId)).json() as {
+    const shown = (await fleetIn(own, 'runs', 'show', started.runId)).json() as {
       status: string;
       tenants: Array<{ status: string }>;
     };
     expect(shown.status).toBe('running');
     expect(shown.tenants).toEqual([expect.objectContaining({ status: 'queued' })]);
-    const busy = await fleet('runs', 'start');
+    const busy = await fleetIn(own, 'runs', 'start');
     expect({ code: busy.code, text: busy.text }).toEqual({ code: 2, text: '' });
     expect(busy.errors).toContain('is still in progress');
   });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { RestError } from '@azure/core-rest-pipeline';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { blockContext, generatedResource } from '../../sandbox/generated.js';
 import { generateWorld, worldFacts, type WorldFacts } from '../../sandbox/generator.js';
 import { resourceId } from '../../sandbox/state.js';
@@ -389,12 +389,24 @@ describe('sandbox ARM with the real SDK clients', () => {
     for (let i = 0; i < 5; i++) expect((await rawGet(arm, path, bearer)).status).toBe(200);
   });
 
-  it('adds the configured latency to every answer', async () => {
-    arm.setSettings({ latencyMs: 300 });
-    const { resources } = clients(credentialFor(tenantA, spA), subA1);
-    const started = performance.now();
-    await collect(resources.resourceGroups.list());
-    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  it('holds an answer for the latency configured when its request arrived', async () => {
+    // Told by order, not by a clock: a request that arrives under a long latency is still unanswered
+    // after one sent later, under none, was answered.
+    const bearer = await token(tenantA, spA);
+    const path = `/subscriptions/${subA1}/resourcegroups?api-version=2025-04-01`;
+    arm.setSettings({ latencyMs: 5000, throttle: false });
+    const before = arm.counters.arm;
+    let slowAnswered = false;
+    const slow = rawGet(arm, path, bearer).then((answer) => {
+      slowAnswered = true;
+      return answer;
+    });
+    await vi.waitFor(() => expect(arm.counters.arm).toBe(before + 1), { timeout: 4000, interval: 10 });
+    arm.setSettings({ latencyMs: 0 });
+    expect((await rawGet(arm, path, bearer)).status).toBe(200);
+    expect(arm.counters.arm).toBe(before + 2);
+    expect(slowAnswered).toBe(false);
+    expect((await slow).status).toBe(200);
   });
 
   for (const kind of ['500', '503', '429', 'drop'] as const) {

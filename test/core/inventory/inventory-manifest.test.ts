@@ -3,23 +3,22 @@
  * subscription's marker row. Unit checks of its encoding, then against the real Table service
  * (Azurite): an unchanged subscription is read with one point read and no query, and a sweep that
  * dies after writing part of its changes leaves the marker flagged, so the next sweep reads the
- * partition and records every change exactly once.
+ * partition and records every change exactly once. A subscription too large for a manifest: in
+ * inventory-manifest-large.test.ts (minutes on Azurite).
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { odata, type TableClient } from '@azure/data-tables';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
-import { inventoryPartition, SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
 import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
 import {
+  contentHashWords,
   HashManifest,
   KeySet,
   MANIFEST_CHUNK_BYTES,
   MANIFEST_VERSION,
   rowKeyHash,
 } from '../../../src/core/inventory/inventory-manifest.js';
-import { inventoryFixture } from '../../support/provider.js';
+import { manifestSyncFixture } from '../../support/manifest-sync.js';
 
 describe('manifest encoding', () => {
   it('sorts entries by key, keeps a repeated key once, and finds each one', () => {
@@ -67,149 +66,179 @@ describe('manifest encoding', () => {
   });
 });
 
-const { config, storage, tables, tenantId, subscription } = inventoryFixture();
-const partition = inventoryPartition(tenantId, subscription.subscriptionId);
+describe('manifest encoding at its edges', () => {
+  it('orders keys that share their high word by the low one, and compares both content words', () => {
+    const builder = HashManifest.builder();
+    for (const [hi, lo, content] of [
+      [5, 2, 52],
+      [6, 0, 60],
+      [5, 1, 51],
+      [4, 9, 49],
+      [5, 3, 53],
+    ] as const)
+      builder.add(hi, lo, content, content + 1000);
+    const manifest = builder.build();
+    expect(Array.from({ length: manifest.size }, (_, i) => manifest.keyAt(i))).toEqual([
+      [4, 9],
+      [5, 1],
+      [5, 2],
+      [5, 3],
+      [6, 0],
+    ]);
+    expect([
+      manifest.indexOf(5, 1),
+      manifest.indexOf(5, 3),
+      manifest.indexOf(5, 4),
+      manifest.indexOf(6, 0),
+    ]).toEqual([1, 3, -1, 4]);
+    expect(manifest.sameContent(2, 52, 1052)).toBe(true);
+    expect(manifest.sameContent(2, 52, 1053)).toBe(false);
+    expect(manifest.sameContent(2, 53, 1052)).toBe(false);
+    // Stored and read back, the same order is valid; the same keys in another order, or twice, are not.
+    expect(HashManifest.fromChunks(manifest.toChunks(), 5)?.indexOf(5, 3)).toBe(3);
+    const words = (...entries: number[][]) => [
+      new Uint8Array(Buffer.concat(entries.map((e) => Buffer.from(new Uint32Array(e).buffer).swap32()))),
+    ];
+    expect(HashManifest.fromChunks(words([5, 2, 0, 0], [5, 1, 0, 0]), 2)).toBeUndefined();
+    expect(HashManifest.fromChunks(words([5, 1, 0, 0], [5, 1, 0, 0]), 2)).toBeUndefined();
+    expect(HashManifest.fromChunks(words([5, 1, 0, 0], [5, 2, 0, 0]), 2)?.size).toBe(2);
+  });
 
-/** Counts the requests a TableClient sends, by kind. */
-function countRequests(table: TableClient): { queries: number; pointReads: number } {
-  const counts = { queries: 0, pointReads: 0 };
-  const policy: PipelinePolicy = {
-    name: 'count-requests',
-    sendRequest: (request, next) => {
-      if (request.method === 'GET') {
-        if (/\(\)(\?|$)/.test(new URL(request.url).pathname + '?')) counts.queries++;
-        else counts.pointReads++;
-      }
-      return next(request);
-    },
-  };
-  table.pipeline.addPolicy(policy);
-  return counts;
-}
+  it('refuses an entry count that is no count, and reads an empty manifest', () => {
+    for (const entries of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1])
+      expect(HashManifest.fromChunks([], entries), String(entries)).toBeUndefined();
+    expect(HashManifest.fromChunks([], 0)?.size).toBe(0);
+  });
 
-function resource(index: number, patch: Partial<InventoryItem> = {}): InventoryItem {
-  return {
-    id: `/subscriptions/${subscription.subscriptionId}/resourceGroups/rg-${index % 3}/providers/Microsoft.Compute/disks/disk-${index}`,
-    name: `disk-${index}`,
-    type: 'Microsoft.Compute/disks',
-    location: 'westeurope',
-    resourceGroup: `rg-${index % 3}`,
-    subscriptionId: subscription.subscriptionId,
-    tags: { env: 'prod' },
-    ...patch,
-  };
-}
+  it('fills whole chunks exactly: 4,096 entries are one chunk of 64 KiB', () => {
+    const builder = HashManifest.builder();
+    for (let i = 0; i < MANIFEST_CHUNK_BYTES / 16; i++) builder.add(...rowKeyHash(`k${i}`), i, i);
+    expect(
+      builder
+        .build()
+        .toChunks()
+        .map((chunk) => chunk.length),
+    ).toEqual([MANIFEST_CHUNK_BYTES]);
+  });
 
-async function* stream(items: InventoryItem[], failAfter?: number): AsyncGenerator<InventoryItem> {
-  let given = 0;
-  for (const item of items) {
-    if (failAfter !== undefined && given++ === failAfter) throw new Error('worker died');
-    yield await Promise.resolve(item); // as from ARM: one item at a time, asynchronously
-  }
-}
+  it('reads the first 64 bits of a content hash, and zeros for one too short', () => {
+    expect(contentHashWords(Buffer.from([0, 0, 0, 1, 0, 0, 0, 2]).toString('base64url'))).toEqual([1, 2]);
+    expect(contentHashWords(Buffer.from([0, 0, 0, 1, 0, 0, 2]).toString('base64url'))).toEqual([0, 0]);
+    expect(contentHashWords('')).toEqual([0, 0]);
+  });
 
-async function sweep(runId: string, items: InventoryItem[], failAfter?: number) {
-  const sync = new SubscriptionSync(tables);
-  const result = await sync.syncSubscription(
-    { tenantId, runId, now: new Date().toISOString() },
-    subscription,
-    stream(items, failAfter),
-  );
-  return { result, stats: sync.stats() };
-}
+  it('KeySet keeps keys with one zero word apart from the zero key and from each other, across growth', () => {
+    const set = new KeySet();
+    expect([set.add(0, 7), set.add(7, 0), set.add(0, 0)]).toEqual([true, true, true]);
+    expect([set.add(0, 7), set.add(7, 0), set.add(0, 0)]).toEqual([false, false, false]);
+    for (let i = 1; i <= 3000; i++) expect(set.add(0, i) || i === 7, `(0, ${i})`).toBe(true);
+    for (let i = 1; i <= 3000; i++) expect(set.add(i, 0) || i === 7, `(${i}, 0)`).toBe(true);
+    for (let i = 1; i <= 3000; i++) expect([set.add(0, i), set.add(i, 0)]).toEqual([false, false]);
+    expect(set.add(1, 1)).toBe(true);
+  });
+});
 
-async function marker(): Promise<Record<string, unknown>> {
-  return tables.inventory.getEntity<Record<string, unknown>>(partition, SUBSCRIPTION_MARKER);
-}
-
-async function changesOf(runId: string): Promise<Array<Record<string, unknown>>> {
-  const rows = [];
-  for await (const row of tables.changes.listEntities<Record<string, unknown>>({
-    queryOptions: { filter: odata`PartitionKey eq ${tenantId} and runId eq ${runId}` },
-  }))
-    rows.push(row);
-  return rows;
-}
+const {
+  config,
+  storage,
+  tables,
+  tenantId,
+  countRequests,
+  newSubscription,
+  resource,
+  stream,
+  sweep,
+  marker,
+  storedRows,
+  changesOf,
+} = manifestSyncFixture();
 
 beforeAll(async () => {
   await storage.ensureResources();
 });
 
 describe('a first sweep is a baseline', () => {
-  // Its own subscription: this block starts from an empty partition.
-  const baselineSubscription = { ...subscription, subscriptionId: randomUUID() };
-  const baselinePartition = inventoryPartition(tenantId, baselineSubscription.subscriptionId);
-  const items = Array.from({ length: 230 }, (_, i) =>
-    resource(i, {
-      id: `/subscriptions/${baselineSubscription.subscriptionId}/resourceGroups/rg-${i % 3}/providers/Microsoft.Compute/disks/disk-${i}`,
-      subscriptionId: baselineSubscription.subscriptionId,
-    }),
-  );
-  const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
-    new SubscriptionSync(tables).syncSubscription(
-      { tenantId, runId, now: new Date().toISOString() },
-      baselineSubscription,
-      stream(current, failAfter),
-    );
-  const storedRows = async (): Promise<number> => {
-    let count = 0;
-    for await (const entity of tables.inventory.listEntities({
-      queryOptions: { filter: odata`PartitionKey eq ${baselinePartition}`, select: ['RowKey'] },
-    }))
-      if (entity.rowKey !== SUBSCRIPTION_MARKER) count++;
-    return count;
-  };
+  /** 230 disks of a subscription of their own. */
+  function baselineScope() {
+    const target = newSubscription();
+    const items = Array.from({ length: 230 }, (_, i) => resource(i, {}, target));
+    const syncBaseline = async (runId: string, current: InventoryItem[], failAfter?: number) =>
+      (await sweep(runId, current, failAfter, target)).result;
+    return { target, items, syncBaseline };
+  }
+  const runIds = () => ({ crashed: `run-${randomUUID()}`, resumed: `run-${randomUUID()}` });
+
+  /** A baseline that died after its first transaction, resumed with the first 10 resources gone. */
+  async function crashedThenResumed(scope: ReturnType<typeof baselineScope>, runs = runIds()) {
+    await expect(scope.syncBaseline(runs.crashed, scope.items, 150)).rejects.toThrow('worker died');
+    const pending = await marker(scope.target);
+    const rowsAfterCrash = await storedRows(scope.target);
+    const result = await scope.syncBaseline(runs.resumed, scope.items.slice(10));
+    return { pending, rowsAfterCrash, result };
+  }
 
   it('that died half-way is resumed as a baseline: no resource is ever reported as added', async () => {
-    await expect(syncBaseline('run-b1', items, 150)).rejects.toThrow('worker died');
-    const pending = await tables.inventory.getEntity<Record<string, unknown>>(
-      baselinePartition,
-      SUBSCRIPTION_MARKER,
-    );
+    const scope = baselineScope();
+    const runs = runIds();
+    const { pending, rowsAfterCrash, result } = await crashedThenResumed(scope, runs);
     expect(pending.baselinePending).toBe(true);
-    expect(await storedRows()).toBe(99); // the first transaction: the pending marker and 99 rows
-    expect(await changesOf('run-b1')).toHaveLength(0);
+    expect(rowsAfterCrash).toBe(99); // the first transaction: the pending marker and 99 rows
+    expect(await changesOf(runs.crashed)).toHaveLength(0);
 
     // Resumed by the next delivery with 10 resources gone meanwhile: they were never reported, so they
     // leave without a change record; everything else is the baseline.
-    const result = await syncBaseline('run-b2', items.slice(10));
     expect(result).toMatchObject({ items: 220, baselined: 220, added: 0, removed: 0, modified: 0 });
-    expect(await storedRows()).toBe(220);
-    const changes = await changesOf('run-b2');
+    expect(await storedRows(scope.target)).toBe(220);
+    const changes = await changesOf(runs.resumed);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ changeType: 'baseline', items: 220 });
-    const final = await tables.inventory.getEntity<Record<string, unknown>>(
-      baselinePartition,
-      SUBSCRIPTION_MARKER,
-    );
+    const final = await marker(scope.target);
     expect(final.baselinePending).toBeUndefined();
     expect(final).toMatchObject({ manifestEntries: 220 });
   });
 
   it('after the baseline, new resources are changes again', async () => {
-    const result = await syncBaseline('run-b3', items);
+    const scope = baselineScope();
+    await crashedThenResumed(scope);
+    const runId = `run-${randomUUID()}`;
+    const result = await scope.syncBaseline(runId, scope.items);
     expect(result).toMatchObject({ baselined: 0, added: 10, removed: 0, modified: 0 });
-    expect((await changesOf('run-b3')).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
+    expect((await changesOf(runId)).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
   });
 });
 
 describe('previous state from the marker row', () => {
-  const first = Array.from({ length: 250 }, (_, i) => resource(i));
+  /** A subscription of its own with 250 disks swept once: the state each test starts from. */
+  async function sweptOnce() {
+    const target = newSubscription();
+    const first = Array.from({ length: 250 }, (_, i) => resource(i, {}, target));
+    await sweep(`run-${randomUUID()}`, first, undefined, target);
+    return { target, first, disk: (index: number) => resource(index, {}, target) };
+  }
+
+  /** 120 new disks, the first 50 retagged, 200..249 gone: more than 100 changes. */
+  function drift({ first, disk }: Awaited<ReturnType<typeof sweptOnce>>): InventoryItem[] {
+    const added = Array.from({ length: 120 }, (_, i) => disk(1000 + i));
+    const modified = first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } }));
+    // New resources first, so some changes are flushed before a worker that dies at 160 does.
+    return [...added, ...modified, ...first.slice(50, 200)];
+  }
 
   it('stores a manifest of every row in the marker after a sweep', async () => {
-    await sweep('run-1', first);
-    const row = await marker();
+    const { target } = await sweptOnce();
+    const row = await marker(target);
     expect(row).toMatchObject({ manifestVersion: MANIFEST_VERSION, manifestEntries: 250 });
     expect(row.syncing).toBeUndefined();
   });
 
   it('reads an unchanged subscription with one point read, no query, and writes only the marker', async () => {
+    const { target, first } = await sweptOnce();
     const counting = { inventory: storage.table(config.names.inventoryTable), changes: tables.changes };
     const counts = countRequests(counting.inventory);
     const sync = new SubscriptionSync(counting);
     const result = await sync.syncSubscription(
-      { tenantId, runId: 'run-2', now: new Date().toISOString() },
-      subscription,
+      { tenantId, runId: `run-${randomUUID()}`, now: new Date().toISOString() },
+      target,
       stream(first),
     );
     expect(result).toMatchObject({ items: 250, added: 0, removed: 0, modified: 0 });
@@ -218,16 +247,15 @@ describe('previous state from the marker row', () => {
   });
 
   it('after a sweep died half-way, the next one reads the partition and records each change once', async () => {
-    const added = Array.from({ length: 120 }, (_, i) => resource(1000 + i));
-    const modified = first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } }));
-    // New resources first: more than 100 changes, so some are flushed before the worker dies.
-    const drifted = [...added, ...modified, ...first.slice(50, 200)]; // 200..249 removed
-    await expect(sweep('run-3', drifted, 160)).rejects.toThrow('worker died');
-    expect((await marker()).syncing).toBe(true);
+    const swept = await sweptOnce();
+    const drifted = drift(swept);
+    const [crashedRun, finishedRun] = [`run-${randomUUID()}`, `run-${randomUUID()}`];
+    await expect(sweep(crashedRun, drifted, 160, swept.target)).rejects.toThrow('worker died');
+    expect((await marker(swept.target)).syncing).toBe(true);
 
-    const { result } = await sweep('run-4', drifted);
-    const crashed = await changesOf('run-3');
-    const finished = await changesOf('run-4');
+    const { result } = await sweep(finishedRun, drifted, undefined, swept.target);
+    const crashed = await changesOf(crashedRun);
+    const finished = await changesOf(finishedRun);
     const all = [...crashed, ...finished];
     const byType = (type: string) => all.filter((change) => change.changeType === type);
     expect(new Set(byType('added').map((change) => change.name)).size).toBe(120);
@@ -236,30 +264,28 @@ describe('previous state from the marker row', () => {
     expect(byType('removed')).toHaveLength(50);
     expect(result.added + crashed.filter((change) => change.changeType === 'added').length).toBe(120);
 
-    const row = await marker();
+    const row = await marker(swept.target);
     expect(row.syncing).toBeUndefined();
     expect(row).toMatchObject({ manifestEntries: 320 });
-    let stored = 0;
-    for await (const entity of tables.inventory.listEntities({
-      queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['RowKey'] },
-    }))
-      if (entity.rowKey !== SUBSCRIPTION_MARKER) stored++;
-    expect(stored).toBe(320);
+    expect(await storedRows(swept.target)).toBe(320);
   });
 
   it('detects removals and changes against the manifest (a point read, then a query only for the gone rows)', async () => {
+    const swept = await sweptOnce();
+    await sweep(`run-${randomUUID()}`, drift(swept), undefined, swept.target);
     const current = [
-      ...Array.from({ length: 120 }, (_, i) => resource(1000 + i)),
-      ...first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } })),
-      ...first.slice(50, 198), // 198 and 199 are gone
+      ...Array.from({ length: 120 }, (_, i) => swept.disk(1000 + i)),
+      ...swept.first.slice(0, 50).map((item) => ({ ...item, tags: { env: 'dev' } })),
+      ...swept.first.slice(50, 198), // 198 and 199 are gone
     ];
     current[0] = { ...current[0]!, location: 'northeurope' };
-    const { result } = await sweep('run-5', current);
+    const runId = `run-${randomUUID()}`;
+    const { result } = await sweep(runId, current, undefined, swept.target);
     expect(result).toMatchObject({ added: 0, removed: 2, modified: 1 });
-    const changes = await changesOf('run-5');
+    const changes = await changesOf(runId);
     expect(changes.map((change) => `${String(change.changeType)}:${String(change.name)}`).sort()).toEqual(
       ['modified:disk-1000', 'removed:disk-198', 'removed:disk-199'].sort(),
     );
-    expect(await marker()).toMatchObject({ manifestEntries: 318 });
+    expect(await marker(swept.target)).toMatchObject({ manifestEntries: 318 });
   });
 });

@@ -12,9 +12,10 @@ import { startSandbox, type Sandbox } from '../../../sandbox/index.js';
 import { entraV2Issuer } from '../../../sandbox/identity-context.js';
 import { TOKEN_EXCHANGE_APP_ID } from '../../../sandbox/world.js';
 import { sandboxFleetConfig } from '../../../dev/sandbox-fleet.js';
-import { adminConsentUrl, type CloudProfile } from '../../../src/core/platform/cloud.js';
+import type { CloudProfile } from '../../../src/core/platform/cloud.js';
 import { CredentialChain } from '../../../src/core/platform/credentials.js';
 import { diagnose, type Diagnosis } from '../../../src/core/platform/diagnosis.js';
+import { JWT_LIKE } from '../../support/http.js';
 import { providerConnectionString, uniquePrefix } from '../../support/provider.js';
 import {
   failureOf,
@@ -102,11 +103,20 @@ async function expectEntraFailure(
   const diagnosis = diagnose(error, { cloud, appClientId: context.appClientId ?? ids.appId, tenantId });
   expect(diagnosis).toMatchObject({ code: `AADSTS${expected.code}`, ...expected.diagnosis });
   expect(diagnosis.detail).toContain(`AADSTS${expected.code}`);
-  if (context.assertion) {
-    expect(error.message).not.toContain(context.assertion);
-    expect(JSON.stringify(diagnosis)).not.toContain(context.assertion);
-  }
+  expectNoSecret(error, diagnosis, context.assertion);
   return diagnosis;
+}
+
+/**
+ * Neither the error the product surfaces nor its diagnosis carries a token or assertion: none that
+ * looks like a JWT, and not the assertion presented, where the test made it.
+ */
+function expectNoSecret(error: Error, diagnosis: Diagnosis, assertion?: string): void {
+  const texts = { message: error.message, diagnosis: JSON.stringify(diagnosis) };
+  for (const [where, text] of Object.entries(texts)) {
+    expect(text, where).not.toMatch(JWT_LIKE);
+    if (assertion) expect(text, where).not.toContain(assertion);
+  }
 }
 
 describe('credential failures through the product chain', () => {
@@ -126,7 +136,10 @@ describe('credential failures through the product chain', () => {
         diagnosis: { category: 'onboarding', owner: 'customer', retryable: false },
       },
     );
-    expect(diagnosis.fix).toContain(adminConsentUrl(cloud, ids.unprovisionedTenantId, ids.appId));
+    // Written out from the documented format, not built by the product's own function.
+    expect(diagnosis.fix).toContain(
+      `https://login.microsoftonline.com/${ids.unprovisionedTenantId}/adminconsent?client_id=${ids.appId}`,
+    );
     expect(diagnosis.fix).toContain(`az ad sp create --id ${ids.appId}`);
   });
 
@@ -234,6 +247,7 @@ describe('credential failures through the product chain', () => {
         status: 400,
         diagnosis: { category: 'configuration', owner: 'provider', retryable: false },
       },
+      { assertion: notAJwt },
     );
     const { iss: _issuer, ...withoutIssuer } = miClaims();
     const noIssuer = await sandbox.keys.sign(ids.homeTenantId, withoutIssuer, 3600);
@@ -305,6 +319,7 @@ describe('credential failures through the product chain', () => {
       retryable: false,
     });
     expect(diagnosis.fix).toMatch(/tenant id/);
+    expectNoSecret(error, diagnosis);
   });
 
   it('AADSTS500011: a scope whose resource the tenant does not have', async () => {
@@ -328,18 +343,21 @@ describe('credential failures through the product chain', () => {
     const direct = await failureOf(unassigned.assertion());
     expect(direct.name).toBe('CredentialUnavailableError');
     expect(direct.message).toContain('No User Assigned or Delegated Managed Identity found');
-    expect(diagnose(direct, { cloud, appClientId: ids.appId })).toMatchObject({
+    const directDiagnosis = diagnose(direct, { cloud, appClientId: ids.appId });
+    expect(directDiagnosis).toMatchObject({
       code: 'ManagedIdentityUnavailable',
       category: 'configuration',
       owner: 'provider',
       retryable: false,
     });
+    expectNoSecret(direct, directDiagnosis);
 
     // Through the tenant credential the MI failure surfaces wrapped; still the same diagnosis.
     const viaTenant = await failureOf(unassigned.armToken(ids.customerTenantId));
     const diagnosis = diagnose(viaTenant, { cloud, appClientId: ids.appId, tenantId: ids.customerTenantId });
     expect(diagnosis).toMatchObject({ code: 'ManagedIdentityUnavailable', owner: 'provider' });
     expect(diagnosis.fix).toContain('TENANT_FLEET_MI_CLIENT_ID');
+    expectNoSecret(viaTenant, diagnosis);
 
     const after = sandbox.counters.snapshot();
     // Both calls asked the MI endpoint; no assertion was ever presented to Entra.

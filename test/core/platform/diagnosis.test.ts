@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
-import { diagnose, entraErrorNumber } from '../../../src/core/platform/diagnosis.js';
+import { diagnose, diagnosisFor, entraErrorNumber } from '../../../src/core/platform/diagnosis.js';
 import { redact } from '../../../src/core/platform/errors.js';
 
 const context = {
@@ -27,6 +27,7 @@ describe('diagnose', () => {
     expect(diagnosis.owner).toBe('customer');
     expect(diagnosis.category).toBe('onboarding');
     expect(diagnosis.retryable).toBe(false);
+    expect(diagnosis.meaning).toContain('not provisioned in the customer tenant');
     expect(diagnosis.fix).toContain(
       `https://login.microsoftonline.com/${context.tenantId}/adminconsent?client_id=${context.appClientId}`,
     );
@@ -63,6 +64,67 @@ describe('diagnose', () => {
   it('reads the error number from MSAL cause when present', () => {
     const error = Object.assign(new Error('no number in the text'), { cause: { errorNo: '700016' } });
     expect(entraErrorNumber(error)).toBe('700016');
+    const numeric = Object.assign(new Error('AADSTS50027: other'), { cause: { errorNo: 700213 } });
+    expect(entraErrorNumber(numeric)).toBe('700213');
+  });
+
+  it.each<[string, unknown, string | undefined]>([
+    ['an AADSTS number in the text only', new Error('AADSTS700016: Application not found'), '700016'],
+    [
+      'MSAL\'s "Error(s):" list only',
+      new Error('invalid_client: Error(s): 7000215 - Timestamp: x'),
+      '7000215',
+    ],
+    [
+      'a cause without an error number',
+      Object.assign(new Error('AADSTS70021: no FIC'), { cause: { errorCode: 'invalid_client' } }),
+      '70021',
+    ],
+    ['a number too short to be one', new Error('AADSTS123: x; Error(s): 99 - y'), undefined],
+    ['no number at all', new Error('socket hang up'), undefined],
+    ['no error at all', undefined, undefined],
+  ])('reads the error number from %s', (_case, error, number) => {
+    expect(entraErrorNumber(error)).toBe(number);
+  });
+
+  it('writes the fix of AADSTS700016 with placeholders when the tenant is not known', () => {
+    const { tenantId: _tenant, ...withoutTenant } = context;
+    const { fix } = diagnose(identityError(700016, 'Application not found'), withoutTenant);
+    expect(fix).toContain(
+      `https://login.microsoftonline.com/%7BtenantId%7D/adminconsent?client_id=${context.appClientId}`,
+    );
+    expect(fix).toContain('in tenant {tenantId},');
+  });
+
+  it.each<[Parameters<typeof diagnosisFor>[0], string, string]>([
+    ['AuthorizationFailed', 'Reader', 'no role that allows reading this scope'],
+    ['NoVisibleSubscriptions', 'Reader', 'sees no subscription'],
+    ['SubscriptionNotVisible', 'Reader', 'not visible to the service principal'],
+    ['AuthorizationPermissionMismatch', 'Storage Blob Data Reader', 'no Storage Blob Data role'],
+  ])('tells the customer which role grants %s, for this app', (code, role, meaning) => {
+    const diagnosis = diagnosisFor(code, context);
+    expect(diagnosis).toMatchObject({
+      code,
+      category: 'permission',
+      owner: 'customer',
+      retryable: false,
+      detail: '',
+    });
+    expect(diagnosis.meaning).toContain(meaning);
+    expect(diagnosis.fix).toContain(`assign ${role} to the service principal of app ${context.appClientId}`);
+  });
+
+  it('tells the customer to enable a disabled service principal (AADSTS7000112)', () => {
+    expect(diagnose(identityError(7000112, 'Application is disabled'), context)).toMatchObject({
+      code: 'AADSTS7000112',
+      category: 'onboarding',
+      owner: 'customer',
+      retryable: false,
+      meaning: "The app's service principal is disabled in the customer tenant.",
+    });
+    expect(diagnose(identityError(7000112, 'x'), context).fix).toContain(
+      `enable the service principal of app ${context.appClientId}`,
+    );
   });
 
   it('classifies ARM and storage refusals by their service code', () => {
@@ -87,6 +149,24 @@ describe('diagnose', () => {
     });
     const unavailable = new RestError('busy', { statusCode: 503 });
     expect(diagnose(unavailable, context)).toMatchObject({ code: 'TransientFailure', retryable: true });
+    // 500 is the first server error: transient too.
+    const failed = new RestError('oops', { statusCode: 500 });
+    expect(diagnose(failed, context)).toMatchObject({ code: 'TransientFailure', retryable: true });
+  });
+
+  it('says an unexpected error is one, with what to do, and keeps the first line of its message', () => {
+    expect(diagnose(new RestError('teapot\nsecond line', { statusCode: 418 }), context)).toEqual({
+      code: 'Http418',
+      category: 'unknown',
+      owner: 'provider',
+      meaning: 'An unexpected error.',
+      fix: 'See the detail; report it if it persists.',
+      retryable: false,
+      detail: 'teapot',
+    });
+    expect(diagnose(42, context).detail).toBe('');
+    expect(diagnose('plain text', context).detail).toBe('plain text');
+    expect(diagnose(new Error('x'.repeat(600)), context).detail).toBe('x'.repeat(500));
   });
 
   it('falls back for an AADSTS number it does not know: unknown, not retryable, naming the number', () => {

@@ -21,7 +21,6 @@ import {
   resourceClient,
   subscriptionClient,
 } from '../../../src/core/platform/arm.js';
-import { adminConsentUrl } from '../../../src/core/platform/cloud.js';
 import type { FleetConfig } from '../../../src/core/platform/config.js';
 import { CredentialChain } from '../../../src/core/platform/credentials.js';
 import { diagnose, type Diagnosis } from '../../../src/core/platform/diagnosis.js';
@@ -266,7 +265,10 @@ describe('onboarding diagnostics (diagnoseTenant) at each stage', () => {
     const report = await diagnoseTenant(runtime, ids.customerTenantId, { retryDelaysMs: [] });
     expect(report.propagation).toMatchObject({ likely: true, attempts: 1 });
     expect(report).toMatchObject({ tenantId: ids.customerTenantId, verified: false, registered: true });
-    expect(report.adminConsentUrl).toBe(adminConsentUrl(config.cloud, ids.customerTenantId, ids.appId));
+    // Written out from the documented format, not built by the product's own function.
+    expect(report.adminConsentUrl).toBe(
+      `https://login.microsoftonline.com/${ids.customerTenantId}/adminconsent?client_id=${ids.appId}`,
+    );
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
       ['managedIdentity', true],
       ['tokenExchange', false],

@@ -6,6 +6,7 @@ import {
   parseBlobName,
   parseContainerName,
   parseStorageAccountName,
+  parseSubscriptionId,
   parseTenantId,
 } from '../../../src/core/platform/ids.js';
 import { InputError } from '../../../src/core/platform/errors.js';
@@ -69,6 +70,45 @@ describe('identifier validation', () => {
     expect(parseStorageAccountName('litwaredata01')).toBe('litwaredata01');
     expect(parseContainerName('logs-2026')).toBe('logs-2026');
     expect(parseBlobName('a/b/c.txt')).toBe('a/b/c.txt');
+    expect(parseSubscriptionId('0B1F6471-1BF0-4DDA-AEC3-CB9272F09590')).toBe(
+      '0b1f6471-1bf0-4dda-aec3-cb9272f09590',
+    );
+    // Dots inside a segment are no "." or ".." segment.
+    for (const name of ['.hidden', 'a..b/c.d', 'x/..y/z', 'reports/2026.01/.keep'])
+      expect(parseBlobName(name)).toBe(name);
+  });
+
+  it.each<[string, () => unknown, string, string]>([
+    ['a tenant id that is no GUID', () => parseTenantId('contoso.onmicrosoft.com'), 'tenantId', 'GUID'],
+    ['a missing tenant id', () => parseTenantId(undefined), 'tenantId', 'GUID'],
+    ['a subscription id that is no GUID', () => parseSubscriptionId('prod'), 'subscriptionId', 'GUID'],
+    ['a subscription id that is no string', () => parseSubscriptionId(42), 'subscriptionId', 'GUID'],
+    ['an account name that is no string', () => parseStorageAccountName(42), 'account', '3-24'],
+    ['a container name that is no string', () => parseContainerName(null), 'container', '3-63'],
+    ['a blob name that is no string', () => parseBlobName(7), 'blob', '1-1024'],
+    ['a blob name with DEL', () => parseBlobName('a\u007fb'), 'blob', 'control characters'],
+    ['a blob name with a control character', () => parseBlobName('a\u001fb'), 'blob', 'control characters'],
+    ['a blob name ending in a slash', () => parseBlobName('logs/'), 'blob', 'trailing'],
+    ['a blob name ending in a dot', () => parseBlobName('logs.'), 'blob', 'trailing'],
+    ['a blob name ending in a backslash', () => parseBlobName('logs\\'), 'blob', 'trailing'],
+    ['a ".." segment first', () => parseBlobName('../exports/x'), 'blob', '".."'],
+    ['a ".." segment inside', () => parseBlobName('a/../b'), 'blob', '".."'],
+    ['a "." segment inside', () => parseBlobName('a/./b'), 'blob', '"."'],
+    ['a ".." name', () => parseBlobName('..'), 'blob', '".."'],
+  ])('refuses %s naming the field and what it must be', (_case, call, field, expected) => {
+    const error = thrown(call);
+    expect(error).toBeInstanceOf(InputError);
+    expect(error).toMatchObject({ field });
+    expect((error as InputError).message).toContain(expected);
+  });
+
+  it('names the field a caller passes', () => {
+    expect(() => parseTenantId('x', 'tenantIds.0')).toThrow(
+      expect.objectContaining({ field: 'tenantIds.0' }),
+    );
+    expect(() => parseSubscriptionId('x', 'include.1')).toThrow(
+      expect.objectContaining({ field: 'include.1' }),
+    );
   });
 
   it.each([
@@ -130,3 +170,13 @@ describe('bounded warning lists', () => {
     expect(JSON.parse(boundedJsonList(items.slice(0, 3), 2_000))).toEqual(items.slice(0, 3));
   });
 });
+
+/** What `call` throws, or undefined. */
+function thrown(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

@@ -117,8 +117,12 @@ const byName = (name: string): string =>
 describe('a sweep over the demo world', () => {
   let firstRun: string;
 
-  it("inventories exactly the healthy tenants' resources and diagnoses the others", async () => {
+  // The first sweep is the fixture every test here starts from (run alone, each still has it).
+  beforeAll(async () => {
     firstRun = await runScheduledSweep(host, runtime);
+  });
+
+  it("inventories exactly the healthy tenants' resources and diagnoses the others", async () => {
     const run = await runtime.runs.getRun(firstRun);
     expect(run.status).toBe('completedWithErrors');
     const rows = await tenantsOf(firstRun);
@@ -369,6 +373,11 @@ describe('a sweep over the demo world', () => {
 });
 
 describe('a storage account that disappears', () => {
+  // A sweep that recorded the accounts and their containers, so the test can see them go.
+  beforeAll(async () => {
+    await runScheduledSweep(host, runtime);
+  });
+
   it('deletes the rows of a vanished account, keeps the others, and forgets the account', async () => {
     const world = sandbox.store.world;
     const table = runtime.storage.table(runtime.config.names.storageTable);
