@@ -4,7 +4,14 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { compileContenders } from './compile.js';
-import { evaluateTargets, worldFigures, type WorldFigures } from './figures.js';
+import {
+  bookkeepingPerTenant,
+  evaluateTargets,
+  firstSweepToStorageFloor,
+  peakRss,
+  worldFigures,
+  type WorldFigures,
+} from './figures.js';
 import { measureWorld } from './measure.js';
 import type { BenchOptions } from './options.js';
 import type { BenchReport, SeriesEntry } from './report.js';
@@ -78,10 +85,15 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     repeatSweepWrites: main.repeat.inventoryRowsWritten,
     repeatSweepWritesAllTables: main.repeat.rowsWritten,
     peakRssMb: main.first.processPeakRssMb,
-    peakRssMbLargestSeriesPoint: largest
-      ? Math.max(largest.first.processPeakRssMb, largest.repeat.processPeakRssMb)
-      : null,
-    targets: evaluateTargets(main, largest),
+    peakRssMbLargestSeriesPoint: largest ? peakRss(largest) : null,
+    firstSweepToStorageFloor: firstSweepToStorageFloor(main),
+    fleetCpuUsPerResourceRepeat: main.repeat.cpuUsPerResource,
+    fleetCpuUsPerResourceFirst: main.first.cpuUsPerResource,
+    bookkeepingRequestsPerTenant: bookkeepingPerTenant(main),
+    inventoryWritesToTransactionFloor: main.first.inventoryWritesToTransactionFloor,
+    repeatSweepWritesPerSubscription: main.repeat.writesPerSubscription,
+    tokenRequestsPerTenant: main.first.tokenRequestsPerTenant,
+    targets: evaluateTargets(main, series),
     main,
     series,
     seriesFailures,

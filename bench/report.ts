@@ -49,6 +49,18 @@ export interface BenchReport {
   peakRssMb: number;
   /** Peak RSS of the fleet's process at the series' largest point (the 1,000,000-resource target). */
   peakRssMbLargestSeriesPoint: number | null;
+  // Issue 15's targets (each also a row of `targets`).
+  /** First sweep wall time / storage floor of the same run (null without the floor). */
+  firstSweepToStorageFloor: number | null;
+  /** Fleet CPU per resource, microseconds, repeat and first sweep. */
+  fleetCpuUsPerResourceRepeat: number;
+  fleetCpuUsPerResourceFirst: number;
+  /** Table requests per tenant outside inventory and change rows, the larger of the two sweeps. */
+  bookkeepingRequestsPerTenant: number;
+  /** First sweep's inventory write requests / the sum over partitions of ceil(rows / 100). */
+  inventoryWritesToTransactionFloor: number;
+  repeatSweepWritesPerSubscription: number;
+  tokenRequestsPerTenant: { min: number; max: number };
   targets: Target[];
   main: WorldFigures;
   series: SeriesEntry[];
@@ -167,6 +179,24 @@ export function formatReport(report: BenchReport): string {
       naive && naive.rowsWritten ? ((naive.tableRequests / naive.rowsWritten) * 1000).toFixed(2) : '-',
     ],
     [
+      '  inventory writes / transaction floor',
+      `${main.first.inventoryWriteRequests} / ${main.first.transactionFloor}`,
+      `${main.repeat.inventoryWriteRequests} / ${main.repeat.transactionFloor}`,
+      '-',
+    ],
+    [
+      'bookkeeping requests per tenant',
+      main.first.bookkeeping.perTenant.toFixed(2),
+      main.repeat.bookkeeping.perTenant.toFixed(2),
+      '-',
+    ],
+    [
+      'fleet CPU per resource (us)',
+      main.first.cpuUsPerResource.toFixed(1),
+      main.repeat.cpuUsPerResource.toFixed(1),
+      '-',
+    ],
+    [
       '  inventory writes / 1,000 rows',
       main.first.inventoryWritesPer1000Rows.toFixed(2),
       main.repeat.inventoryWritesPer1000Rows.toFixed(2),
@@ -221,7 +251,7 @@ export function formatReport(report: BenchReport): string {
   for (const failure of report.seriesFailures)
     lines.push(`Series point x${failure.multiplier} FAILED: ${failure.error}`);
   lines.push('');
-  lines.push('Targets (default world, first sweep; RSS at the largest series point):');
+  lines.push('Targets (default world; RSS at the largest series point):');
   lines.push(
     table([
       ['target', 'wanted', 'measured', 'met'],
