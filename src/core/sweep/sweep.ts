@@ -16,7 +16,7 @@ import { ConflictError, NotFoundError, ensureError } from '../platform/errors.js
 import { isInvalidRow, type TenantRecord } from './registry.js';
 import { newRunId, type RunRecord, type RunTrigger, type TenantClaim, type TenantRunStatus } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
-import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
+import { encodeSweepMessage, parseSweepMessage, type SweepMessage } from './sweep-message.js';
 import { DiagnosedError, sweepTenant, type TenantSweepResult, type TenantWarning } from './tenant-sweep.js';
 
 /**
@@ -72,7 +72,7 @@ export async function startSweep(
       const missing = [...wanted].filter((id) => !found.has(id));
       if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
     }
-    await runs.addTenants(
+    const etags = await runs.addTenants(
       runId,
       planned.map((tenant) => ({
         tenantId: tenant.tenantId,
@@ -90,7 +90,7 @@ export async function startSweep(
       })),
     );
     const queued = planned.filter((tenant) => tenant.status === 'queued');
-    await enqueueTenants(runtime, runId, queued);
+    await enqueueTenants(runtime, runId, queued, etags);
     if (queued.length === 0) await runs.finalizeRun(runId, nowIso);
     runtime.log(
       'info',
@@ -168,14 +168,24 @@ async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefine
   return planned;
 }
 
-/** One sweep message per queued tenant, a few sent at once. */
-async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: PlannedTenant[]): Promise<void> {
+/** One sweep message per queued tenant (with its run row's ETag), a few sent at once. */
+async function enqueueTenants(
+  runtime: FleetRuntime,
+  runId: string,
+  queued: PlannedTenant[],
+  etags: Map<string, string>,
+): Promise<void> {
   const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
   const limit = pLimit(ENQUEUE_CONCURRENCY);
   await Promise.all(
-    queued.map((tenant) =>
-      limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
-    ),
+    queued.map((tenant) => {
+      const etag = etags.get(tenant.tenantId);
+      return limit(() =>
+        queue.sendMessage(
+          encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId, ...(etag ? { etag } : {}) }),
+        ),
+      );
+    }),
   );
 }
 
@@ -240,12 +250,7 @@ export async function processTenantMessage(
     delivery: delivery.dequeueCount,
     context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
   };
-  const claim = await runtime.runs.beginTenant(
-    runId,
-    tenantId,
-    delivery.dequeueCount,
-    runtime.now().toISOString(),
-  );
+  const claim = await claimTenant(runtime, message, delivery.dequeueCount);
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
     return 'duplicate';
@@ -264,6 +269,22 @@ export async function processTenantMessage(
   }
   await closeRunIfDrained(runtime, runId);
   return outcome;
+}
+
+/**
+ * The worker's claim on the tenant's run row. A first delivery that carries the row's ETag from the
+ * run's start takes it without a request: the row is written once, with the result, against that ETag
+ * (a row changed since fails that write and is read again). A redelivery reads the row and moves it
+ * to `running` (attempt n), or finds it finished.
+ */
+async function claimTenant(
+  runtime: FleetRuntime,
+  message: SweepMessage,
+  dequeueCount: number,
+): Promise<TenantClaim | undefined> {
+  const now = runtime.now().toISOString();
+  if (dequeueCount <= 1 && message.etag) return { etag: message.etag, startedAt: now, attempt: 1 };
+  return runtime.runs.beginTenant(message.runId, message.tenantId, dequeueCount, now);
 }
 
 /** One delivery of one tenant's message: what the steps below share. */

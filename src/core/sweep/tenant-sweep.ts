@@ -28,6 +28,7 @@ import { inSubscriptionScope } from './registry-row.js';
 import { emptyCounts, type TenantRunCounts } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
+import { TableBatchWriter } from '../storage/table-batch.js';
 
 /** A failure the product diagnosed itself (no exception from a service behind it). */
 export class DiagnosedError extends Error {
@@ -62,6 +63,8 @@ interface TenantSweep {
   armOptions: ArmOptions;
   tables: InventoryTables;
   markers: TenantMarkers;
+  /** The baseline records of the tenant's subscriptions: one transaction in its change partition. */
+  baselines: TableBatchWriter;
   /** Warnings found so far (subscriptions not visible or refused, storage accounts refused). */
   warnings: TenantWarning[];
   /** Table requests of the subscriptions' syncs (for the benchmark). */
@@ -97,6 +100,8 @@ export async function sweepTenant(
     await recordSubscriptionsBeforeSync(sweep, known, current);
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
+    await sweep.baselines.flush(); // before the counts: a redelivery counts from the change rows
+    sweep.tableRequests += sweep.baselines.stats.requests;
     const counts = await countInventory(sweep, synced, current, options.redelivered === true);
     Object.assign(counts, await syncStorage(sweep, synced, known, current));
     const finished = snapshot ? await snapshot.finish() : undefined;
@@ -130,6 +135,7 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
     armOptions: { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
     tables,
     markers: new TenantMarkers(tables.inventory),
+    baselines: new TableBatchWriter(tables.changes),
     warnings: [],
     tableRequests: 0,
   };
@@ -212,7 +218,7 @@ async function syncSubscriptions(
     inScope.map((subscription) =>
       limit(async (): Promise<SubscriptionSyncResult | undefined> => {
         // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
-        const sync = new SubscriptionSync(sweep.tables);
+        const sync = new SubscriptionSync(sweep.tables, sweep.baselines);
         try {
           const client = resourceClient(sweep.credential, subscription.subscriptionId, sweep.armOptions);
           return await sync.syncSubscription(
