@@ -12,6 +12,7 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
 import { inventoryPartition, SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
 import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
+import { TableBatchWriter } from '../../../src/core/storage/table-batch.js';
 import {
   HashManifest,
   KeySet,
@@ -190,6 +191,58 @@ describe('a first sweep is a baseline', () => {
     const result = await syncBaseline('run-b3', items);
     expect(result).toMatchObject({ baselined: 0, added: 10, removed: 0, modified: 0 });
     expect((await changesOf('run-b3')).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
+  });
+});
+
+describe("a tenant's baseline records written together", () => {
+  const deferredSubscription = { ...subscription, subscriptionId: randomUUID() };
+  const items = Array.from({ length: 30 }, (_, i) =>
+    resource(i, {
+      id: `/subscriptions/${deferredSubscription.subscriptionId}/resourceGroups/rg-0/providers/Microsoft.Compute/disks/disk-${i}`,
+      subscriptionId: deferredSubscription.subscriptionId,
+    }),
+  );
+  const syncWith = (runId: string, writer: TableBatchWriter) =>
+    new SubscriptionSync(tables, writer).syncSubscription(
+      { tenantId, runId, now: new Date().toISOString() },
+      deferredSubscription,
+      stream(items),
+    );
+  const baselineOf = async (runId: string) =>
+    (await changesOf(runId)).filter(
+      (change) =>
+        change.changeType === 'baseline' && change.subscriptionId === deferredSubscription.subscriptionId,
+    );
+
+  it("leaves the record to the tenant's writer, and writes it again on a redelivery of a run that died before it", async () => {
+    // The sweep dies after the subscription's rows and final marker, before the tenant's writer is flushed.
+    const lost = new TableBatchWriter(tables.changes);
+    expect(await syncWith('run-d1', lost)).toMatchObject({ items: 30, baselined: 30 });
+    expect(await baselineOf('run-d1')).toHaveLength(0);
+    const written = await tables.inventory.getEntity<Record<string, unknown>>(
+      inventoryPartition(tenantId, deferredSubscription.subscriptionId),
+      SUBSCRIPTION_MARKER,
+    );
+    expect(written.baselineRunId).toBe('run-d1');
+
+    // The redelivery finds the baseline finished (nothing rewritten) and records it once more.
+    const again = new TableBatchWriter(tables.changes);
+    expect(await syncWith('run-d1', again)).toMatchObject({ items: 30, added: 0, modified: 0 });
+    await again.flush();
+    const records = await baselineOf('run-d1');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ items: 30 });
+
+    // The next run records no baseline, and its marker no longer names one.
+    const next = new TableBatchWriter(tables.changes);
+    await syncWith('run-d2', next);
+    await next.flush();
+    expect(await baselineOf('run-d2')).toHaveLength(0);
+    const after = await tables.inventory.getEntity<Record<string, unknown>>(
+      inventoryPartition(tenantId, deferredSubscription.subscriptionId),
+      SUBSCRIPTION_MARKER,
+    );
+    expect(after.baselineRunId).toBeUndefined();
   });
 });
 
