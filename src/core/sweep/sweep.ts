@@ -241,6 +241,29 @@ export async function processTenantMessage(
     runtime.log('warn', 'dropped a sweep message that is not a sweep message (v, runId, tenantId)');
     return 'invalid-message';
   }
+  inProgress.set(message.runId, (inProgress.get(message.runId) ?? 0) + 1);
+  try {
+    return await processTenant(runtime, message, delivery);
+  } finally {
+    const left = (inProgress.get(message.runId) ?? 1) - 1;
+    if (left > 0) inProgress.set(message.runId, left);
+    else inProgress.delete(message.runId);
+  }
+}
+
+/**
+ * Tenant messages of each run that this process is working on. A worker that finishes while another
+ * message of its run is still being worked on here leaves the drained check to that one (it finishes
+ * later and checks then, or fails and its redelivery does): the last of a run's messages in a process
+ * checks, instead of one query per tenant (docs/performance.md).
+ */
+const inProgress = new Map<string, number>();
+
+async function processTenant(
+  runtime: FleetRuntime,
+  message: SweepMessage,
+  delivery: { dequeueCount: number },
+): Promise<ProcessOutcome> {
   const { runId, tenantId } = message;
   const { config } = runtime;
   const job: TenantJob = {
@@ -253,11 +276,12 @@ export async function processTenantMessage(
   const claim = await claimTenant(runtime, message, delivery.dequeueCount);
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
+    await closeRunIfLast(runtime, runId);
     return 'duplicate';
   }
   const tenant = await registeredTenant(job, claim);
   if (!tenant) {
-    await closeRunIfDrained(runtime, runId);
+    await closeRunIfLast(runtime, runId);
     return 'skipped';
   }
   let outcome: ProcessOutcome;
@@ -267,7 +291,7 @@ export async function processTenantMessage(
   } catch (caught) {
     outcome = await recordFailure(job, claim, tenant, caught);
   }
-  await closeRunIfDrained(runtime, runId);
+  await closeRunIfLast(runtime, runId);
   return outcome;
 }
 
@@ -422,6 +446,11 @@ async function reconcileFinishedTenant(
       if (!(error instanceof NotFoundError)) throw error;
     });
   }
+}
+
+/** Closes the run if this is the last of its messages this process works on and the run is drained. */
+async function closeRunIfLast(runtime: FleetRuntime, runId: string): Promise<void> {
+  if ((inProgress.get(runId) ?? 0) > 1) return;
   await closeRunIfDrained(runtime, runId);
 }
 
