@@ -104,12 +104,14 @@ export async function sweepTenant(
     sweep.tableRequests += sweep.baselines.stats.requests;
     const counts = await countInventory(sweep, synced, current, options.redelivered === true);
     Object.assign(counts, await syncStorage(sweep, synced, known, current));
-    const finished = snapshot ? await snapshot.finish() : undefined;
+    const snapshotBlob = snapshot
+      ? await finishSnapshot(sweep, snapshot, known, changedInventory(counts, options.redelivered === true))
+      : undefined;
     return {
       counts,
       warnings: sweep.warnings,
       tableRequests: sweep.tableRequests,
-      ...(finished ? { snapshotBlob: finished.blobName } : {}),
+      ...(snapshotBlob ? { snapshotBlob } : {}),
     };
   } catch (error) {
     snapshot?.abort();
@@ -179,14 +181,44 @@ function subscriptionsInScope(sweep: TenantSweep, visible: VisibleSubscription[]
   return inScope;
 }
 
-/** The snapshot blob of this tenant and run, when snapshots are on. */
+/**
+ * The snapshot blob of this tenant and run, when snapshots are on: held until the sweep knows whether
+ * the inventory changed (finishSnapshot).
+ */
 function openSnapshot(sweep: TenantSweep): SnapshotWriter | undefined {
   const { config, storage } = sweep.runtime;
   if (!config.sweep.snapshots) return undefined;
   return new SnapshotWriter(
     storage.container(config.names.snapshotsContainer),
     snapshotBlobName(sweep.tenantId, sweep.runId),
+    { deferred: true },
   );
+}
+
+/** True when the run found changes (or, after a redelivery, may have: the counts are the run's). */
+function changedInventory(counts: TenantRunCounts, redelivered: boolean): boolean {
+  return redelivered || counts.baselined + counts.added + counts.removed + counts.modified > 0;
+}
+
+/**
+ * A tenant whose inventory changed gets this run's snapshot, and its marker points at it (after the
+ * blob is written). One that did not change points its run at the snapshot it already has: the same
+ * inventory, no blob written and nothing compressed (docs/performance.md). The blob name the run
+ * row gets either way.
+ */
+async function finishSnapshot(
+  sweep: TenantSweep,
+  snapshot: SnapshotWriter,
+  known: TenantMarker,
+  changed: boolean,
+): Promise<string> {
+  if (!changed && known.snapshotBlob && !snapshot.uploading) {
+    snapshot.discard();
+    return known.snapshotBlob;
+  }
+  const finished = await snapshot.finish();
+  await sweep.markers.recordSnapshot(sweep.tenantId, finished.blobName);
+  return finished.blobName;
 }
 
 /**
