@@ -109,8 +109,10 @@ export class TenantMarkers {
     subscriptionIds: Iterable<string>,
     /** Written along when known (a new marker starts with none), saving the request of their own. */
     storageAccounts?: KnownStorageAccounts,
+    /** A snapshot blob written along (see recordSnapshot), saving its request. */
+    snapshotBlob?: string,
   ): Promise<void> {
-    await this.merge(tenantId, { subscriptions: [...subscriptionIds].sort(), storageAccounts });
+    await this.merge(tenantId, { subscriptions: [...subscriptionIds].sort(), storageAccounts, snapshotBlob });
   }
 
   /**
@@ -132,9 +134,14 @@ export class TenantMarkers {
   /** Writes the given lists into the tenant's marker row (Merge: the other list is kept). */
   private async merge(
     tenantId: string,
-    lists: { subscriptions?: string[]; storageAccounts?: KnownStorageAccounts | undefined },
+    lists: {
+      subscriptions?: string[];
+      storageAccounts?: KnownStorageAccounts | undefined;
+      snapshotBlob?: string | undefined;
+    },
   ): Promise<void> {
     const properties: Record<string, string> = {};
+    if (lists.snapshotBlob) properties.snapshotBlob = lists.snapshotBlob;
     if (lists.subscriptions) properties.subscriptions = markerList(lists.subscriptions);
     if (lists.storageAccounts) {
       const sorted = Object.entries(lists.storageAccounts).sort(([a], [b]) => a.localeCompare(b));

@@ -97,7 +97,7 @@ export async function sweepTenant(
   try {
     const known = await knownRead;
     const current = new Set(inScope.map((subscription) => subscription.subscriptionId));
-    await recordSubscriptionsBeforeSync(sweep, known, current);
+    const snapshotNamed = await recordSubscriptionsBeforeSync(sweep, known, current, snapshot);
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
     await sweep.baselines.flush(); // before the counts: a redelivery counts from the change rows
@@ -105,7 +105,10 @@ export async function sweepTenant(
     const counts = await countInventory(sweep, synced, current, options.redelivered === true);
     Object.assign(counts, await syncStorage(sweep, synced, known, current));
     const snapshotBlob = snapshot
-      ? await finishSnapshot(sweep, snapshot, known, changedInventory(counts, options.redelivered === true))
+      ? await finishSnapshot(sweep, snapshot, known, {
+          changed: changedInventory(sweep.tenant, counts, options.redelivered === true),
+          named: snapshotNamed,
+        })
       : undefined;
     return {
       counts,
@@ -195,9 +198,16 @@ function openSnapshot(sweep: TenantSweep): SnapshotWriter | undefined {
   );
 }
 
-/** True when the run found changes (or, after a redelivery, may have: the counts are the run's). */
-function changedInventory(counts: TenantRunCounts, redelivered: boolean): boolean {
-  return redelivered || counts.baselined + counts.added + counts.removed + counts.modified > 0;
+/**
+ * True when the run found changes (or, after a redelivery, may have: the counts are the run's), and
+ * when no sweep of the tenant has finished well yet: its marker may then name a snapshot that was
+ * never written (recordSubscriptionsBeforeSync).
+ */
+function changedInventory(tenant: TenantRecord, counts: TenantRunCounts, redelivered: boolean): boolean {
+  const finishedBefore = tenant.lastSweep?.status === 'succeeded' || tenant.lastSweep?.status === 'partial';
+  return (
+    !finishedBefore || redelivered || counts.baselined + counts.added + counts.removed + counts.modified > 0
+  );
 }
 
 /**
@@ -210,14 +220,18 @@ async function finishSnapshot(
   sweep: TenantSweep,
   snapshot: SnapshotWriter,
   known: TenantMarker,
-  changed: boolean,
+  state: {
+    changed: boolean;
+    /** The marker already names this run's snapshot (written before the sync). */
+    named: boolean;
+  },
 ): Promise<string> {
-  if (!changed && known.snapshotBlob && !snapshot.uploading) {
+  if (!state.changed && known.snapshotBlob && !snapshot.uploading) {
     snapshot.discard();
     return known.snapshotBlob;
   }
   const finished = await snapshot.finish();
-  await sweep.markers.recordSnapshot(sweep.tenantId, finished.blobName);
+  if (!state.named) await sweep.markers.recordSnapshot(sweep.tenantId, finished.blobName);
   return finished.blobName;
 }
 
@@ -229,11 +243,20 @@ async function recordSubscriptionsBeforeSync(
   sweep: TenantSweep,
   known: TenantMarker,
   current: Set<string>,
-): Promise<void> {
+  snapshot: SnapshotWriter | undefined,
+): Promise<boolean> {
   const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
-  if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
-    await sweep.markers.recordSubscriptions(sweep.tenantId, knownAndCurrent, known.storageAccounts);
-  }
+  if (known.stored && knownAndCurrent.size === known.subscriptionIds.length) return false;
+  // A tenant without a snapshot yet (its first sweep) names this run's in the same write, saving one
+  // later: until a sweep of it has finished, the next one writes a snapshot anyway (changedInventory).
+  const snapshotBlob = snapshot && !known.snapshotBlob ? snapshot.blobName : undefined;
+  await sweep.markers.recordSubscriptions(
+    sweep.tenantId,
+    knownAndCurrent,
+    known.storageAccounts,
+    snapshotBlob,
+  );
+  return snapshotBlob !== undefined;
 }
 
 /**
