@@ -27,13 +27,19 @@ export function inventoryPartition(tenantId: string, subscriptionId: string): st
   return `${tenantId}_${subscriptionId}`;
 }
 
+/**
+ * The order `localeCompare` gives (a collator made with the same, default, arguments compares
+ * identically, so stored content hashes stay valid), without setting up a comparison per call.
+ */
+const KEY_ORDER = new Intl.Collator();
+
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => KEY_ORDER.compare(a, b))
         .map(([k, v]) => [k, canonical(v)]),
     );
   }
