@@ -3,6 +3,7 @@
  * Pure functions: the smoke test checks them on a tiny world.
  */
 import type { PhaseFigures } from './contender-ipc.js';
+import type { FanoutFigures } from './fanout.js';
 import { FLEET_PREFIX, type WorldMeasurement } from './measure.js';
 import type { StorageFloor } from './storage-floor.js';
 import { emptyTable, type StorageCounts, type TableCounts } from './storage-proxy.js';
@@ -274,7 +275,11 @@ export function peakRss(world: WorldFigures): number {
 export const FLAT_RSS_RATIO = 1.5;
 
 /** The issue's targets (issue 15), on the default world's figures and the scaling series. */
-export function evaluateTargets(main: WorldFigures, series: WorldFigures[]): Target[] {
+export function evaluateTargets(
+  main: WorldFigures,
+  series: WorldFigures[],
+  scale: { fanout?: FanoutFigures | undefined; largeTenant?: WorldFigures | undefined } = {},
+): Target[] {
   const targets: Target[] = [];
   const { first, repeat } = main;
   const naive = main.naive;
@@ -359,5 +364,24 @@ export function evaluateTargets(main: WorldFigures, series: WorldFigures[]): Tar
       met: 'not measured',
     });
   }
+  const { fanout, largeTenant } = scale;
+  targets.push({
+    name: 'fanoutTableRequestsToFloor',
+    target: '<= 1.1',
+    value: fanout
+      ? `${fanout.tableRequestsToFloor} (${fanout.tableRequests} / ${fanout.tableRequestFloor} at ${fanout.tenants.toLocaleString('en-US')} tenants; peak RSS ${fanout.phasePeakRssMb} MB)`
+      : '-',
+    met: fanout ? fanout.tableRequestsToFloor <= 1.1 : 'not measured',
+  });
+  targets.push({
+    name: 'largeTenantCompletes',
+    target: 'within the heap limit',
+    value: largeTenant
+      ? `${largeTenant.resources.toLocaleString('en-US')} resources: first sweep ${(largeTenant.first.wallMs / 1000).toFixed(1)} s (ARM bound ${(largeTenant.idealMs / 1000).toFixed(1)} s), peak RSS ${peakRss(largeTenant)} MB`
+      : '-',
+    met: largeTenant
+      ? largeTenant.first.runStatus === 'completed' && largeTenant.repeat.runStatus === 'completed'
+      : 'not measured',
+  });
   return targets;
 }

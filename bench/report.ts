@@ -4,7 +4,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seriesChart, type SeriesPoint } from './chart.js';
-import type { Target, WorldFigures } from './figures.js';
+import type { FanoutFigures } from './fanout.js';
+import { peakRss, type Target, type WorldFigures } from './figures.js';
 import type { BenchOptions } from './options.js';
 
 export interface SeriesEntry extends WorldFigures {
@@ -64,6 +65,10 @@ export interface BenchReport {
   targets: Target[];
   main: WorldFigures;
   series: SeriesEntry[];
+  /** Starting a run for many registered tenants (--fanout-tenants), when measured. */
+  fanout?: FanoutFigures;
+  /** One very large tenant's sweeps (--large-tenant), when measured. */
+  largeTenant?: WorldFigures;
   /** Series points that failed (the others are still reported). */
   seriesFailures: Array<{ multiplier: number; error: string }>;
 }
@@ -250,6 +255,25 @@ export function formatReport(report: BenchReport): string {
   }
   for (const failure of report.seriesFailures)
     lines.push(`Series point x${failure.multiplier} FAILED: ${failure.error}`);
+  const { fanout, largeTenant } = report;
+  if (fanout) {
+    lines.push('');
+    lines.push(
+      `Fan-out: a run started for ${integer(fanout.tenants)} registered tenants in ${seconds(fanout.wallMs)} s ` +
+        `(${seconds(fanout.cpuMs)} s CPU): ${integer(fanout.tableRequests)} table requests ` +
+        `(${fanout.tableRequestsToFloor}x the floor of ${integer(fanout.tableRequestFloor)}), ` +
+        `${integer(fanout.queueRequests)} queue requests; peak RSS ${fanout.phasePeakRssMb.toFixed(0)} MiB ` +
+        `(heap used ${fanout.heapUsedAtPeakMb.toFixed(0)} MiB)`,
+    );
+  }
+  if (largeTenant) {
+    lines.push(
+      `Large tenant: 1 x ${largeTenant.subscriptions} subscriptions x ${integer(largeTenant.resources / largeTenant.subscriptions)} resources: ` +
+        `first sweep ${seconds(largeTenant.first.wallMs)} s, repeat ${seconds(largeTenant.repeat.wallMs)} s ` +
+        `against its ARM bound ${seconds(largeTenant.idealMs)} s; peak RSS ${peakRss(largeTenant).toFixed(0)} MiB; ` +
+        `run ${largeTenant.first.runStatus} / ${largeTenant.repeat.runStatus}`,
+    );
+  }
   lines.push('');
   lines.push('Targets (default world; RSS at the largest series point):');
   lines.push(

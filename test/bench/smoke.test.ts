@@ -63,6 +63,23 @@ describe('bench pieces', () => {
     const multiplied = parseBenchArgs(['--series-multipliers', '10,1', '--series-tenants', '3']);
     if (multiplied === 'help') throw new Error('unexpected help');
     expect(multiplied.series).toEqual({ enabled: true, tenants: 3, multipliers: [1, 10] });
+    // The fleet-scale points come with the series, and each can be sized or left out.
+    expect(options.fleetScale).toEqual({
+      fanoutTenants: 10_000,
+      largeTenant: { subscriptions: 40, resources: 25_000 },
+    });
+    const scaled = parseBenchArgs(['--no-series', '--fanout-tenants', '2000', '--large-tenant', '10x25000']);
+    if (scaled === 'help') throw new Error('unexpected help');
+    expect(scaled.fleetScale).toEqual({
+      fanoutTenants: 2000,
+      largeTenant: { subscriptions: 10, resources: 25_000 },
+    });
+    const none = parseBenchArgs(['--fanout-tenants', '0', '--large-tenant', 'none']);
+    if (none === 'help') throw new Error('unexpected help');
+    expect(none.fleetScale).toEqual({ fanoutTenants: 0, largeTenant: null });
+    expect(() => parseBenchArgs(['--large-tenant', '40by25000'])).toThrow(
+      /--large-tenant needs subscriptions x resources/,
+    );
   });
 
   it('computes the ideal bound from pages, latency, concurrency and the throttling floor', () => {
@@ -136,6 +153,7 @@ describe('npm run bench on a tiny world', () => {
       naive: true,
       storageFloor: true,
       series: { enabled: true, tenants: 1, multipliers: [2] },
+      fleetScale: { fanoutTenants: 150, largeTenant: { subscriptions: 3, resources: 120 } },
       quick: true,
       reportDirectory: 'unused',
     });
@@ -232,6 +250,8 @@ describe('npm run bench on a tiny world', () => {
       'miRequests',
       'tokenRequests per tenant',
       'peakRssMbLargestSeriesPoint',
+      'fanoutTableRequestsToFloor',
+      'largeTenantCompletes',
     ]);
     const met = (name: string) => report.targets.find((target) => target.name === name)!.met;
     expect(met('miRequests')).toBe(true);
@@ -239,6 +259,12 @@ describe('npm run bench on a tiny world', () => {
     expect(met('repeatSweepWritesPerSubscription')).toBe(true);
     expect(met('inventoryWritesToTransactionFloor')).toBe(report.inventoryWritesToTransactionFloor <= 1.05);
     expect(met('peakRssMbLargestSeriesPoint')).toBe('not measured');
+    // The fan-out of 150 tenants: the lock and run rows, 2 transactions of tenant rows, 1 registry page;
+    // one message per tenant.
+    expect(report.fanout).toMatchObject({ tenants: 150, queued: 150, tableRequestFloor: 1 + 1 + 2 + 1 });
+    expect(report.fanout!.queueRequests).toBeGreaterThanOrEqual(150);
+    expect(report.largeTenant).toMatchObject({ tenants: 1, subscriptions: 3, resources: 360 });
+    expect(met('largeTenantCompletes')).toBe(true);
 
     const text = formatReport(report);
     expect(text).toContain('fleet: first sweep');
