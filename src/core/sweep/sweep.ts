@@ -66,41 +66,23 @@ export async function startSweep(
   try {
     await runs.createRun({ runId, trigger: options.trigger, status: 'running', startedAt: nowIso });
     const wanted = options.tenantIds ? new Set(options.tenantIds.map((id) => id.toLowerCase())) : undefined;
-    const planned = await planTenants(runtime, wanted);
+    const planned = await recordPlannedTenants(runtime, runId, nowIso, planTenants(runtime, wanted), wanted);
     if (wanted) {
-      const found = new Set(planned.map((tenant) => tenant.tenantId));
-      const missing = [...wanted].filter((id) => !found.has(id));
+      const missing = [...wanted].filter((id) => !planned.found.has(id));
       if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
     }
-    const etags = await runs.addTenants(
-      runId,
-      planned.map((tenant) => ({
-        tenantId: tenant.tenantId,
-        displayName: tenant.displayName,
-        status: tenant.status,
-        ...(tenant.status !== 'queued' ? { endedAt: nowIso } : {}),
-        ...(tenant.diagnosis
-          ? {
-              diagnosisCode: tenant.diagnosis.code,
-              diagnosisMeaning: tenant.diagnosis.meaning,
-              diagnosisFix: tenant.diagnosis.fix,
-              diagnosisDetail: tenant.diagnosis.detail,
-            }
-          : {}),
-      })),
-    );
-    const queued = planned.filter((tenant) => tenant.status === 'queued');
-    await enqueueTenants(runtime, runId, queued, etags);
+    const { queued } = planned;
+    await enqueueTenants(runtime, runId, queued);
     if (queued.length === 0) await runs.finalizeRun(runId, nowIso);
     runtime.log(
       'info',
-      `run ${runId} started: ${queued.length} queued, ${planned.length - queued.length} not swept`,
+      `run ${runId} started: ${queued.length} queued, ${planned.skipped + planned.invalid} not swept`,
     );
     return {
       runId,
       queued: queued.length,
-      skipped: planned.filter((tenant) => tenant.status === 'skipped').length,
-      invalid: planned.filter((tenant) => tenant.status === 'invalid').length,
+      skipped: planned.skipped,
+      invalid: planned.invalid,
       ...(closedStuckRun ? { closedStuckRun } : {}),
     };
   } catch (error) {
@@ -128,31 +110,33 @@ async function refuseUnregistered(runtime: FleetRuntime, tenantIds: string[]): P
  * What the run does with each registry row: queue it, skip it (excluded, or its circuit is open on a
  * scheduled run) or report it (a row that is not a tenant). `wanted`: only these tenants.
  */
-async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefined): Promise<PlannedTenant[]> {
+async function* planTenants(
+  runtime: FleetRuntime,
+  wanted: Set<string> | undefined,
+): AsyncGenerator<PlannedTenant> {
   const { registry, config } = runtime;
-  const planned: PlannedTenant[] = [];
   const context = { cloud: config.cloud, appClientId: config.appClientId };
   for await (const row of registry.list()) {
     if (isInvalidRow(row)) {
       if (wanted) continue;
-      planned.push({
+      yield {
         tenantId: `invalid_${row.rowKey}`.slice(0, 200),
         displayName: row.rowKey,
         status: 'invalid',
         diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
-      });
+      };
       continue;
     }
     if (wanted && !wanted.has(row.tenantId)) continue;
     const tenantContext = { ...context, tenantId: row.tenantId };
     if (!row.enabled) {
-      planned.push({
+      yield {
         ...identity(row),
         status: 'skipped',
         diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
-      });
+      };
     } else if (registry.isCircuitOpen(row) && !wanted) {
-      planned.push({
+      yield {
         ...identity(row),
         status: 'skipped',
         diagnosis: diagnosisFor(
@@ -160,30 +144,89 @@ async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefine
           tenantContext,
           `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
         ),
-      });
+      };
     } else {
-      planned.push({ ...identity(row), status: 'queued' });
+      yield { ...identity(row), status: 'queued' };
     }
   }
-  return planned;
+}
+
+/** A queued tenant as the fan-out keeps it until its message is sent: its id and its row's ETag. */
+interface QueuedTenant {
+  tenantId: string;
+  etag?: string;
+}
+
+/** Tenant rows written per transaction (they share the run's partition). */
+const PLANNED_BATCH = 100;
+
+/**
+ * Writes the run's tenant rows as the registry is read, a transaction per 100, so the fan-out holds a
+ * page of the registry and a batch of rows, not the registry. The queued tenants' ids and ETags are
+ * kept for their messages, which are sent only once every row exists: a worker that finished early
+ * must not find the run drained while rows are still to be written.
+ */
+async function recordPlannedTenants(
+  runtime: FleetRuntime,
+  runId: string,
+  nowIso: string,
+  planned: AsyncIterable<PlannedTenant>,
+  wanted: Set<string> | undefined,
+): Promise<{ queued: QueuedTenant[]; skipped: number; invalid: number; found: Set<string> }> {
+  // `found`: the wanted tenants the registry had (on-demand runs only, a short list).
+  const result = { queued: [] as QueuedTenant[], skipped: 0, invalid: 0, found: new Set<string>() };
+  let batch: PlannedTenant[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const rows = batch;
+    batch = [];
+    const etags = await runtime.runs.addTenants(
+      runId,
+      rows.map((tenant) => runTenantRow(tenant, nowIso)),
+    );
+    for (const tenant of rows) {
+      if (tenant.status !== 'queued') continue;
+      const etag = etags.get(tenant.tenantId);
+      result.queued.push({ tenantId: tenant.tenantId, ...(etag ? { etag } : {}) });
+    }
+  };
+  for await (const tenant of planned) {
+    if (tenant.status === 'skipped') result.skipped++;
+    if (tenant.status === 'invalid') result.invalid++;
+    if (wanted?.has(tenant.tenantId)) result.found.add(tenant.tenantId);
+    batch.push(tenant);
+    if (batch.length >= PLANNED_BATCH) await flush();
+  }
+  await flush();
+  return result;
+}
+
+/** The run's first row of a tenant: queued, or already final (skipped, invalid) with its diagnosis. */
+function runTenantRow(tenant: PlannedTenant, nowIso: string) {
+  return {
+    tenantId: tenant.tenantId,
+    displayName: tenant.displayName,
+    status: tenant.status,
+    ...(tenant.status !== 'queued' ? { endedAt: nowIso } : {}),
+    ...(tenant.diagnosis
+      ? {
+          diagnosisCode: tenant.diagnosis.code,
+          diagnosisMeaning: tenant.diagnosis.meaning,
+          diagnosisFix: tenant.diagnosis.fix,
+          diagnosisDetail: tenant.diagnosis.detail,
+        }
+      : {}),
+  };
 }
 
 /** One sweep message per queued tenant (with its run row's ETag), a few sent at once. */
-async function enqueueTenants(
-  runtime: FleetRuntime,
-  runId: string,
-  queued: PlannedTenant[],
-  etags: Map<string, string>,
-): Promise<void> {
+async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: QueuedTenant[]): Promise<void> {
   const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
   const limit = pLimit(ENQUEUE_CONCURRENCY);
   await Promise.all(
-    queued.map((tenant) => {
-      const etag = etags.get(tenant.tenantId);
+    queued.map(({ tenantId, etag }) => {
       return limit(() =>
-        queue.sendMessage(
-          encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId, ...(etag ? { etag } : {}) }),
-        ),
+        queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId, ...(etag ? { etag } : {}) })),
       );
     }),
   );
