@@ -10,7 +10,6 @@
  * - retryable failures are rethrown (the queue redelivers) until the last delivery, where the failure
  *   is recorded with its diagnosis; a message that still dies reaches the poison queue and is recorded.
  */
-import pLimit from 'p-limit';
 import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
 import { ConflictError, NotFoundError, ensureError } from '../platform/errors.js';
 import { isInvalidRow, type TenantRecord } from './registry.js';
@@ -219,17 +218,20 @@ function runTenantRow(tenant: PlannedTenant, nowIso: string) {
   };
 }
 
-/** One sweep message per queued tenant (with its run row's ETag), a few sent at once. */
+/**
+ * One sweep message per queued tenant (with its run row's ETag), a few sent at once: a fixed number of
+ * senders take the next tenant in turn, so nothing is allocated per tenant up front.
+ */
 async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: QueuedTenant[]): Promise<void> {
   const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
-  const limit = pLimit(ENQUEUE_CONCURRENCY);
-  await Promise.all(
-    queued.map(({ tenantId, etag }) => {
-      return limit(() =>
-        queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId, ...(etag ? { etag } : {}) })),
-      );
-    }),
-  );
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    while (next < queued.length) {
+      const { tenantId, etag } = queued[next++]!;
+      await queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId, ...(etag ? { etag } : {}) }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ENQUEUE_CONCURRENCY, queued.length) }, sender));
 }
 
 function identity(row: TenantRecord): { tenantId: string; displayName: string } {
