@@ -160,12 +160,16 @@ export function operationEtags(body: string): string[] {
 }
 
 /**
- * Submits `actions` (at most 100, one partition) as one entity group transaction and returns each
- * operation's ETag (operationEtags). Throws a RestError with the failing operation's status (e.g. 404
- * for a delete whose row is gone) when the service refused it: then nothing of the transaction was
- * written.
+ * Submits `actions` (at most 100, one partition) as one entity group transaction; with `etags`, returns
+ * each operation's ETag (operationEtags), else nothing is parsed and the list is empty. Throws a
+ * RestError with the failing operation's status (e.g. 404 for a delete whose row is gone) when the
+ * service refused it: then nothing of the transaction was written.
  */
-export async function submitBatch(table: TableClient, actions: readonly BatchAction[]): Promise<string[]> {
+export async function submitBatch(
+  table: TableClient,
+  actions: readonly BatchAction[],
+  options: { etags?: boolean } = {},
+): Promise<string[]> {
   const ids = { batch: randomUUID(), changeset: randomUUID() };
   const url = `${serviceUrl(table)}/$batch`;
   const request = createPipelineRequest({
@@ -202,5 +206,5 @@ export async function submitBatch(table: TableClient, actions: readonly BatchAct
       response,
       ...(failed.code ? { code: failed.code } : {}),
     });
-  return operationEtags(text);
+  return options.etags ? operationEtags(text) : [];
 }

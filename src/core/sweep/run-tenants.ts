@@ -42,6 +42,7 @@ export class RunTenants {
           'upsert',
           { partitionKey: runId, rowKey: row.tenantId, ...flatten(row), attempts: 0 },
         ]),
+        { etags: true },
       );
       chunk.forEach((row, index) => {
         if (written[index]) etags.set(row.tenantId, written[index]);
