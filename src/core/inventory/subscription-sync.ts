@@ -35,7 +35,7 @@ import {
   changeDetails,
   changedFields,
   changeRow,
-  contentHash,
+  contentDigest,
   inventoryPartition,
   inventoryRow,
   storedToItem,
@@ -300,21 +300,25 @@ export class SubscriptionSync {
         });
       }
       await context.onItem?.(item);
-      const hash = contentHash(item);
-      const [contentHi, contentLo] = contentHashWords(hash);
+      const {
+        hash,
+        words: [contentHi, contentLo],
+      } = contentDigest(item);
       next.add(keyHi, keyLo, contentHi, contentLo);
       if (previous.baseline) {
         // Rows an earlier delivery of this baseline wrote with the same content are not written again.
         result.baselined++;
         if (index < 0 || !previous.manifest.sameContent(index, contentHi, contentLo)) {
           await beforeBaselineWrite();
-          await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now));
+          await this.inventoryWriter.upsert(
+            inventoryRow(context, partition, item, hash, context.now, rowKey),
+          );
         }
       } else if (index < 0) {
         result.added++;
         await beforeChange(previous);
         await this.recordChange(context, 'added', item, []);
-        await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now));
+        await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now, rowKey));
       } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
         result.modified++;
         await beforeChange(previous);
@@ -328,7 +332,7 @@ export class SubscriptionSync {
           beforeItem,
         );
         await this.inventoryWriter.upsert(
-          inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now),
+          inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now, rowKey),
         );
       }
     }

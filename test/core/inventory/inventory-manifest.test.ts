@@ -10,10 +10,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
-import { inventoryPartition, SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
+import {
+  contentDigest,
+  contentHash,
+  inventoryPartition,
+  SUBSCRIPTION_MARKER,
+} from '../../../src/core/inventory/inventory.js';
 import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
 import { TableBatchWriter } from '../../../src/core/storage/table-batch.js';
 import {
+  contentHashWords,
   HashManifest,
   KeySet,
   MANIFEST_CHUNK_BYTES,
@@ -36,6 +42,20 @@ describe('manifest encoding', () => {
       expect(manifest.sameContent(index, i, i + 1)).toBe(true);
     });
     expect(manifest.indexOf(...rowKeyHash('not-there'))).toBe(-1);
+  });
+
+  it("takes a resource's content hash and its manifest words from one digest, as stored before", () => {
+    const items = [
+      resource(1),
+      resource(2, { tags: { b: '1', B: '2', a: '3' }, sku: { name: 'Standard_LRS', tier: 'Standard' } }),
+    ];
+    for (const item of items) {
+      const digest = contentDigest(item);
+      expect(digest.hash).toBe(contentHash(item));
+      expect(digest.hash).toHaveLength(32);
+      expect(digest.words).toEqual(contentHashWords(contentHash(item)));
+    }
+    expect(contentDigest(items[0]!).hash).not.toBe(contentDigest(items[1]!).hash);
   });
 
   it('round-trips through 64 KiB binary chunks and refuses chunks that do not match', () => {
