@@ -4,7 +4,15 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { compileContenders } from './compile.js';
-import { evaluateTargets, worldFigures, type WorldFigures } from './figures.js';
+import {
+  bookkeepingPerTenant,
+  evaluateTargets,
+  firstSweepToStorageFloor,
+  peakRss,
+  worldFigures,
+  type WorldFigures,
+} from './figures.js';
+import { measureFanout, type FanoutFigures } from './fanout.js';
 import { measureWorld } from './measure.js';
 import type { BenchOptions } from './options.js';
 import type { BenchReport, SeriesEntry } from './report.js';
@@ -52,6 +60,32 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
       }
     }
   }
+  let fanout: FanoutFigures | undefined;
+  if (options.fleetScale.fanoutTenants > 0) {
+    fanout = await measureFanout(options.fleetScale.fanoutTenants, options.arm, { log, compiledDirectory });
+  }
+  let largeTenant: WorldFigures | undefined;
+  const large = options.fleetScale.largeTenant;
+  if (large) {
+    largeTenant = worldFigures(
+      await measureWorld(
+        {
+          ...options.world,
+          tenants: 1,
+          subscriptionsPerTenant: large.subscriptions,
+          resourcesPerSubscription: large.resources,
+        },
+        options.arm,
+        {
+          naive: false,
+          storageFloor: false,
+          log,
+          label: `large tenant 1x${large.subscriptions}x${large.resources}`,
+          compiledDirectory,
+        },
+      ),
+    );
+  }
   const largest: WorldFigures | undefined = series[series.length - 1];
   return {
     generatedAt: new Date().toISOString(),
@@ -78,12 +112,19 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     repeatSweepWrites: main.repeat.inventoryRowsWritten,
     repeatSweepWritesAllTables: main.repeat.rowsWritten,
     peakRssMb: main.first.processPeakRssMb,
-    peakRssMbLargestSeriesPoint: largest
-      ? Math.max(largest.first.processPeakRssMb, largest.repeat.processPeakRssMb)
-      : null,
-    targets: evaluateTargets(main, largest),
+    peakRssMbLargestSeriesPoint: largest ? peakRss(largest) : null,
+    firstSweepToStorageFloor: firstSweepToStorageFloor(main),
+    fleetCpuUsPerResourceRepeat: main.repeat.cpuUsPerResource,
+    fleetCpuUsPerResourceFirst: main.first.cpuUsPerResource,
+    bookkeepingRequestsPerTenant: bookkeepingPerTenant(main),
+    inventoryWritesToTransactionFloor: main.first.inventoryWritesToTransactionFloor,
+    repeatSweepWritesPerSubscription: main.repeat.writesPerSubscription,
+    tokenRequestsPerTenant: main.first.tokenRequestsPerTenant,
+    targets: evaluateTargets(main, series, { fanout, largeTenant }),
     main,
     series,
+    ...(fanout ? { fanout } : {}),
+    ...(largeTenant ? { largeTenant } : {}),
     seriesFailures,
   };
 }

@@ -33,6 +33,13 @@ export interface BenchOptions {
     /** Multipliers of resources per subscription (so of resources per tenant). */
     multipliers: number[];
   };
+  /** The fleet-scale points (bench/fanout.ts and one very large tenant), run with the series. */
+  fleetScale: {
+    /** Registered tenants a run is started for (0: not measured). */
+    fanoutTenants: number;
+    /** One tenant of this many subscriptions x resources each (null: not measured). */
+    largeTenant: { subscriptions: number; resources: number } | null;
+  };
   quick: boolean;
   /** Where bench.json and the chart go. */
   reportDirectory: string;
@@ -51,6 +58,8 @@ export const DEFAULTS = {
   multipliers: [1, 10, 100],
   /** The series' largest point must reach this many resources in total. */
   seriesTarget: 1_000_000,
+  fanoutTenants: 10_000,
+  largeTenant: { subscriptions: 40, resources: 25_000 },
 } as const;
 
 /** `--quick`: small enough for well under a minute, same code paths. */
@@ -60,6 +69,8 @@ export const QUICK = {
   resourcesPerSubscription: 100,
   seriesTenants: 2,
   multipliers: [1, 10],
+  fanoutTenants: 200,
+  largeTenant: { subscriptions: 2, resources: 1000 },
 } as const;
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -73,6 +84,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --series | --no-series  the scaling series (default on)
   --series-tenants N      tenants of the series worlds (default: enough for 1,000,000 resources at the largest point)
   --series-multipliers L  comma-separated multipliers of resources per subscription (default ${DEFAULTS.multipliers.join(',')})
+  --fanout-tenants N      start a run for N registered tenants (default ${DEFAULTS.fanoutTenants.toLocaleString('en-US')} with the series, 0: skip)
+  --large-tenant SxR      one tenant of S subscriptions x R resources (default ${DEFAULTS.largeTenant.subscriptions}x${DEFAULTS.largeTenant.resources} with the series, none: skip)
   --no-naive              skip the naive loop (no speedup figure)
   --no-floor              skip the storage floor (Azurite alone replaying the first sweep's Table writes)
   --quick                 ${QUICK.tenants} x ${QUICK.subscriptionsPerTenant} x ${QUICK.resourcesPerSubscription}, series ${QUICK.seriesTenants} tenants x${QUICK.multipliers.join(', x')} (well under a minute)
@@ -122,6 +135,8 @@ const FLAGS = {
   series: { type: 'boolean', default: true },
   'series-tenants': { type: 'string' },
   'series-multipliers': { type: 'string' },
+  'fanout-tenants': { type: 'string' },
+  'large-tenant': { type: 'string' },
   naive: { type: 'boolean', default: true },
   floor: { type: 'boolean', default: true },
   quick: { type: 'boolean' },
@@ -154,6 +169,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       'page-size': 'an integer',
       'series-tenants': 'an integer',
       'series-multipliers': 'positive integers like 1,10,100',
+      'fanout-tenants': 'an integer',
+      'large-tenant': 'subscriptions x resources like 40x25000, or none',
       'report-dir': 'a directory',
     },
     (message) => new BenchUsageError(message),
@@ -193,6 +210,20 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         : [...DEFAULTS.multipliers];
   const naive = flags.naive;
   const storageFloor = flags.floor;
+  const scaleDefaults = quick ? QUICK : DEFAULTS;
+  const fanoutTenants = optionalInteger(
+    '--fanout-tenants',
+    flags['fanout-tenants'],
+    series ? scaleDefaults.fanoutTenants : 0,
+    0,
+    1_000_000,
+  );
+  const largeTenant =
+    flags['large-tenant'] !== undefined
+      ? largeTenantShape(flags['large-tenant'])
+      : series
+        ? { ...scaleDefaults.largeTenant }
+        : null;
   const reportDirectory = flags['report-dir'] ?? 'reports';
   const largest = seriesMultipliers[seriesMultipliers.length - 1]!;
   return {
@@ -209,7 +240,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       tenants: seriesTenants ?? seriesTenantsFor(subscriptions, resources, largest),
       multipliers: seriesMultipliers,
     },
+    fleetScale: { fanoutTenants, largeTenant },
     quick,
     reportDirectory,
   };
+}
+
+/** `--large-tenant 40x25000` (subscriptions x resources each), or `none`. */
+function largeTenantShape(text: string): { subscriptions: number; resources: number } | null {
+  if (text === 'none') return null;
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1)
+    throw new BenchUsageError(
+      `--large-tenant needs subscriptions x resources like 40x25000, or none (got '${text}')`,
+    );
+  return { subscriptions: Number(match[1]), resources: Number(match[2]) };
 }

@@ -4,7 +4,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seriesChart, type SeriesPoint } from './chart.js';
-import type { Target, WorldFigures } from './figures.js';
+import type { FanoutFigures } from './fanout.js';
+import { peakRss, type Target, type WorldFigures } from './figures.js';
 import type { BenchOptions } from './options.js';
 
 export interface SeriesEntry extends WorldFigures {
@@ -49,9 +50,25 @@ export interface BenchReport {
   peakRssMb: number;
   /** Peak RSS of the fleet's process at the series' largest point (the 1,000,000-resource target). */
   peakRssMbLargestSeriesPoint: number | null;
+  // Issue 15's targets (each also a row of `targets`).
+  /** First sweep wall time / storage floor of the same run (null without the floor). */
+  firstSweepToStorageFloor: number | null;
+  /** Fleet CPU per resource, microseconds, repeat and first sweep. */
+  fleetCpuUsPerResourceRepeat: number;
+  fleetCpuUsPerResourceFirst: number;
+  /** Table requests per tenant outside inventory and change rows, the larger of the two sweeps. */
+  bookkeepingRequestsPerTenant: number;
+  /** First sweep's inventory write requests / the sum over partitions of ceil(rows / 100). */
+  inventoryWritesToTransactionFloor: number;
+  repeatSweepWritesPerSubscription: number;
+  tokenRequestsPerTenant: { min: number; max: number };
   targets: Target[];
   main: WorldFigures;
   series: SeriesEntry[];
+  /** Starting a run for many registered tenants (--fanout-tenants), when measured. */
+  fanout?: FanoutFigures;
+  /** One very large tenant's sweeps (--large-tenant), when measured. */
+  largeTenant?: WorldFigures;
   /** Series points that failed (the others are still reported). */
   seriesFailures: Array<{ multiplier: number; error: string }>;
 }
@@ -167,6 +184,24 @@ export function formatReport(report: BenchReport): string {
       naive && naive.rowsWritten ? ((naive.tableRequests / naive.rowsWritten) * 1000).toFixed(2) : '-',
     ],
     [
+      '  inventory writes / transaction floor',
+      `${main.first.inventoryWriteRequests} / ${main.first.transactionFloor}`,
+      `${main.repeat.inventoryWriteRequests} / ${main.repeat.transactionFloor}`,
+      '-',
+    ],
+    [
+      'bookkeeping requests per tenant',
+      main.first.bookkeeping.perTenant.toFixed(2),
+      main.repeat.bookkeeping.perTenant.toFixed(2),
+      '-',
+    ],
+    [
+      'fleet CPU per resource (us)',
+      main.first.cpuUsPerResource.toFixed(1),
+      main.repeat.cpuUsPerResource.toFixed(1),
+      '-',
+    ],
+    [
       '  inventory writes / 1,000 rows',
       main.first.inventoryWritesPer1000Rows.toFixed(2),
       main.repeat.inventoryWritesPer1000Rows.toFixed(2),
@@ -220,8 +255,27 @@ export function formatReport(report: BenchReport): string {
   }
   for (const failure of report.seriesFailures)
     lines.push(`Series point x${failure.multiplier} FAILED: ${failure.error}`);
+  const { fanout, largeTenant } = report;
+  if (fanout) {
+    lines.push('');
+    lines.push(
+      `Fan-out: a run started for ${integer(fanout.tenants)} registered tenants in ${seconds(fanout.wallMs)} s ` +
+        `(${seconds(fanout.cpuMs)} s CPU): ${integer(fanout.tableRequests)} table requests ` +
+        `(${fanout.tableRequestsToFloor}x the floor of ${integer(fanout.tableRequestFloor)}), ` +
+        `${integer(fanout.queueRequests)} queue requests; peak RSS ${fanout.phasePeakRssMb.toFixed(0)} MiB ` +
+        `(heap used ${fanout.heapUsedAtPeakMb.toFixed(0)} MiB)`,
+    );
+  }
+  if (largeTenant) {
+    lines.push(
+      `Large tenant: 1 x ${largeTenant.subscriptions} subscriptions x ${integer(largeTenant.resources / largeTenant.subscriptions)} resources: ` +
+        `first sweep ${seconds(largeTenant.first.wallMs)} s, repeat ${seconds(largeTenant.repeat.wallMs)} s ` +
+        `against its ARM bound ${seconds(largeTenant.idealMs)} s; peak RSS ${peakRss(largeTenant).toFixed(0)} MiB; ` +
+        `run ${largeTenant.first.runStatus} / ${largeTenant.repeat.runStatus}`,
+    );
+  }
   lines.push('');
-  lines.push('Targets (default world, first sweep; RSS at the largest series point):');
+  lines.push('Targets (default world; RSS at the largest series point):');
   lines.push(
     table([
       ['target', 'wanted', 'measured', 'met'],

@@ -35,6 +35,16 @@ export interface StorageCounts {
   table: TableCounts;
   /** Per table (a transaction's operations are attributed to the table they name). */
   tables: Record<string, TableCounts>;
+  /**
+   * Requests on tenant marker rows (row key TENANT_MARKER, in the inventory table): bookkeeping, not
+   * inventory. Also counted in `tables`.
+   */
+  tenantMarkers: TableCounts;
+  /**
+   * Rows written per table and partition, tenant markers left out: the transaction floor of a table
+   * is the sum over its partitions of ceil(rows / 100).
+   */
+  partitionRows: Record<string, Record<string, number>>;
   queue: { requests: number };
   blob: { requests: number; bytesUploaded: number };
   /** Answers with status 5xx (the emulator failing, never expected). */
@@ -56,6 +66,8 @@ export function emptyStorageCounts(): StorageCounts {
   return {
     table: emptyTable(),
     tables: {},
+    tenantMarkers: emptyTable(),
+    partitionRows: {},
     queue: { requests: 0 },
     blob: { requests: 0, bytesUploaded: 0 },
     serverErrors: 0,
@@ -66,6 +78,20 @@ export function emptyStorageCounts(): StorageCounts {
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'MERGE', 'DELETE', 'POST']);
 /** An operation line inside a transaction body: `PUT http://host/account/table(...) HTTP/1.1`. */
 const OPERATION_LINE = /^(PUT|PATCH|MERGE|DELETE|POST|GET) (\S+) HTTP\/1\.1\r?$/gm;
+
+/** An entity's keys in a Table-service path (`...(PartitionKey='a',RowKey='b')`), quotes undoubled. */
+export function keysOfPath(path: string): { partitionKey: string; rowKey: string } | undefined {
+  let decoded = path.split('?')[0]!;
+  try {
+    decoded = decodeURIComponent(decoded);
+  } catch {
+    // keep the raw path
+  }
+  const match = /\(PartitionKey='((?:[^']|'')*)',\s*RowKey='((?:[^']|'')*)'\)$/.exec(decoded);
+  return match
+    ? { partitionKey: match[1]!.replace(/''/g, "'"), rowKey: match[2]!.replace(/''/g, "'") }
+    : undefined;
+}
 
 /** The table a Table-service path names (`/account/inventory(PartitionKey=...)` -> `inventory`). */
 export function tableOfPath(path: string): { table: string; entity: 'query' | 'entity' | 'collection' } {
@@ -85,6 +111,15 @@ export function tableOfPath(path: string): { table: string; entity: 'query' | 'e
 /** Counts the operations of a transaction body per table. */
 export function transactionOperations(body: string): Map<string, number> {
   const perTable = new Map<string, number>();
+  for (const { table } of transactionTargets(body)) perTable.set(table, (perTable.get(table) ?? 0) + 1);
+  return perTable;
+}
+
+/** The table and keys of every operation of a transaction body, in order. */
+export function transactionTargets(
+  body: string,
+): Array<{ table: string; partitionKey?: string; rowKey?: string }> {
+  const targets: Array<{ table: string; partitionKey?: string; rowKey?: string }> = [];
   for (const match of body.matchAll(OPERATION_LINE)) {
     let path = match[2]!;
     try {
@@ -92,11 +127,13 @@ export function transactionOperations(body: string): Map<string, number> {
     } catch {
       // already a path
     }
-    const { table } = tableOfPath(path);
-    perTable.set(table, (perTable.get(table) ?? 0) + 1);
+    targets.push({ table: tableOfPath(path).table, ...keysOfPath(path) });
   }
-  return perTable;
+  return targets;
 }
+
+/** Row key of a tenant's marker row (src/core/inventory/tenant-marker.ts, TENANT_MARKER). */
+export const TENANT_MARKER_ROW = '!tenant';
 
 type Service = 'table' | 'queue' | 'blob';
 
@@ -188,6 +225,18 @@ export class StorageProxy {
     return (this.counts.tables[table] ??= emptyTable());
   }
 
+  /** Counts a row written to `table` in its partition (tenant markers are bookkeeping, left out). */
+  private countPartitionRow(
+    table: string,
+    partitionKey: string | undefined,
+    rowKey: string | undefined,
+  ): void {
+    if (rowKey === TENANT_MARKER_ROW) return;
+    const partitions = (this.counts.partitionRows[table] ??= {});
+    const key = partitionKey ?? '';
+    partitions[key] = (partitions[key] ?? 0) + 1;
+  }
+
   /** Counts a Table request; returns the table it writes and how many rows (0 for reads). */
   private countTable(
     method: string,
@@ -199,36 +248,51 @@ export class StorageProxy {
     const { table, entity } = tableOfPath(path);
     if (table === '$batch') {
       total.transactions++;
-      const operations = transactionOperations(body?.toString('utf8') ?? '');
-      let rows = 0;
+      const targets = transactionTargets(body?.toString('utf8') ?? '');
       let first: string | undefined;
-      for (const [name, count] of operations) {
-        const counts = this.tableCounts(name);
+      let markerRows = 0;
+      for (const target of targets) {
+        const counts = this.tableCounts(target.table);
         // The request counts once, for the table of its first operation (one transaction, one partition).
         if (first === undefined) {
           counts.requests++;
           counts.transactions++;
-          first = name;
+          first = target.table;
         }
-        counts.rowsWritten += count;
-        total.rowsWritten += count;
-        rows += count;
+        counts.rowsWritten++;
+        total.rowsWritten++;
+        if (target.rowKey === TENANT_MARKER_ROW) markerRows++;
+        this.countPartitionRow(target.table, target.partitionKey, target.rowKey);
       }
-      return { table: first ?? '', rows };
+      if (markerRows > 0) {
+        this.counts.tenantMarkers.requests++;
+        this.counts.tenantMarkers.transactions++;
+        this.counts.tenantMarkers.rowsWritten += markerRows;
+      }
+      return { table: first ?? '', rows: targets.length };
     }
     const counts = this.tableCounts(table);
+    const keys = keysOfPath(path);
+    const marker = keys?.rowKey === TENANT_MARKER_ROW ? this.counts.tenantMarkers : undefined;
     counts.requests++;
+    if (marker) marker.requests++;
     if (method === 'GET' && entity === 'query') {
       counts.queries++;
       total.queries++;
     } else if (method === 'GET') {
       counts.pointReads++;
       total.pointReads++;
+      if (marker) marker.pointReads++;
     } else if (WRITE_METHODS.has(method) && table !== 'Tables') {
       counts.singleWrites++;
       counts.rowsWritten++;
       total.singleWrites++;
       total.rowsWritten++;
+      if (marker) {
+        marker.singleWrites++;
+        marker.rowsWritten++;
+      }
+      this.countPartitionRow(table, keys?.partitionKey, keys?.rowKey);
       return { table, rows: 1 };
     }
     return { table, rows: 0 };

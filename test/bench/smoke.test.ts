@@ -11,7 +11,12 @@ import { runBench } from '../../bench/bench.js';
 import { idealBound, pages, throttleFloorMs } from '../../bench/ideal.js';
 import { BenchUsageError, parseBenchArgs, seriesTenantsFor } from '../../bench/options.js';
 import { formatReport, writeReport } from '../../bench/report.js';
-import { tableOfPath, transactionOperations } from '../../bench/storage-proxy.js';
+import {
+  keysOfPath,
+  tableOfPath,
+  transactionOperations,
+  transactionTargets,
+} from '../../bench/storage-proxy.js';
 
 describe('bench pieces', () => {
   it('parses flags, scales the series to a million resources, and refuses bad input', () => {
@@ -58,6 +63,23 @@ describe('bench pieces', () => {
     const multiplied = parseBenchArgs(['--series-multipliers', '10,1', '--series-tenants', '3']);
     if (multiplied === 'help') throw new Error('unexpected help');
     expect(multiplied.series).toEqual({ enabled: true, tenants: 3, multipliers: [1, 10] });
+    // The fleet-scale points come with the series, and each can be sized or left out.
+    expect(options.fleetScale).toEqual({
+      fanoutTenants: 10_000,
+      largeTenant: { subscriptions: 40, resources: 25_000 },
+    });
+    const scaled = parseBenchArgs(['--no-series', '--fanout-tenants', '2000', '--large-tenant', '10x25000']);
+    if (scaled === 'help') throw new Error('unexpected help');
+    expect(scaled.fleetScale).toEqual({
+      fanoutTenants: 2000,
+      largeTenant: { subscriptions: 10, resources: 25_000 },
+    });
+    const none = parseBenchArgs(['--fanout-tenants', '0', '--large-tenant', 'none']);
+    if (none === 'help') throw new Error('unexpected help');
+    expect(none.fleetScale).toEqual({ fanoutTenants: 0, largeTenant: null });
+    expect(() => parseBenchArgs(['--large-tenant', '40by25000'])).toThrow(
+      /--large-tenant needs subscriptions x resources/,
+    );
   });
 
   it('computes the ideal bound from pages, latency, concurrency and the throttling floor', () => {
@@ -110,6 +132,16 @@ describe('bench pieces', () => {
       "DELETE http://127.0.0.1:1/devstoreaccount1/changes(PartitionKey='t',RowKey='3') HTTP/1.1",
     ].join('\r\n');
     expect(Object.fromEntries(transactionOperations(body))).toEqual({ changes: 3 });
+    expect(transactionTargets(body).map((target) => target.rowKey)).toEqual(['1', '2', '3']);
+    expect(keysOfPath("/devstoreaccount1/inventory(PartitionKey='t_a',RowKey='%21tenant')")).toEqual({
+      partitionKey: 't_a',
+      rowKey: '!tenant',
+    });
+    expect(keysOfPath("/a/runs(PartitionKey='it''s',RowKey='x')")).toEqual({
+      partitionKey: "it's",
+      rowKey: 'x',
+    });
+    expect(keysOfPath('/devstoreaccount1/inventory()')).toBeUndefined();
   });
 });
 
@@ -122,6 +154,7 @@ describe('npm run bench on a tiny world', () => {
       naive: true,
       storageFloor: true,
       series: { enabled: true, tenants: 1, multipliers: [2] },
+      fleetScale: { fanoutTenants: 150, largeTenant: { subscriptions: 3, resources: 120 } },
       quick: true,
       reportDirectory: 'unused',
     });
@@ -145,13 +178,29 @@ describe('npm run bench on a tiny world', () => {
     expect(main.first.armRequests).toBe(main.idealArmRequests);
     expect(report).toMatchObject({ miRequests: 1, tokenRequests: 2, armRequests: 14 });
     // A first sweep is a baseline. Per subscription: 150 resources + 4 groups, the marker twice (pending
-    // in the first transaction, final in the last) and one baseline change record; per tenant its
-    // marker row (the subscriptions that have an inventory).
-    expect(main.first.inventoryRowsWritten).toBe(4 * (154 + 2 + 1) + 2);
-    // Transactions of at most 100 rows: 2 per subscription for its rows, 1 for its baseline record,
-    // plus each tenant's marker.
-    expect(main.first.inventoryWriteRequests).toBe(4 * (2 + 1) + 2);
-    expect(report.tableRequestsPer1000Rows).toBe(Number(((14 / 630) * 1000).toFixed(2)));
+    // in the first transaction, final in the last) and one baseline change record. The tenant's marker
+    // row (the subscriptions that have an inventory) is bookkeeping, not counted here.
+    expect(main.first.inventoryRowsWritten).toBe(4 * (154 + 2 + 1));
+    // Transactions of at most 100 rows: 2 per subscription for its rows, 1 per tenant for the baseline
+    // records of its subscriptions (they share the tenant's change partition).
+    expect(main.first.inventoryWriteRequests).toBe(4 * 2 + 2);
+    expect(report.tableRequestsPer1000Rows).toBe(Number(((10 / 628) * 1000).toFixed(2)));
+    // The transaction floor: 156 rows in each subscription's partition (2 transactions), 2 baseline
+    // records in each tenant's change partition (1).
+    expect(main.first.transactionFloor).toBe(4 * 2 + 2 * 1);
+    expect(report.inventoryWritesToTransactionFloor).toBe(1);
+    // Tenant markers: read by each tenant's sweep, written by its first.
+    expect(main.first.bookkeeping.tenantMarkerRequests).toBe(2 + 2);
+    expect(main.repeat.bookkeeping.tenantMarkerRequests).toBe(2);
+    expect(report.bookkeepingRequestsPerTenant).toBe(
+      Math.max(main.first.bookkeeping.perTenant, main.repeat.bookkeeping.perTenant),
+    );
+    expect(main.first.bookkeeping.perTenant).toBe(main.first.bookkeeping.requests / 2);
+    expect(report.fleetCpuUsPerResourceFirst).toBe(main.first.cpuUsPerResource);
+    // From the unrounded CPU time: within rounding of the reported milliseconds.
+    expect(Math.abs(main.first.cpuUsPerResource - (main.first.cpuMs.fleet * 1000) / 600)).toBeLessThan(2);
+    expect(report.firstSweepToStorageFloor).toBeCloseTo(main.first.wallMs / main.storageFloor!.wallMs, 1);
+    expect(report.tokenRequestsPerTenant).toEqual({ min: 1, max: 1 });
     expect(main.first.tenantsSucceeded).toBe(2);
     expect(main.first.runStatus).toBe('completed');
 
@@ -179,11 +228,11 @@ describe('npm run bench on a tiny world', () => {
       resources: 600,
     });
 
-    // The storage floor replays exactly the first sweep's inventory and change writes, and Azurite
-    // accepts every one of them (the recorded requests are valid as sent).
+    // The storage floor replays exactly the first sweep's writes to the inventory and change tables
+    // (the tenant markers' too), and Azurite accepts every one of them (valid as sent).
     expect(main.storageFloor).toMatchObject({
-      requests: main.first.inventoryWriteRequests,
-      rows: main.first.inventoryRowsWritten,
+      requests: main.first.inventoryWriteRequests + 2,
+      rows: main.first.inventoryRowsWritten + 2,
       failed: 0,
     });
     expect(main.storageFloor!.concurrency).toBeGreaterThan(0);
@@ -199,18 +248,31 @@ describe('npm run bench on a tiny world', () => {
     expect(report.series[0]!.repeat.inventoryRowsWritten).toBe(2);
     // Every target of the issue, the speed ones for the first and the repeat sweep each.
     expect(report.targets.map((target) => target.name)).toEqual([
-      'sweep vs naive loop: first sweep',
-      'sweep vs naive loop: repeat sweep',
-      'sweep vs ideal bound: first sweep',
-      'sweep vs ideal bound: repeat sweep',
-      'MI requests per sweep',
-      'token requests per tenant',
-      'table requests per 1,000 rows written',
-      'repeat sweep writes per subscription',
-      'peak RSS at 1,000,000 resources',
+      'firstSweepToStorageFloor',
+      'fleetCpuUsPerResourceRepeat',
+      'fleetCpuUsPerResourceFirst',
+      'speedupVsNaiveRepeatSweep',
+      'bookkeepingRequestsPerTenant',
+      'inventoryWritesToTransactionFloor',
+      'repeatSweepWritesPerSubscription',
+      'miRequests',
+      'tokenRequests per tenant',
+      'peakRssMbLargestSeriesPoint',
+      'fanoutTableRequestsToFloor',
+      'largeTenantCompletes',
     ]);
-    expect(report.targets.find((target) => target.name === 'MI requests per sweep')!.met).toBe(true);
-    expect(report.targets.find((target) => target.name === 'token requests per tenant')!.met).toBe(true);
+    const met = (name: string) => report.targets.find((target) => target.name === name)!.met;
+    expect(met('miRequests')).toBe(true);
+    expect(met('tokenRequests per tenant')).toBe(true);
+    expect(met('repeatSweepWritesPerSubscription')).toBe(true);
+    expect(met('inventoryWritesToTransactionFloor')).toBe(report.inventoryWritesToTransactionFloor <= 1.05);
+    expect(met('peakRssMbLargestSeriesPoint')).toBe('not measured');
+    // The fan-out of 150 tenants: the lock and run rows, 2 transactions of tenant rows, 1 registry page;
+    // one message per tenant.
+    expect(report.fanout).toMatchObject({ tenants: 150, queued: 150, tableRequestFloor: 1 + 1 + 2 + 1 });
+    expect(report.fanout!.queueRequests).toBeGreaterThanOrEqual(150);
+    expect(report.largeTenant).toMatchObject({ tenants: 1, subscriptions: 3, resources: 360 });
+    expect(met('largeTenantCompletes')).toBe(true);
 
     const text = formatReport(report);
     expect(text).toContain('fleet: first sweep');
@@ -237,6 +299,15 @@ describe('npm run bench on a tiny world', () => {
         'tableRequestsPer1000Rows',
         'repeatSweepWrites',
         'peakRssMb',
+        'firstSweepToStorageFloor',
+        'fleetCpuUsPerResourceRepeat',
+        'fleetCpuUsPerResourceFirst',
+        'speedupVsNaiveRepeatSweep',
+        'bookkeepingRequestsPerTenant',
+        'inventoryWritesToTransactionFloor',
+        'repeatSweepWritesPerSubscription',
+        'tokenRequestsPerTenant',
+        'peakRssMbLargestSeriesPoint',
         'series',
       ])
         expect(json).toHaveProperty(key);

@@ -28,13 +28,19 @@ export function inventoryPartition(tenantId: string, subscriptionId: string): st
   return `${tenantId}_${subscriptionId}`;
 }
 
+/**
+ * The order `localeCompare` gives (a collator made with the same, default, arguments compares
+ * identically, so stored content hashes stay valid), without setting up a comparison per call.
+ */
+const KEY_ORDER = new Intl.Collator();
+
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => KEY_ORDER.compare(a, b))
         .map(([k, v]) => [k, canonical(v)]),
     );
   }
@@ -55,8 +61,21 @@ function comparedView(item: Pick<InventoryItem, ComparedField>): Record<Compared
 }
 
 export function contentHash(item: InventoryItem): string {
+  return contentDigest(item).hash;
+}
+
+/**
+ * The content hash as stored and its first 64 bits as two words (what a manifest keeps), from one
+ * digest: the same values as `contentHash` and `contentHashWords(contentHash)`, without encoding the
+ * digest and decoding it again for every resource of a sweep.
+ */
+export function contentDigest(item: InventoryItem): { hash: string; words: [number, number] } {
   // One-shot hash: cheaper than createHash().update().digest() for a value this small (docs/performance.md).
-  return hash('sha256', JSON.stringify(comparedView(item)), 'base64url').slice(0, 32);
+  const digest = hash('sha256', JSON.stringify(comparedView(item)), 'buffer');
+  return {
+    hash: digest.toString('base64url').slice(0, 32),
+    words: [digest.readUInt32BE(0), digest.readUInt32BE(4)],
+  };
 }
 
 /** An inventory row as read back (the fields change detection needs). */
@@ -109,10 +128,12 @@ export function inventoryRow(
   item: InventoryItem,
   hash: string,
   firstSeen: string,
+  /** The item's row key when the caller has it already (resourceRowKey). */
+  rowKey: string = resourceRowKey(item.id),
 ): Record<string, unknown> & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: partition,
-    rowKey: resourceRowKey(item.id),
+    rowKey,
     // The tenant and subscription are the partition key's: not repeated in every row. Absent optional
     // fields are left out (a Replace upsert removes them): every property costs serialization on both
     // sides and storage on the service.

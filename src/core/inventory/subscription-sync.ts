@@ -35,7 +35,7 @@ import {
   changeDetails,
   changedFields,
   changeRow,
-  contentHash,
+  contentDigest,
   inventoryPartition,
   inventoryRow,
   storedToItem,
@@ -62,6 +62,8 @@ export interface SubscriptionSyncResult {
 
 /** A marker row as read back (the manifest's chunks are `manifest0`, `manifest1`, ...). */
 interface MarkerRow {
+  /** The run whose baseline this is (its baseline record may still be unwritten; see baselineWriter). */
+  baselineRunId?: string;
   manifestVersion?: number;
   manifestEntries?: number;
   syncing?: boolean;
@@ -75,6 +77,8 @@ interface PreviousState {
   fromMarker: boolean;
   /** No finished inventory yet (no marker and no rows, or a baseline that did not finish). */
   baseline: boolean;
+  /** The run that took the finished baseline, when the marker says so. */
+  baselineRunId?: string;
 }
 
 export interface InventoryTables {
@@ -94,7 +98,17 @@ export class SubscriptionSync {
   readonly inventoryWriter: TableBatchWriter;
   readonly changesWriter: TableBatchWriter;
 
-  constructor(private readonly tables: InventoryTables) {
+  /**
+   * @param baselineWriter where baseline records go, when the caller collects a tenant's in one writer
+   *   and flushes it after its subscriptions (they share the tenant's change partition: one transaction
+   *   instead of one per subscription). The marker of such a baseline names its run, so a sweep that
+   *   dies before the flush writes the record again on the message's redelivery. Without it, each sync
+   *   writes its own record before its marker.
+   */
+  constructor(
+    private readonly tables: InventoryTables,
+    private readonly baselineWriter?: TableBatchWriter,
+  ) {
     this.changesWriter = new TableBatchWriter(tables.changes);
     this.inventoryWriter = new TableBatchWriter(tables.inventory, () => this.changesWriter.flush());
   }
@@ -124,7 +138,8 @@ export class SubscriptionSync {
         if (chunk instanceof Uint8Array) chunks.push(chunk);
       }
       const manifest = HashManifest.fromChunks(chunks, Number(marker.manifestEntries));
-      if (manifest) return { manifest, fromMarker: true, baseline: false };
+      const baselineRunId = marker.baselineRunId ? { baselineRunId: marker.baselineRunId } : {};
+      if (manifest) return { manifest, fromMarker: true, baseline: false, ...baselineRunId };
     }
     const builder = HashManifest.builder();
     const entities = this.tables.inventory.listEntities<{ contentHash?: string }>({
@@ -184,7 +199,7 @@ export class SubscriptionSync {
       type: 'Microsoft.Resources/subscriptions',
       subscriptionId: subscription.subscriptionId,
     };
-    await this.changesWriter.upsert(
+    await (this.baselineWriter ?? this.changesWriter).upsert(
       changeRow(context, BASELINE_CHANGE, subject, {
         changedFields: '[]',
         before: '',
@@ -285,21 +300,25 @@ export class SubscriptionSync {
         });
       }
       await context.onItem?.(item);
-      const hash = contentHash(item);
-      const [contentHi, contentLo] = contentHashWords(hash);
+      const {
+        hash,
+        words: [contentHi, contentLo],
+      } = contentDigest(item);
       next.add(keyHi, keyLo, contentHi, contentLo);
       if (previous.baseline) {
         // Rows an earlier delivery of this baseline wrote with the same content are not written again.
         result.baselined++;
         if (index < 0 || !previous.manifest.sameContent(index, contentHi, contentLo)) {
           await beforeBaselineWrite();
-          await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now));
+          await this.inventoryWriter.upsert(
+            inventoryRow(context, partition, item, hash, context.now, rowKey),
+          );
         }
       } else if (index < 0) {
         result.added++;
         await beforeChange(previous);
         await this.recordChange(context, 'added', item, []);
-        await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now));
+        await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now, rowKey));
       } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
         await beforeChange(previous);
         const before = await this.previousRow(partition, rowKey);
@@ -312,7 +331,7 @@ export class SubscriptionSync {
           await this.recordChange(context, 'modified', item, fields, beforeItem);
         }
         await this.inventoryWriter.upsert(
-          inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now),
+          inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now, rowKey),
         );
       }
     }
@@ -339,7 +358,12 @@ export class SubscriptionSync {
         await this.inventoryWriter.delete(partition, rowKey);
       }
     }
-    if (previous.baseline && !options.retiring) await this.recordBaseline(context, subscription, result);
+    // A baseline records itself; so does a redelivery of the run that took it, when its record may not
+    // have been written (a deferred record: the marker says which run took the baseline).
+    const baselineRun =
+      !options.retiring &&
+      (previous.baseline || (this.baselineWriter !== undefined && previous.baselineRunId === context.runId));
+    if (baselineRun) await this.recordBaseline(context, subscription, result);
     const manifest = next.build();
     const manifestProperties: Record<string, unknown> = {};
     if (manifest.size <= MANIFEST_MAX_ENTRIES) {
@@ -350,6 +374,7 @@ export class SubscriptionSync {
     await this.inventoryWriter.upsert({
       ...markerProperties,
       lastSweptAt: context.now,
+      ...(baselineRun && this.baselineWriter ? { baselineRunId: context.runId } : {}),
       items: result.items,
       resourceGroups: result.resourceGroups,
       ...manifestProperties,

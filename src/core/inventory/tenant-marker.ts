@@ -25,6 +25,8 @@ export interface TenantMarker {
   stored: boolean;
   /** The storage accounts that may have rows; absent when the marker predates this list. */
   storageAccounts?: KnownStorageAccounts;
+  /** The tenant's latest snapshot blob (a sweep that changed nothing points its run at it). */
+  snapshotBlob?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export class TenantMarkers {
    * an unreadable marker is rebuilt from its subscriptions' marker rows (a query over its partitions).
    */
   async read(tenantId: string): Promise<TenantMarker> {
-    let marker: { subscriptions?: string; storageAccounts?: string };
+    let marker: { subscriptions?: string; storageAccounts?: string; snapshotBlob?: string };
     try {
       marker = await this.inventory.getEntity(tenantId, TENANT_MARKER);
     } catch (error) {
@@ -80,7 +82,12 @@ export class TenantMarkers {
       return { subscriptionIds: [], stored: false, storageAccounts: {} };
     }
     const storageAccounts = readMarkerList(markerLists.storageAccounts, marker.storageAccounts);
-    const withAccounts = storageAccounts ? { storageAccounts } : {};
+    const withAccounts = {
+      ...(storageAccounts ? { storageAccounts } : {}),
+      ...(typeof marker.snapshotBlob === 'string' && marker.snapshotBlob
+        ? { snapshotBlob: marker.snapshotBlob }
+        : {}),
+    };
     const subscriptionIds = readMarkerList(markerLists.subscriptions, marker.subscriptions);
     if (subscriptionIds) return { subscriptionIds, stored: true, ...withAccounts };
     // Unreadable or too long to store: rebuilt by a query (the sweep rewrites the marker).
@@ -102,8 +109,10 @@ export class TenantMarkers {
     subscriptionIds: Iterable<string>,
     /** Written along when known (a new marker starts with none), saving the request of their own. */
     storageAccounts?: KnownStorageAccounts,
+    /** A snapshot blob written along (see recordSnapshot), saving its request. */
+    snapshotBlob?: string,
   ): Promise<void> {
-    await this.merge(tenantId, { subscriptions: [...subscriptionIds].sort(), storageAccounts });
+    await this.merge(tenantId, { subscriptions: [...subscriptionIds].sort(), storageAccounts, snapshotBlob });
   }
 
   /**
@@ -114,12 +123,25 @@ export class TenantMarkers {
     await this.merge(tenantId, { storageAccounts: accounts });
   }
 
+  /** Records the tenant's latest snapshot blob, written after the blob itself (Merge: lists kept). */
+  async recordSnapshot(tenantId: string, blobName: string): Promise<void> {
+    await this.inventory.upsertEntity(
+      { partitionKey: tenantId, rowKey: TENANT_MARKER, snapshotBlob: blobName },
+      'Merge',
+    );
+  }
+
   /** Writes the given lists into the tenant's marker row (Merge: the other list is kept). */
   private async merge(
     tenantId: string,
-    lists: { subscriptions?: string[]; storageAccounts?: KnownStorageAccounts | undefined },
+    lists: {
+      subscriptions?: string[];
+      storageAccounts?: KnownStorageAccounts | undefined;
+      snapshotBlob?: string | undefined;
+    },
   ): Promise<void> {
     const properties: Record<string, string> = {};
+    if (lists.snapshotBlob) properties.snapshotBlob = lists.snapshotBlob;
     if (lists.subscriptions) properties.subscriptions = markerList(lists.subscriptions);
     if (lists.storageAccounts) {
       const sorted = Object.entries(lists.storageAccounts).sort(([a], [b]) => a.localeCompare(b));

@@ -37,59 +37,129 @@ export function snapshotBlobName(tenantId: string, runId: string): string {
   return `${tenantId}/${runId}.ndjson.gz`;
 }
 
+/**
+ * Records a deferred writer holds as they came, before any is serialised: a tenant of up to this many
+ * items that turns out unchanged costs no JSON and no compression at all (docs/performance.md).
+ */
+const HELD_RECORDS = 1000;
+
+/**
+ * Compressed bytes a deferred writer keeps in memory before it starts the upload anyway: a large
+ * tenant's snapshot is then written whether it changed or not, and memory stays bounded.
+ */
+const HELD_BYTES = 4 * 1024 * 1024;
+
 export class SnapshotWriter {
-  /** The compressed members, read by the upload. */
-  private readonly output = new PassThrough();
-  private readonly upload: Promise<unknown>;
+  /** The compressed members, read by the upload (from when it started). */
+  private output: PassThrough | undefined;
+  private upload: Promise<unknown> | undefined;
   private lines = 0;
   private failed = false;
   /** Records not yet handed to the compressor (at most about CHUNK_CHARS). */
   private pending = '';
+  /** A deferred writer's records not serialised yet, and its members not uploaded yet. */
+  private held: unknown[] = [];
+  /** Still holding records unserialised (a deferred writer until it holds HELD_RECORDS). */
+  private holding: boolean;
+  private members: Buffer[] = [];
+  private memberBytes = 0;
 
+  /**
+   * @param options.deferred hold the snapshot until `finish` (a tenant that changed) or `discard` (one
+   *   that did not: no blob is written). A snapshot larger than the writer may hold starts its upload
+   *   when it outgrows that (`uploading`); `discard` would still leave no blob (nothing is committed),
+   *   so a caller finishes such a snapshot rather than throw the work away.
+   */
   constructor(
-    container: ContainerClient,
+    private readonly container: ContainerClient,
     readonly blobName: string,
+    options: { deferred?: boolean } = {},
   ) {
-    this.upload = container.getBlockBlobClient(blobName).uploadStream(this.output, BLOCK_BYTES, 2, {
+    this.holding = options.deferred === true;
+    if (!options.deferred) this.start();
+  }
+
+  /** True once the upload has started (a deferred snapshot that outgrew memory, or any other). */
+  get uploading(): boolean {
+    return this.upload !== undefined;
+  }
+
+  private start(): void {
+    if (this.upload) return;
+    const output = new PassThrough();
+    this.output = output;
+    this.upload = this.container.getBlockBlobClient(this.blobName).uploadStream(output, BLOCK_BYTES, 2, {
       blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
     });
     // Surface upload errors on finish(); never as an unhandled rejection.
     this.upload.catch(() => {
       this.failed = true;
     });
+    for (const member of this.members) output.write(member);
+    this.members = [];
+    this.memberBytes = 0;
   }
 
   /** Appends one record; waits when the upload is behind (back-pressure). */
   async write(record: unknown): Promise<void> {
     if (this.failed) return;
     this.lines++;
+    if (this.holding && this.held.length < HELD_RECORDS) {
+      this.held.push(record);
+      return;
+    }
+    this.holding = false;
+    this.serializeHeld();
     this.pending += `${JSON.stringify(record)}\n`;
     // Records are compressed in chunks: one zlib call per record (a few hundred bytes) cost more CPU
     // than the compression itself.
     if (this.pending.length >= CHUNK_CHARS) await this.flushPending();
   }
 
+  private serializeHeld(): void {
+    for (const record of this.held) this.pending += `${JSON.stringify(record)}\n`;
+    this.held = [];
+  }
+
   private async flushPending(): Promise<void> {
+    this.serializeHeld();
     const chunk = this.pending;
     this.pending = '';
     if (!chunk || this.failed) return;
-    if (!this.output.write(gzipSync(chunk, GZIP_OPTIONS))) {
+    const member = gzipSync(chunk, GZIP_OPTIONS);
+    if (!this.output) {
+      this.members.push(member);
+      this.memberBytes += member.length;
+      if (this.memberBytes < HELD_BYTES) return;
+      this.start();
+      return;
+    }
+    if (!this.output.write(member)) {
       // If the upload dies it stops reading and 'drain' never comes: wait for whichever happens first.
-      await Promise.race([once(this.output, 'drain'), this.upload.then(noop, noop)]);
+      await Promise.race([once(this.output, 'drain'), this.upload!.then(noop, noop)]);
     }
   }
 
   async finish(): Promise<{ blobName: string; lines: number }> {
     await this.flushPending();
+    this.start();
     // An inventory with no record is still a gzip file (one empty member), not an empty blob.
-    if (this.lines === 0 && !this.failed) this.output.write(gzipSync('', GZIP_OPTIONS));
-    this.output.end();
+    if (this.lines === 0 && !this.failed) this.output!.write(gzipSync('', GZIP_OPTIONS));
+    this.output!.end();
     await this.upload;
     return { blobName: this.blobName, lines: this.lines };
   }
 
+  /** Drops a deferred snapshot that is not needed; an upload already started is not committed. */
+  discard(): void {
+    this.held = [];
+    this.members = [];
+    this.pending = '';
+    this.abort();
+  }
+
   /** Abandons the upload (the tenant failed); no partial blob is committed. */
   abort(): void {
-    this.output.destroy(new Error('snapshot aborted'));
+    this.output?.destroy(new Error('snapshot aborted'));
   }
 }

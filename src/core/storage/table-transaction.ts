@@ -149,11 +149,27 @@ export function failedOperation(
 }
 
 /**
- * Submits `actions` (at most 100, one partition) as one entity group transaction. Throws a RestError
- * with the failing operation's status (e.g. 404 for a delete whose row is gone) when the service
- * refused it: then nothing of the transaction was written.
+ * The ETag of every operation of a successful transaction response, in the order of the operations
+ * (the service answers them in order; a delete's answer has none: '').
  */
-export async function submitBatch(table: TableClient, actions: readonly BatchAction[]): Promise<void> {
+export function operationEtags(body: string): string[] {
+  const etags: string[] = [];
+  const parts = body.split(/^HTTP\/1\.1 \d{3}[^\r\n]*$/m).slice(1);
+  for (const part of parts) etags.push(/^ETag:\s*(.+?)\s*$/im.exec(part)?.[1] ?? '');
+  return etags;
+}
+
+/**
+ * Submits `actions` (at most 100, one partition) as one entity group transaction; with `etags`, returns
+ * each operation's ETag (operationEtags), else nothing is parsed and the list is empty. Throws a
+ * RestError with the failing operation's status (e.g. 404 for a delete whose row is gone) when the
+ * service refused it: then nothing of the transaction was written.
+ */
+export async function submitBatch(
+  table: TableClient,
+  actions: readonly BatchAction[],
+  options: { etags?: boolean } = {},
+): Promise<string[]> {
   const ids = { batch: randomUUID(), changeset: randomUUID() };
   const url = `${serviceUrl(table)}/$batch`;
   const request = createPipelineRequest({
@@ -190,4 +206,5 @@ export async function submitBatch(table: TableClient, actions: readonly BatchAct
       response,
       ...(failed.code ? { code: failed.code } : {}),
     });
+  return options.etags ? operationEtags(text) : [];
 }

@@ -55,11 +55,16 @@ export interface TenantRunRecord extends Partial<TenantRunCounts> {
   etag?: string;
 }
 
-/** A tenant row moved to `running` by `beginTenant`: its ETag after that write, and when it started. */
+/**
+ * A worker's claim on a tenant row: the row's ETag as last written (by the run's start, or by
+ * `beginTenant` moving it to `running`), and when the work started.
+ */
 export interface TenantClaim {
   /** Absent when the claim was taken after a conflict (the row is then read before it is finished). */
   etag?: string;
   startedAt: string;
+  /** Set when the row was not moved to `running`: the attempt, written with the result. */
+  attempt?: number;
 }
 
 export interface RunTotals extends TenantRunCounts {

@@ -6,7 +6,8 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { Diagnosis } from '../platform/diagnosis.js';
 import { ConflictError } from '../platform/errors.js';
-import { TableBatchWriter } from '../storage/table-batch.js';
+import { MAX_BATCH } from '../storage/table-batch.js';
+import { submitBatch, type BatchAction } from '../storage/table-transaction.js';
 import { hasStatus } from '../storage/table-errors.js';
 import {
   boundedJsonList,
@@ -23,13 +24,31 @@ import {
 export class RunTenants {
   constructor(private readonly runTenants: TableClient) {}
 
-  /** Writes the initial tenant rows of a run in transactions of up to 100. */
-  async addTenants(runId: string, rows: Array<Omit<TenantRunRecord, 'runId' | 'attempts'>>): Promise<void> {
-    const writer = new TableBatchWriter(this.runTenants);
-    for (const row of rows) {
-      await writer.upsert({ partitionKey: runId, rowKey: row.tenantId, ...flatten(row), attempts: 0 });
+  /**
+   * Writes the initial tenant rows of a run in transactions of up to 100 (they share the run's
+   * partition). Returns each row's ETag by tenant id: the sweep message carries it, so a worker's first
+   * write to the row (its result) needs no read before it.
+   */
+  async addTenants(
+    runId: string,
+    rows: Array<Omit<TenantRunRecord, 'runId' | 'attempts'>>,
+  ): Promise<Map<string, string>> {
+    const etags = new Map<string, string>();
+    for (let start = 0; start < rows.length; start += MAX_BATCH) {
+      const chunk = rows.slice(start, start + MAX_BATCH);
+      const written = await submitBatch(
+        this.runTenants,
+        chunk.map((row): BatchAction => [
+          'upsert',
+          { partitionKey: runId, rowKey: row.tenantId, ...flatten(row), attempts: 0 },
+        ]),
+        { etags: true },
+      );
+      chunk.forEach((row, index) => {
+        if (written[index]) etags.set(row.tenantId, written[index]);
+      });
     }
-    await writer.flush();
+    return etags;
   }
 
   async getTenant(runId: string, tenantId: string): Promise<TenantRunRecord | undefined> {
@@ -111,6 +130,8 @@ export class RunTenants {
         status,
         endedAt: details.endedAt,
         ...(startedAt ? { durationMs: Date.parse(details.endedAt) - Date.parse(startedAt) } : {}),
+        // A claim that never wrote `running` (a first delivery) writes what that write would have.
+        ...(fromClaim && claim.attempt !== undefined ? { attempts: claim.attempt, startedAt } : {}),
       };
       for (const field of COUNT_FIELDS) if (details[field] !== undefined) entity[field] = details[field];
       if (details.diagnosis) {

@@ -163,10 +163,13 @@ export class RunStore {
         { etag: run.etag },
       );
     } catch (error) {
-      // Another worker closed it at the same moment: theirs stands.
+      // Another worker closed it at the same moment: theirs stands, and they release the lock.
       if (!hasStatus(error, 412)) throw error;
+      return this.getRun(runId);
     }
     await this.releaseLock(runId);
-    return this.getRun(runId);
+    // As written (not read back: a worker that closes a run needs only its status).
+    const { etag: _etag, ...closed } = run;
+    return { ...closed, status, endedAt: now, totals };
   }
 }

@@ -13,6 +13,11 @@ export const sweepMessageSchema = z.object({
     .string()
     .regex(GUID_PATTERN, 'is not a tenant id')
     .transform((value) => value.toLowerCase()),
+  /**
+   * The ETag of the tenant's run row as the run wrote it (queued): a first delivery finishes the row
+   * against it without reading or claiming it first. Absent from messages of older versions.
+   */
+  etag: z.string().min(1).max(200).optional(),
 });
 export type SweepMessage = z.output<typeof sweepMessageSchema>;
 

@@ -10,13 +10,12 @@
  * - retryable failures are rethrown (the queue redelivers) until the last delivery, where the failure
  *   is recorded with its diagnosis; a message that still dies reaches the poison queue and is recorded.
  */
-import pLimit from 'p-limit';
 import { diagnose, diagnosisFor, type Diagnosis, type DiagnosisContext } from '../platform/diagnosis.js';
 import { ConflictError, NotFoundError, ensureError } from '../platform/errors.js';
 import { isInvalidRow, type TenantRecord } from './registry.js';
 import { newRunId, type RunRecord, type RunTrigger, type TenantClaim, type TenantRunStatus } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
-import { encodeSweepMessage, parseSweepMessage } from './sweep-message.js';
+import { encodeSweepMessage, parseSweepMessage, type SweepMessage } from './sweep-message.js';
 import { DiagnosedError, sweepTenant, type TenantSweepResult, type TenantWarning } from './tenant-sweep.js';
 
 /**
@@ -66,41 +65,23 @@ export async function startSweep(
   try {
     await runs.createRun({ runId, trigger: options.trigger, status: 'running', startedAt: nowIso });
     const wanted = options.tenantIds ? new Set(options.tenantIds.map((id) => id.toLowerCase())) : undefined;
-    const planned = await planTenants(runtime, wanted);
+    const planned = await recordPlannedTenants(runtime, runId, nowIso, planTenants(runtime, wanted), wanted);
     if (wanted) {
-      const found = new Set(planned.map((tenant) => tenant.tenantId));
-      const missing = [...wanted].filter((id) => !found.has(id));
+      const missing = [...wanted].filter((id) => !planned.found.has(id));
       if (missing.length) throw new NotFoundError(`not registered: ${missing.join(', ')}`);
     }
-    await runs.addTenants(
-      runId,
-      planned.map((tenant) => ({
-        tenantId: tenant.tenantId,
-        displayName: tenant.displayName,
-        status: tenant.status,
-        ...(tenant.status !== 'queued' ? { endedAt: nowIso } : {}),
-        ...(tenant.diagnosis
-          ? {
-              diagnosisCode: tenant.diagnosis.code,
-              diagnosisMeaning: tenant.diagnosis.meaning,
-              diagnosisFix: tenant.diagnosis.fix,
-              diagnosisDetail: tenant.diagnosis.detail,
-            }
-          : {}),
-      })),
-    );
-    const queued = planned.filter((tenant) => tenant.status === 'queued');
+    const { queued } = planned;
     await enqueueTenants(runtime, runId, queued);
     if (queued.length === 0) await runs.finalizeRun(runId, nowIso);
     runtime.log(
       'info',
-      `run ${runId} started: ${queued.length} queued, ${planned.length - queued.length} not swept`,
+      `run ${runId} started: ${queued.length} queued, ${planned.skipped + planned.invalid} not swept`,
     );
     return {
       runId,
       queued: queued.length,
-      skipped: planned.filter((tenant) => tenant.status === 'skipped').length,
-      invalid: planned.filter((tenant) => tenant.status === 'invalid').length,
+      skipped: planned.skipped,
+      invalid: planned.invalid,
       ...(closedStuckRun ? { closedStuckRun } : {}),
     };
   } catch (error) {
@@ -128,31 +109,33 @@ async function refuseUnregistered(runtime: FleetRuntime, tenantIds: string[]): P
  * What the run does with each registry row: queue it, skip it (excluded, or its circuit is open on a
  * scheduled run) or report it (a row that is not a tenant). `wanted`: only these tenants.
  */
-async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefined): Promise<PlannedTenant[]> {
+async function* planTenants(
+  runtime: FleetRuntime,
+  wanted: Set<string> | undefined,
+): AsyncGenerator<PlannedTenant> {
   const { registry, config } = runtime;
-  const planned: PlannedTenant[] = [];
   const context = { cloud: config.cloud, appClientId: config.appClientId };
   for await (const row of registry.list()) {
     if (isInvalidRow(row)) {
       if (wanted) continue;
-      planned.push({
+      yield {
         tenantId: `invalid_${row.rowKey}`.slice(0, 200),
         displayName: row.rowKey,
         status: 'invalid',
         diagnosis: diagnosisFor('InvalidRegistryRow', context, row.problem),
-      });
+      };
       continue;
     }
     if (wanted && !wanted.has(row.tenantId)) continue;
     const tenantContext = { ...context, tenantId: row.tenantId };
     if (!row.enabled) {
-      planned.push({
+      yield {
         ...identity(row),
         status: 'skipped',
         diagnosis: diagnosisFor('TenantExcluded', tenantContext, row.exclusion?.reason ?? ''),
-      });
+      };
     } else if (registry.isCircuitOpen(row) && !wanted) {
-      planned.push({
+      yield {
         ...identity(row),
         status: 'skipped',
         diagnosis: diagnosisFor(
@@ -160,23 +143,95 @@ async function planTenants(runtime: FleetRuntime, wanted: Set<string> | undefine
           tenantContext,
           `${row.consecutiveFailures} failures in a row; last: ${row.lastError?.code ?? 'unknown'}`,
         ),
-      });
+      };
     } else {
-      planned.push({ ...identity(row), status: 'queued' });
+      yield { ...identity(row), status: 'queued' };
     }
   }
-  return planned;
 }
 
-/** One sweep message per queued tenant, a few sent at once. */
-async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: PlannedTenant[]): Promise<void> {
+/** A queued tenant as the fan-out keeps it until its message is sent: its id and its row's ETag. */
+interface QueuedTenant {
+  tenantId: string;
+  etag?: string;
+}
+
+/** Tenant rows written per transaction (they share the run's partition). */
+const PLANNED_BATCH = 100;
+
+/**
+ * Writes the run's tenant rows as the registry is read, a transaction per 100, so the fan-out holds a
+ * page of the registry and a batch of rows, not the registry. The queued tenants' ids and ETags are
+ * kept for their messages, which are sent only once every row exists: a worker that finished early
+ * must not find the run drained while rows are still to be written.
+ */
+async function recordPlannedTenants(
+  runtime: FleetRuntime,
+  runId: string,
+  nowIso: string,
+  planned: AsyncIterable<PlannedTenant>,
+  wanted: Set<string> | undefined,
+): Promise<{ queued: QueuedTenant[]; skipped: number; invalid: number; found: Set<string> }> {
+  // `found`: the wanted tenants the registry had (on-demand runs only, a short list).
+  const result = { queued: [] as QueuedTenant[], skipped: 0, invalid: 0, found: new Set<string>() };
+  let batch: PlannedTenant[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const rows = batch;
+    batch = [];
+    const etags = await runtime.runs.addTenants(
+      runId,
+      rows.map((tenant) => runTenantRow(tenant, nowIso)),
+    );
+    for (const tenant of rows) {
+      if (tenant.status !== 'queued') continue;
+      const etag = etags.get(tenant.tenantId);
+      result.queued.push({ tenantId: tenant.tenantId, ...(etag ? { etag } : {}) });
+    }
+  };
+  for await (const tenant of planned) {
+    if (tenant.status === 'skipped') result.skipped++;
+    if (tenant.status === 'invalid') result.invalid++;
+    if (wanted?.has(tenant.tenantId)) result.found.add(tenant.tenantId);
+    batch.push(tenant);
+    if (batch.length >= PLANNED_BATCH) await flush();
+  }
+  await flush();
+  return result;
+}
+
+/** The run's first row of a tenant: queued, or already final (skipped, invalid) with its diagnosis. */
+function runTenantRow(tenant: PlannedTenant, nowIso: string) {
+  return {
+    tenantId: tenant.tenantId,
+    displayName: tenant.displayName,
+    status: tenant.status,
+    ...(tenant.status !== 'queued' ? { endedAt: nowIso } : {}),
+    ...(tenant.diagnosis
+      ? {
+          diagnosisCode: tenant.diagnosis.code,
+          diagnosisMeaning: tenant.diagnosis.meaning,
+          diagnosisFix: tenant.diagnosis.fix,
+          diagnosisDetail: tenant.diagnosis.detail,
+        }
+      : {}),
+  };
+}
+
+/**
+ * One sweep message per queued tenant (with its run row's ETag), a few sent at once: a fixed number of
+ * senders take the next tenant in turn, so nothing is allocated per tenant up front.
+ */
+async function enqueueTenants(runtime: FleetRuntime, runId: string, queued: QueuedTenant[]): Promise<void> {
   const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
-  const limit = pLimit(ENQUEUE_CONCURRENCY);
-  await Promise.all(
-    queued.map((tenant) =>
-      limit(() => queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId: tenant.tenantId }))),
-    ),
-  );
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    while (next < queued.length) {
+      const { tenantId, etag } = queued[next++]!;
+      await queue.sendMessage(encodeSweepMessage({ v: 1, runId, tenantId, ...(etag ? { etag } : {}) }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ENQUEUE_CONCURRENCY, queued.length) }, sender));
 }
 
 function identity(row: TenantRecord): { tenantId: string; displayName: string } {
@@ -231,6 +286,29 @@ export async function processTenantMessage(
     runtime.log('warn', 'dropped a sweep message that is not a sweep message (v, runId, tenantId)');
     return 'invalid-message';
   }
+  inProgress.set(message.runId, (inProgress.get(message.runId) ?? 0) + 1);
+  try {
+    return await processTenant(runtime, message, delivery);
+  } finally {
+    const left = (inProgress.get(message.runId) ?? 1) - 1;
+    if (left > 0) inProgress.set(message.runId, left);
+    else inProgress.delete(message.runId);
+  }
+}
+
+/**
+ * Tenant messages of each run that this process is working on. A worker that finishes while another
+ * message of its run is still being worked on here leaves the drained check to that one (it finishes
+ * later and checks then, or fails and its redelivery does): the last of a run's messages in a process
+ * checks, instead of one query per tenant (docs/performance.md).
+ */
+const inProgress = new Map<string, number>();
+
+async function processTenant(
+  runtime: FleetRuntime,
+  message: SweepMessage,
+  delivery: { dequeueCount: number },
+): Promise<ProcessOutcome> {
   const { runId, tenantId } = message;
   const { config } = runtime;
   const job: TenantJob = {
@@ -240,19 +318,15 @@ export async function processTenantMessage(
     delivery: delivery.dequeueCount,
     context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
   };
-  const claim = await runtime.runs.beginTenant(
-    runId,
-    tenantId,
-    delivery.dequeueCount,
-    runtime.now().toISOString(),
-  );
+  const claim = await claimTenant(runtime, message, delivery.dequeueCount);
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
+    await closeRunIfLast(runtime, runId);
     return 'duplicate';
   }
   const tenant = await registeredTenant(job, claim);
   if (!tenant) {
-    await closeRunIfDrained(runtime, runId);
+    await closeRunIfLast(runtime, runId);
     return 'skipped';
   }
   let outcome: ProcessOutcome;
@@ -262,8 +336,24 @@ export async function processTenantMessage(
   } catch (caught) {
     outcome = await recordFailure(job, claim, tenant, caught);
   }
-  await closeRunIfDrained(runtime, runId);
+  await closeRunIfLast(runtime, runId);
   return outcome;
+}
+
+/**
+ * The worker's claim on the tenant's run row. A first delivery that carries the row's ETag from the
+ * run's start takes it without a request: the row is written once, with the result, against that ETag
+ * (a row changed since fails that write and is read again). A redelivery reads the row and moves it
+ * to `running` (attempt n), or finds it finished.
+ */
+async function claimTenant(
+  runtime: FleetRuntime,
+  message: SweepMessage,
+  dequeueCount: number,
+): Promise<TenantClaim | undefined> {
+  const now = runtime.now().toISOString();
+  if (dequeueCount <= 1 && message.etag) return { etag: message.etag, startedAt: now, attempt: 1 };
+  return runtime.runs.beginTenant(message.runId, message.tenantId, dequeueCount, now);
 }
 
 /** One delivery of one tenant's message: what the steps below share. */
@@ -401,6 +491,11 @@ async function reconcileFinishedTenant(
       if (!(error instanceof NotFoundError)) throw error;
     });
   }
+}
+
+/** Closes the run if this is the last of its messages this process works on and the run is drained. */
+async function closeRunIfLast(runtime: FleetRuntime, runId: string): Promise<void> {
+  if ((inProgress.get(runId) ?? 0) > 1) return;
   await closeRunIfDrained(runtime, runId);
 }
 

@@ -35,6 +35,10 @@ export function verificationChanges(verified: boolean, now: string, diagnosis?: 
 /**
  * A tenant's outcome in a run. Idempotent per run: undefined when the row already says this outcome
  * of this run, and a run's failure is counted once however often it is reported.
+ *
+ * A healthy tenant that stays healthy (succeeded again, verified, no failures counted) changes nothing:
+ * its row keeps the sweep that made it healthy (`lastSweep`) and is not written, which saves every
+ * sweep a registry write per tenant (docs/performance.md). The run's tenant rows record every sweep.
  */
 export function sweepOutcomeChanges(
   current: TenantRecord,
@@ -46,6 +50,7 @@ export function sweepOutcomeChanges(
   onboardingGraceMinutes?: number,
 ): RowChanges | undefined {
   if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
+  if (staysHealthy(current, status)) return undefined;
   const alreadyCounted = current.lastSweep?.runId === runId;
   // A tenant not yet verified, registered within the grace period, failing as propagation does
   // (platform/propagation.ts): the failure is recorded but does not count towards the breaker.
@@ -69,4 +74,14 @@ export function sweepOutcomeChanges(
       : {}),
     updatedAt: now,
   };
+}
+
+/** A succeeded sweep of a tenant whose row already says it is healthy: nothing to record. */
+function staysHealthy(current: TenantRecord, status: SweepOutcomeStatus): boolean {
+  return (
+    status === 'succeeded' &&
+    current.lastSweep?.status === 'succeeded' &&
+    current.consecutiveFailures === 0 &&
+    current.onboardingState === 'verified'
+  );
 }

@@ -31,6 +31,7 @@ import { classifySubscriptions, tenantMovedTo } from './subscription-states.js';
 import { emptyCounts, type TenantRunCounts } from './runs.js';
 import type { FleetRuntime } from '../runtime.js';
 import { SnapshotWriter, snapshotBlobName } from '../storage/snapshot.js';
+import { TableBatchWriter } from '../storage/table-batch.js';
 
 /** A failure the product diagnosed itself (no exception from a service behind it). */
 export class DiagnosedError extends Error {
@@ -65,6 +66,8 @@ interface TenantSweep {
   armOptions: ArmOptions;
   tables: InventoryTables;
   markers: TenantMarkers;
+  /** The baseline records of the tenant's subscriptions: one transaction in its change partition. */
+  baselines: TableBatchWriter;
   /** Warnings found so far (subscriptions not visible or refused, storage accounts refused). */
   warnings: TenantWarning[];
   /** Table requests of the subscriptions' syncs (for the benchmark). */
@@ -102,9 +105,11 @@ export async function sweepTenant(
   };
   try {
     const current = new Set([...inScope.map((subscription) => subscription.subscriptionId), ...kept]);
-    await recordSubscriptionsBeforeSync(sweep, known, current);
+    const snapshotNamed = await recordSubscriptionsBeforeSync(sweep, known, current, snapshot);
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
+    await sweep.baselines.flush(); // before the counts: a redelivery counts from the change rows
+    sweep.tableRequests += sweep.baselines.stats.requests;
     const counts = await countInventory(sweep, synced, current, options.redelivered === true);
     const storageSummary = await syncStorage(sweep, synced, known, current);
     Object.assign(counts, storageSummary.counts);
@@ -120,12 +125,17 @@ export async function sweepTenant(
         blobBytes: storageSummary.counts.blobBytes,
       },
     );
-    const finished = snapshot ? await snapshot.finish() : undefined;
+    const snapshotBlob = snapshot
+      ? await finishSnapshot(sweep, snapshot, known, {
+          changed: changedInventory(sweep.tenant, counts, options.redelivered === true),
+          named: snapshotNamed,
+        })
+      : undefined;
     return {
       counts,
       warnings: sweep.warnings,
       tableRequests: sweep.tableRequests,
-      ...(finished ? { snapshotBlob: finished.blobName } : {}),
+      ...(snapshotBlob ? { snapshotBlob } : {}),
     };
   } catch (error) {
     snapshot?.abort();
@@ -151,6 +161,7 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
     armOptions: { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
     tables,
     markers: new TenantMarkers(tables.inventory),
+    baselines: new TableBatchWriter(tables.changes),
     warnings: [],
     tableRequests: 0,
   };
@@ -204,14 +215,55 @@ function subscriptionsInScope(
   return { inScope, kept };
 }
 
-/** The snapshot blob of this tenant and run, when snapshots are on. */
+/**
+ * The snapshot blob of this tenant and run, when snapshots are on: held until the sweep knows whether
+ * the inventory changed (finishSnapshot).
+ */
 function openSnapshot(sweep: TenantSweep): SnapshotWriter | undefined {
   const { config, storage } = sweep.runtime;
   if (!config.sweep.snapshots) return undefined;
   return new SnapshotWriter(
     storage.container(config.names.snapshotsContainer),
     snapshotBlobName(sweep.tenantId, sweep.runId),
+    { deferred: true },
   );
+}
+
+/**
+ * True when the run found changes (or, after a redelivery, may have: the counts are the run's), and
+ * when no sweep of the tenant has finished well yet: its marker may then name a snapshot that was
+ * never written (recordSubscriptionsBeforeSync).
+ */
+function changedInventory(tenant: TenantRecord, counts: TenantRunCounts, redelivered: boolean): boolean {
+  const finishedBefore = tenant.lastSweep?.status === 'succeeded' || tenant.lastSweep?.status === 'partial';
+  return (
+    !finishedBefore || redelivered || counts.baselined + counts.added + counts.removed + counts.modified > 0
+  );
+}
+
+/**
+ * A tenant whose inventory changed gets this run's snapshot, and its marker points at it (after the
+ * blob is written). One that did not change points its run at the snapshot it already has: the same
+ * inventory, no blob written and nothing compressed (docs/performance.md). The blob name the run
+ * row gets either way.
+ */
+async function finishSnapshot(
+  sweep: TenantSweep,
+  snapshot: SnapshotWriter,
+  known: TenantMarker,
+  state: {
+    changed: boolean;
+    /** The marker already names this run's snapshot (written before the sync). */
+    named: boolean;
+  },
+): Promise<string> {
+  if (!state.changed && known.snapshotBlob && !snapshot.uploading) {
+    snapshot.discard();
+    return known.snapshotBlob;
+  }
+  const finished = await snapshot.finish();
+  if (!state.named) await sweep.markers.recordSnapshot(sweep.tenantId, finished.blobName);
+  return finished.blobName;
 }
 
 /**
@@ -222,11 +274,20 @@ async function recordSubscriptionsBeforeSync(
   sweep: TenantSweep,
   known: TenantMarker,
   current: Set<string>,
-): Promise<void> {
+  snapshot: SnapshotWriter | undefined,
+): Promise<boolean> {
   const knownAndCurrent = new Set([...known.subscriptionIds, ...current]);
-  if (!known.stored || knownAndCurrent.size !== known.subscriptionIds.length) {
-    await sweep.markers.recordSubscriptions(sweep.tenantId, knownAndCurrent, known.storageAccounts);
-  }
+  if (known.stored && knownAndCurrent.size === known.subscriptionIds.length) return false;
+  // A tenant without a snapshot yet (its first sweep) names this run's in the same write, saving one
+  // later: until a sweep of it has finished, the next one writes a snapshot anyway (changedInventory).
+  const snapshotBlob = snapshot && !known.snapshotBlob ? snapshot.blobName : undefined;
+  await sweep.markers.recordSubscriptions(
+    sweep.tenantId,
+    knownAndCurrent,
+    known.storageAccounts,
+    snapshotBlob,
+  );
+  return snapshotBlob !== undefined;
 }
 
 /**
@@ -243,7 +304,7 @@ async function syncSubscriptions(
     inScope.map((subscription) =>
       limit(async (): Promise<SubscriptionSyncResult | undefined> => {
         // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
-        const sync = new SubscriptionSync(sweep.tables);
+        const sync = new SubscriptionSync(sweep.tables, sweep.baselines);
         try {
           const client = resourceClient(sweep.credential, subscription.subscriptionId, sweep.armOptions);
           return await sync.syncSubscription(

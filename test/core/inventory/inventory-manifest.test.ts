@@ -9,7 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InventoryItem } from '../../../src/core/platform/arm.js';
+import {
+  contentDigest,
+  contentHash,
+  inventoryPartition,
+  SUBSCRIPTION_MARKER,
+} from '../../../src/core/inventory/inventory.js';
 import { SubscriptionSync } from '../../../src/core/inventory/subscription-sync.js';
+import { TableBatchWriter } from '../../../src/core/storage/table-batch.js';
 import {
   contentHashWords,
   HashManifest,
@@ -34,6 +41,20 @@ describe('manifest encoding', () => {
       expect(manifest.sameContent(index, i, i + 1)).toBe(true);
     });
     expect(manifest.indexOf(...rowKeyHash('not-there'))).toBe(-1);
+  });
+
+  it("takes a resource's content hash and its manifest words from one digest, as stored before", () => {
+    const items = [
+      resource(1),
+      resource(2, { tags: { b: '1', B: '2', a: '3' }, sku: { name: 'Standard_LRS', tier: 'Standard' } }),
+    ];
+    for (const item of items) {
+      const digest = contentDigest(item);
+      expect(digest.hash).toBe(contentHash(item));
+      expect(digest.hash).toHaveLength(32);
+      expect(digest.words).toEqual(contentHashWords(contentHash(item)));
+    }
+    expect(contentDigest(items[0]!).hash).not.toBe(contentDigest(items[1]!).hash);
   });
 
   it('round-trips through 64 KiB binary chunks and refuses chunks that do not match', () => {
@@ -204,6 +225,53 @@ describe('a first sweep is a baseline', () => {
     const result = await scope.syncBaseline(runId, scope.items);
     expect(result).toMatchObject({ baselined: 0, added: 10, removed: 0, modified: 0 });
     expect((await changesOf(runId)).map((change) => change.changeType)).toEqual(Array(10).fill('added'));
+  });
+});
+
+describe("a tenant's baseline records written together", () => {
+  const deferredSubscription = newSubscription();
+  const items = Array.from({ length: 30 }, (_, i) => resource(i, {}, deferredSubscription));
+  const syncWith = (runId: string, writer: TableBatchWriter) =>
+    new SubscriptionSync(tables, writer).syncSubscription(
+      { tenantId, runId, now: new Date().toISOString() },
+      deferredSubscription,
+      stream(items),
+    );
+  const baselineOf = async (runId: string) =>
+    (await changesOf(runId)).filter(
+      (change) =>
+        change.changeType === 'baseline' && change.subscriptionId === deferredSubscription.subscriptionId,
+    );
+
+  it("leaves the record to the tenant's writer, and writes it again on a redelivery of a run that died before it", async () => {
+    // The sweep dies after the subscription's rows and final marker, before the tenant's writer is flushed.
+    const lost = new TableBatchWriter(tables.changes);
+    expect(await syncWith('run-d1', lost)).toMatchObject({ items: 30, baselined: 30 });
+    expect(await baselineOf('run-d1')).toHaveLength(0);
+    const written = await tables.inventory.getEntity<Record<string, unknown>>(
+      inventoryPartition(tenantId, deferredSubscription.subscriptionId),
+      SUBSCRIPTION_MARKER,
+    );
+    expect(written.baselineRunId).toBe('run-d1');
+
+    // The redelivery finds the baseline finished (nothing rewritten) and records it once more.
+    const again = new TableBatchWriter(tables.changes);
+    expect(await syncWith('run-d1', again)).toMatchObject({ items: 30, added: 0, modified: 0 });
+    await again.flush();
+    const records = await baselineOf('run-d1');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ items: 30 });
+
+    // The next run records no baseline, and its marker no longer names one.
+    const next = new TableBatchWriter(tables.changes);
+    await syncWith('run-d2', next);
+    await next.flush();
+    expect(await baselineOf('run-d2')).toHaveLength(0);
+    const after = await tables.inventory.getEntity<Record<string, unknown>>(
+      inventoryPartition(tenantId, deferredSubscription.subscriptionId),
+      SUBSCRIPTION_MARKER,
+    );
+    expect(after.baselineRunId).toBeUndefined();
   });
 });
 

@@ -38,4 +38,34 @@ describe('snapshot writer', () => {
     expect(await writer.finish()).toMatchObject({ lines: 0 });
     expect(await readBack('tenant-b/run-1.ndjson.gz')).toBe('');
   });
+
+  it('holds a deferred snapshot: written whole on finish, nothing written when discarded', async () => {
+    const records = Array.from({ length: 3000 }, (_, i) => ({ id: `/subscriptions/s/resource-${i}`, i }));
+    const kept = new SnapshotWriter(container, 'tenant-c/run-1.ndjson.gz', { deferred: true });
+    for (const record of records) await kept.write(record);
+    expect(kept.uploading).toBe(false);
+    expect(await kept.finish()).toMatchObject({ lines: 3000 });
+    const lines = (await readBack('tenant-c/run-1.ndjson.gz')).trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual(records);
+
+    const dropped = new SnapshotWriter(container, 'tenant-c/run-2.ndjson.gz', { deferred: true });
+    for (const record of records) await dropped.write(record);
+    dropped.discard();
+    expect(await container.getBlockBlobClient('tenant-c/run-2.ndjson.gz').exists()).toBe(false);
+  });
+
+  it('starts uploading a deferred snapshot that outgrows what it may hold', async () => {
+    // Random content does not compress: a few MiB of it outgrow the writer's memory.
+    const { randomBytes } = await import('node:crypto');
+    const writer = new SnapshotWriter(container, 'tenant-d/run-1.ndjson.gz', { deferred: true });
+    const records = Array.from({ length: 12_000 }, (_, i) => ({
+      i,
+      noise: randomBytes(600).toString('base64'),
+    }));
+    for (const record of records) await writer.write(record);
+    expect(writer.uploading).toBe(true);
+    expect(await writer.finish()).toMatchObject({ lines: 12_000 });
+    const lines = (await readBack('tenant-d/run-1.ndjson.gz')).trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual(records);
+  });
 });

@@ -52,6 +52,28 @@ describe('a refused transaction', () => {
   });
 });
 
+describe("a transaction's ETags", () => {
+  it('gives each operation the ETag its row was stored with, in order, when asked (a delete none)', async () => {
+    const partitionKey = randomUUID();
+    await table.upsertEntity({ partitionKey, rowKey: 'old', name: 'x' }, 'Replace');
+    const etags = await submitBatch(
+      table,
+      [
+        ['upsert', { partitionKey, rowKey: 'a', name: 'x' }],
+        ['delete', { partitionKey, rowKey: 'old' }],
+        ['upsert', { partitionKey, rowKey: 'b', name: 'y' }],
+      ],
+      { etags: true },
+    );
+    expect(etags).toEqual([
+      (await table.getEntity(partitionKey, 'a')).etag,
+      '',
+      (await table.getEntity(partitionKey, 'b')).etag,
+    ]);
+    expect(await submitBatch(table, [['upsert', { partitionKey, rowKey: 'c', name: 'z' }]])).toEqual([]);
+  });
+});
+
 /** One operation of a changeset, parsed: header names lower-cased, blank lines and boundaries gone. */
 interface Part {
   partHeaders: Record<string, string>;

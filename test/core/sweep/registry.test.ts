@@ -135,6 +135,26 @@ describe('tenant registry', () => {
     });
   });
 
+  it('writes nothing for a healthy tenant that stays healthy, and again once its health changes', async () => {
+    const { tenantId } = await registry.add({ tenantId: randomUUID(), displayName: 'Contoso' }, 'alice');
+    await registry.recordSweepOutcome(tenantId, 'run-1', 'succeeded');
+    const healthy = await registry.get(tenantId);
+    expect(healthy).toMatchObject({ onboardingState: 'verified', lastSweep: { runId: 'run-1' } });
+    await registry.recordSweepOutcome(tenantId, 'run-2', 'succeeded', undefined, healthy);
+    const unchanged = await registry.get(tenantId);
+    expect(unchanged.etag).toBe(healthy.etag);
+    expect(unchanged.lastSweep).toMatchObject({ runId: 'run-1', status: 'succeeded' });
+    // A partial or failed sweep is recorded, and so is the success that follows it.
+    await registry.recordSweepOutcome(tenantId, 'run-3', 'partial', undefined, unchanged);
+    expect((await registry.get(tenantId)).lastSweep).toMatchObject({ runId: 'run-3', status: 'partial' });
+    await registry.recordSweepOutcome(tenantId, 'run-4', 'failed');
+    await registry.recordSweepOutcome(tenantId, 'run-5', 'succeeded');
+    expect(await registry.get(tenantId)).toMatchObject({
+      consecutiveFailures: 0,
+      lastSweep: { runId: 'run-5', status: 'succeeded' },
+    });
+  });
+
   it('resolves concurrent outcome writes with ETag retries, losing none', async () => {
     const { tenantId } = await registry.add({ tenantId: randomUUID(), displayName: 'Tailspin' }, 'alice');
     await Promise.all(

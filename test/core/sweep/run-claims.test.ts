@@ -46,6 +46,36 @@ describe('tenant claims', () => {
     });
   });
 
+  it("finishes a first delivery against the ETag the run's start wrote, without a claim write", async () => {
+    const runId = newRunId(new Date());
+    const tenantIds = Array.from({ length: 150 }, () => randomUUID());
+    const etags = await runs.addTenants(
+      runId,
+      tenantIds.map((tenantId) => ({ tenantId, displayName: 'Litware', status: 'queued' as const })),
+    );
+    // Two transactions (100 + 50 rows), every row's ETag returned, each the row's as stored.
+    expect(etags.size).toBe(150);
+    const [first, last] = [tenantIds[0]!, tenantIds[149]!];
+    expect(etags.get(first)).toBe((await runs.getTenant(runId, first))!.etag);
+    expect(etags.get(last)).toBe((await runs.getTenant(runId, last))!.etag);
+    const claim = { etag: etags.get(first)!, startedAt: '2026-11-23T10:00:00.000Z', attempt: 1 };
+    expect(
+      await runs.finishTenant(runId, first, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z' }, claim),
+    ).toBe(true);
+    expect(await runs.getTenant(runId, first)).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      startedAt: '2026-11-23T10:00:00.000Z',
+      durationMs: 1000,
+    });
+    // The same message delivered again, after the result: its ETag is stale, the row is read, and the
+    // finished result stands.
+    expect(
+      await runs.finishTenant(runId, first, 'failed', { endedAt: '2026-11-23T10:00:09.000Z' }, claim),
+    ).toBe(false);
+    expect((await runs.getTenant(runId, first))!.status).toBe('succeeded');
+  });
+
   it('refuses a second claim once the tenant is finished', async () => {
     const { runId, tenantId } = await queuedTenant();
     const claim = await runs.beginTenant(runId, tenantId, 1, new Date().toISOString());

@@ -28,6 +28,7 @@ import {
 import { sandboxFleetConfig } from '../../../dev/sandbox-fleet.js';
 import { createRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { encodeSweepMessage } from '../../../src/core/sweep/sweep-message.js';
+import { snapshotBlobName } from '../../../src/core/storage/snapshot.js';
 import { processTenantMessage, recordPoisonMessage } from '../../../src/core/sweep/sweep.js';
 import type { TenantRunRecord } from '../../../src/core/sweep/runs.js';
 import { SUBSCRIPTION_MARKER } from '../../../src/core/inventory/inventory.js';
@@ -294,6 +295,17 @@ describe('a sweep over the demo world', () => {
       removed: 0,
       modified: 0,
     });
+
+    // Litware changed and has this run's snapshot; unchanged Fabrikam points at the one it had, and
+    // no blob was written for it.
+    const snapshots = runtime.storage.container(runtime.config.names.snapshotsContainer);
+    expect(row.snapshotBlob).toBe(snapshotBlobName(litware, secondRun));
+    expect(await snapshots.getBlobClient(row.snapshotBlob!).exists()).toBe(true);
+    const fabrikam = byName('Fabrikam');
+    const unchanged = (await tenantsOf(secondRun)).get(fabrikam)!;
+    expect(unchanged.snapshotBlob).toBe(snapshotBlobName(fabrikam, firstRun));
+    expect(await snapshots.getBlobClient(unchanged.snapshotBlob!).exists()).toBe(true);
+    expect(await snapshots.getBlobClient(snapshotBlobName(fabrikam, secondRun)).exists()).toBe(false);
   });
 
   it('ignores a redelivered message of a finished tenant: nothing counted or written twice', async () => {
