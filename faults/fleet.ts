@@ -294,7 +294,8 @@ export async function fleetPhase(
     await registerWorld(fleet);
     // Misconfigured customers in the same faulted world (misconfigure.ts), the others healthy.
     const staged = stageMisconfigurations(fleet.sandbox.store);
-    const excluded = new Set(staged.failing);
+    // Tenants failing as a whole, and the subscription Disabled from the start, leave no rows.
+    const excluded = new Set([...staged.failing, staged.disabledSubscriptionId]);
     const inventoried = [...staged.expectations.values()].filter((expected) => expected.status !== 'failed');
     figures.tenantsExpected = inventoried.length;
     fleet.sandbox.setArmSettings({ faults: ARM_FAULTS });

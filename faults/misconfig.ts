@@ -47,7 +47,9 @@ export async function misconfigPhase(
   const fleet = await startPhaseFleet(
     world,
     options.connectionString,
-    { TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD: '2' },
+    // The tenants are registered just now: without this, their failures would fall in the onboarding
+    // grace (propagation) and never open the circuit this phase checks.
+    { TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD: '2', TENANT_FLEET_ONBOARDING_GRACE_MINUTES: '0' },
     { tokenFaults: { rate: 0.1, random: seeded(options.seed + 2) } },
   );
   try {
@@ -70,6 +72,7 @@ export async function misconfigPhase(
     const { rows: movedRows } = staged.moveSubscription();
     const second = await sweep(fleet);
     check(figures, 'sweep 2', second, expectations);
+    staged.settleMove();
     const moverAfter = second.get(mover);
     if (moverAfter?.subscriptions !== 1 || moverAfter.removed !== movedRows)
       figures.failures.push(

@@ -34,6 +34,10 @@ export interface Misconfiguration {
   receiver: string;
   /** Moves the mover's second subscription to the receiver (its role assignments do not follow). */
   moveSubscription(): { subscriptionId: string; rows: number };
+  /** After the sweep that retired the moved subscription, the mover is healthy again. */
+  settleMove(): void;
+  /** The subscription staged Disabled from the start (never swept, so it has no rows). */
+  disabledSubscriptionId: string;
   /** The account scope of a tenant's first storage account. */
   accountScope(tenantId: string): string;
 }
@@ -83,18 +87,26 @@ export function stageMisconfigurations(store: WorldStore): Misconfiguration {
   });
   accountOf(firewall).networkDefaultAction = 'Deny';
   expect(firewall, { label: 'storage firewall', status: 'partial', code: 'AuthorizationFailure' });
-  subsOf(disabled)[0]!.state = 'Disabled';
-  expect(disabled, { label: 'disabled subscription', status: 'succeeded' });
+  const disabledSubscription = subsOf(disabled)[0]!;
+  disabledSubscription.state = 'Disabled';
+  // Reported, never swept: its rows are kept as last seen, and it had none (subscription-states.ts).
+  expect(disabled, { label: 'disabled subscription', status: 'partial', code: 'SubscriptionDisabled' });
 
   return {
     expectations,
     failing: [noSp, deleted, spDisabled, noReader].map((id) => id.toLowerCase()),
     mover: mover.toLowerCase(),
+    disabledSubscriptionId: disabledSubscription.subscriptionId,
     receiver: receiver.toLowerCase(),
     accountScope,
+    settleMove() {
+      expectations.set(mover.toLowerCase(), { label: `healthy ${mover}`, status: 'succeeded' });
+    },
     moveSubscription() {
       const moved = subsOf(mover)[1]!;
       moved.tenantId = receiver;
+      // The next sweep of the old tenant retires it and says where it went (a warning: partial).
+      expect(mover, { label: 'subscription moved away', status: 'partial', code: 'SubscriptionMoved' });
       return {
         subscriptionId: moved.subscriptionId,
         rows: store.resourceGroups(moved.subscriptionId).length + store.resourceCount(moved.subscriptionId),

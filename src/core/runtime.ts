@@ -55,6 +55,7 @@ export function createRuntime(config: FleetConfig, options: RuntimeOptions = {})
     }),
     registry: new TenantRegistry(storage.table(config.names.tenantsTable), {
       circuitBreakerThreshold: config.sweep.circuitBreakerThreshold,
+      onboardingGraceMinutes: config.sweep.onboardingGraceMinutes,
       defaultCloud: config.cloud.name,
       now,
     }),

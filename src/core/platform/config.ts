@@ -35,6 +35,11 @@ export interface SweepSettings {
   subscriptionConcurrency: number;
   storageAccountConcurrency: number;
   circuitBreakerThreshold: number;
+  /**
+   * Minutes after a tenant's registration in which failures that look like Entra/RBAC propagation
+   * (AADSTS700016, AuthorizationFailed, ...) do not count towards its circuit breaker; 0 turns it off.
+   */
+  onboardingGraceMinutes: number;
   runTimeoutMs: number;
   armMaxRetries: number;
   snapshots: boolean;
@@ -126,6 +131,7 @@ const envSchema = z.object({
   TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: intSetting(4, 1, 64),
   TENANT_FLEET_STORAGE_CONCURRENCY: intSetting(4, 1, 64),
   TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD: intSetting(3, 1, 1000),
+  TENANT_FLEET_ONBOARDING_GRACE_MINUTES: intSetting(30, 0, 24 * 60),
   TENANT_FLEET_RUN_TIMEOUT_MINUTES: intSetting(120, 1, 7 * 24 * 60),
   TENANT_FLEET_ARM_MAX_RETRIES: intSetting(8, 0, 20),
   TENANT_FLEET_SNAPSHOTS: z.enum(['true', 'false']).default('true'),
@@ -201,6 +207,7 @@ export function loadConfig(
       subscriptionConcurrency: settings.TENANT_FLEET_SUBSCRIPTION_CONCURRENCY,
       storageAccountConcurrency: settings.TENANT_FLEET_STORAGE_CONCURRENCY,
       circuitBreakerThreshold: settings.TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD,
+      onboardingGraceMinutes: settings.TENANT_FLEET_ONBOARDING_GRACE_MINUTES,
       runTimeoutMs: settings.TENANT_FLEET_RUN_TIMEOUT_MINUTES * 60_000,
       armMaxRetries: settings.TENANT_FLEET_ARM_MAX_RETRIES,
       snapshots: settings.TENANT_FLEET_SNAPSHOTS === 'true',
