@@ -316,7 +316,7 @@ export async function fleetPhase(
 
     // Drift in every fourth tenant's first subscription, then a second sweep under the same faults.
     // A subscription moves to another tenant (its rows leave the first tenant: removed changes).
-    const moved = staged.moveSubscription();
+    const moved = staged.moveSubscription({ killable: true });
     excluded.add(moved.subscriptionId);
     let expectedChanges = moved.rows;
     fleet.sandbox.store.world.subscriptions
