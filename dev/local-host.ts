@@ -12,7 +12,7 @@ import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import { z } from 'zod';
 import type { FleetRuntime } from '../src/core/runtime.js';
 import { setRuntime } from '../src/core/runtime.js';
-import { NotFoundError, ensureError, redact } from '../src/core/platform/errors.js';
+import { NotFoundError, ensureError, errorCodeOf, redact } from '../src/core/platform/errors.js';
 import { TERMINAL_TENANT_STATUSES } from '../src/core/sweep/runs.js';
 import { encodeSweepMessage } from '../src/core/sweep/sweep-message.js';
 
@@ -98,7 +98,12 @@ export async function withoutTestModeWarning<T>(load: () => Promise<T>): Promise
 export interface MessageEvent {
   queue: 'sweep' | 'poison';
   dequeueCount: number;
-  outcome: 'completed' | 'retry' | 'poisoned';
+  /**
+   * `abandoned`: the function ran but the queue could not be told (storage unreachable, the message
+   * gone): the message reappears when its lease runs out, as with the Functions host, and its
+   * redelivery is handled idempotently.
+   */
+  outcome: 'completed' | 'retry' | 'poisoned' | 'abandoned';
   message: unknown;
   error?: string;
 }
@@ -166,6 +171,13 @@ class MessageLease {
   }
 }
 
+/** A storage failure as the service named it (`QueueNotFound: ...`), not the SDK's bare status. */
+function storageError(error: unknown): string {
+  const code = errorCodeOf(error);
+  const message = redact(ensureError(error).message);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
 function decode(messageText: string): unknown {
   const text = Buffer.from(messageText, 'base64').toString('utf8');
   try {
@@ -220,9 +232,15 @@ export class LocalFunctionsHost {
       timeoutMs = 30 * 60_000,
       signal,
       graceMs = 10_000,
+      outageMs = 60_000,
     }: {
       pollMs?: number;
       timeoutMs?: number;
+      /**
+       * How long storage may stay unreachable (receives and `done()` failing) before the drain gives
+       * up: the host keeps polling through a storage restart, but a local run must not hang silently.
+       */
+      outageMs?: number;
       /** Stop receiving (serve mode's Ctrl-C); what is in flight gets `graceMs`, then is handed back. */
       signal?: AbortSignal;
       graceMs?: number;
@@ -231,46 +249,84 @@ export class LocalFunctionsHost {
     const deadline = Date.now() + timeoutMs;
     const inFlight = new Set<Promise<void>>();
     const held = new Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>();
-    const { batchSize, newBatchThreshold } = this.options.semantics;
+    const { batchSize } = this.options.semantics;
     // Ctrl-C must not wait for a slow tenant to finish before stopping to receive.
     const aborted = new Promise<void>((resolve) =>
       signal?.addEventListener('abort', () => resolve(), { once: true }),
     );
+    let outageSince: number | undefined;
+    const pollAgain = async (error: unknown): Promise<void> => {
+      outageSince ??= Date.now();
+      if (Date.now() - outageSince > outageMs)
+        throw new Error(
+          `storage has been unreachable for ${Math.round(outageMs / 1000)} s: ${storageError(error)}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    };
     for (;;) {
       if (signal?.aborted) return this.stopDraining(held, graceMs);
       if (Date.now() > deadline) throw new Error(`the local host gave up after ${timeoutMs} ms`);
-      let received = 0;
-      if (inFlight.size <= newBatchThreshold) {
-        for (const [queue, kind] of [
-          [this.sweepQueue, 'sweep'],
-          [this.poisonQueue, 'poison'],
-        ] as const) {
-          const wanted = Math.min(32, batchSize - inFlight.size);
-          if (wanted <= 0) break;
-          // A short lease renewed while the message is processed (MessageLease), as the host does.
-          const response = await queue.receiveMessages({
-            numberOfMessages: wanted,
-            visibilityTimeout: this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-          });
-          for (const item of response.receivedMessageItems) {
-            received++;
-            const task = this.process(queue, kind, item).finally(() => {
-              inFlight.delete(task);
-              held.delete(task);
-            });
-            inFlight.add(task);
-            held.set(task, { queue, item });
-          }
-        }
+      let received: number;
+      try {
+        received = await this.receiveInto(inFlight, held);
+        outageSince = undefined;
+      } catch (error) {
+        await pollAgain(error);
+        continue;
       }
       if (received === 0) {
         if (inFlight.size > 0) await Promise.race([...inFlight, aborted]);
-        else if (await done()) return;
-        else await new Promise((resolve) => setTimeout(resolve, signal?.aborted ? 0 : pollMs));
+        else {
+          let finished: boolean;
+          try {
+            finished = await done();
+          } catch (error) {
+            await pollAgain(error);
+            continue;
+          }
+          if (finished) return;
+          await new Promise((resolve) => setTimeout(resolve, signal?.aborted ? 0 : pollMs));
+        }
       } else if (inFlight.size >= batchSize) {
         await Promise.race([...inFlight, aborted]);
       }
     }
+  }
+
+  /**
+   * Receives what the batch has room for from each queue and starts processing it; returns how many
+   * messages it received. Processing never rejects (process settles every outcome).
+   */
+  private async receiveInto(
+    inFlight: Set<Promise<void>>,
+    held: Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>,
+  ): Promise<number> {
+    const { batchSize, newBatchThreshold } = this.options.semantics;
+    let received = 0;
+    if (inFlight.size <= newBatchThreshold) {
+      for (const [queue, kind] of [
+        [this.sweepQueue, 'sweep'],
+        [this.poisonQueue, 'poison'],
+      ] as const) {
+        const wanted = Math.min(32, batchSize - inFlight.size);
+        if (wanted <= 0) break;
+        // A short lease renewed while the message is processed (MessageLease), as the host does.
+        const response = await queue.receiveMessages({
+          numberOfMessages: wanted,
+          visibilityTimeout: this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+        });
+        for (const item of response.receivedMessageItems) {
+          received++;
+          const task = this.process(queue, kind, item).finally(() => {
+            inFlight.delete(task);
+            held.delete(task);
+          });
+          inFlight.add(task);
+          held.set(task, { queue, item });
+        }
+      }
+    }
+    return received;
   }
 
   /**
@@ -314,43 +370,47 @@ export class LocalFunctionsHost {
       insertionTime: item.insertedOn?.toISOString(),
     };
     const lease = new MessageLease(queue, item, this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+    let failure: string | undefined;
     try {
       if (kind === 'sweep')
         await this.options.handlers.sweepWorker(message, this.context('sweepWorker', metadata));
       else await this.options.handlers.sweepPoison(message, this.context('sweepPoison', metadata));
-      await queue.deleteMessage(item.messageId, await lease.settle());
-      this.options.onMessage?.({
-        queue: kind,
-        dequeueCount: item.dequeueCount,
-        outcome: 'completed',
-        message,
-      });
     } catch (caught) {
-      const error = redact(ensureError(caught).message);
-      const popReceipt = await lease.settle();
-      if (kind === 'sweep' && item.dequeueCount >= this.options.semantics.maxDequeueCount) {
-        // The host's poison handling: copy to <queue>-poison, then remove the original.
-        await this.poisonQueue.sendMessage(item.messageText);
-        await queue.deleteMessage(item.messageId, popReceipt);
-        this.options.onMessage?.({
-          queue: kind,
-          dequeueCount: item.dequeueCount,
-          outcome: 'poisoned',
-          message,
-          error,
-        });
-        return;
-      }
-      const delay = this.options.retryDelaySeconds ?? this.options.semantics.visibilityTimeoutSeconds;
-      await queue.updateMessage(item.messageId, popReceipt, item.messageText, delay);
-      this.options.onMessage?.({
-        queue: kind,
-        dequeueCount: item.dequeueCount,
-        outcome: 'retry',
-        message,
-        error,
-      });
+      failure = redact(ensureError(caught).message);
     }
+    const popReceipt = await lease.settle();
+    const event = { queue: kind, dequeueCount: item.dequeueCount, message };
+    try {
+      const outcome = await this.settleMessage(queue, kind, item, popReceipt, failure);
+      this.options.onMessage?.({ ...event, outcome, ...(failure ? { error: failure } : {}) });
+    } catch (caught) {
+      // Never a rejected task: one message the queue could not settle must not stop the others.
+      const error = storageError(caught);
+      this.options.onMessage?.({ ...event, outcome: 'abandoned', error: failure ?? error });
+    }
+  }
+
+  /** Deletes, retries or poisons a processed message, as the host does with the function's result. */
+  private async settleMessage(
+    queue: QueueClient,
+    kind: 'sweep' | 'poison',
+    item: DequeuedMessageItem,
+    popReceipt: string,
+    failure: string | undefined,
+  ): Promise<MessageEvent['outcome']> {
+    if (failure === undefined) {
+      await queue.deleteMessage(item.messageId, popReceipt);
+      return 'completed';
+    }
+    if (kind === 'sweep' && item.dequeueCount >= this.options.semantics.maxDequeueCount) {
+      // The host's poison handling: copy to <queue>-poison, then remove the original.
+      await this.poisonQueue.sendMessage(item.messageText);
+      await queue.deleteMessage(item.messageId, popReceipt);
+      return 'poisoned';
+    }
+    const delay = this.options.retryDelaySeconds ?? this.options.semantics.visibilityTimeoutSeconds;
+    await queue.updateMessage(item.messageId, popReceipt, item.messageText, delay);
+    return 'retry';
   }
 }
 

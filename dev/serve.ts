@@ -52,6 +52,8 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
       if (event.outcome === 'completed' && event.queue === 'sweep') log(`  tenant ${tenantId} swept`);
       else if (event.outcome === 'retry') log(`  tenant ${tenantId}: retry (delivery ${event.dequeueCount})`);
       else if (event.outcome === 'poisoned') log(`  tenant ${tenantId}: moved to the poison queue`);
+      else if (event.outcome === 'abandoned')
+        log(`  tenant ${tenantId}: the queue was unreachable; the message comes back when its lease ends`);
     },
   });
 

@@ -130,6 +130,8 @@ async function main(): Promise<number> {
             console.log(`  retrying a tenant (delivery ${event.dequeueCount}): ${event.error ?? ''}`);
           if (event.outcome === 'poisoned')
             console.log(`  a tenant message went to the poison queue: ${event.error ?? ''}`);
+          if (event.outcome === 'abandoned')
+            console.log(`  the queue was unreachable (${event.error ?? ''}); the tenant comes back shortly`);
           return;
         }
         done++;

@@ -98,12 +98,23 @@ async function sweepUnderFaults(
     changesTable: fleet.runtime.config.names.changesTable,
     runsTable: fleet.runtime.config.names.runsTable,
   });
+  const respawns: Array<Promise<void>> = [];
+  let closing = false;
   const spawnOne = async (): Promise<void> => {
     const child = await startWorker(fleet, gate, run.runId, () => completed++, errors);
     workers.add(child);
-    child.once('exit', () => workers.delete(child));
+    child.once('exit', (code, signal) => {
+      workers.delete(child);
+      // The suite kills with SIGKILL; a worker that exits with an error by itself is a defect.
+      // It is reported, and replaced as the Functions host would, so that the run can still close.
+      if (signal === null && code !== 0 && !closing) {
+        figures.failures.push(
+          `fleet: a worker crashed (exit code ${code}): ${errors.slice(-3).join(' ').slice(-600)}`,
+        );
+        respawns.push(spawnOne());
+      }
+    });
   };
-  const respawns: Array<Promise<void>> = [];
   gate.onKill = () => {
     figures.workersKilled++;
     respawns.push(spawnOne());
@@ -146,6 +157,7 @@ async function sweepUnderFaults(
       if (status !== 'running') break;
     }
   } finally {
+    closing = true;
     await Promise.allSettled(respawns);
     for (const child of workers) child.kill('SIGKILL');
     await gate.close();

@@ -238,7 +238,10 @@ function identity(row: TenantRecord): { tenantId: string; displayName: string } 
   return { tenantId: row.tenantId, displayName: row.displayName };
 }
 
-/** Closes the run holding the lock if it has run longer than the timeout. Returns its id if closed. */
+/**
+ * Closes the run holding the lock if every tenant of it has finished, or if it has run longer than the
+ * timeout. Returns its id if closed.
+ */
 async function closeStuckRun(runtime: FleetRuntime, now: Date): Promise<string | undefined> {
   const holder = await runtime.runs.lockHolder();
   if (!holder) return undefined;
@@ -253,6 +256,16 @@ async function closeStuckRun(runtime: FleetRuntime, now: Date): Promise<string |
   if (run.status !== 'running') {
     await runtime.runs.releaseLock(run.runId);
     return undefined;
+  }
+  // Every tenant finished, but the worker whose turn it was to close the run died first and nothing
+  // is left to redeliver: close it now rather than refuse new runs until the run timeout.
+  if (await runtime.runs.isRunDrained(run.runId)) {
+    const closed = await runtime.runs.finalizeRun(run.runId, now.toISOString());
+    runtime.log(
+      'warn',
+      `run ${run.runId} had every tenant finished but was still open; closed as ${closed.status}`,
+    );
+    return run.runId;
   }
   const age = now.getTime() - Date.parse(run.startedAt);
   if (age <= runtime.config.sweep.runTimeoutMs) {

@@ -226,6 +226,26 @@ describe('sweep under faults', () => {
     expect((await runtime.runs.getRun(second.runId)).totals).toMatchObject({ succeeded: 3 });
   });
 
+  it('closes a run left open with every tenant finished when the next run starts, not at the timeout', async () => {
+    const { runtime } = await fleet({ TENANT_FLEET_RUN_TIMEOUT_MINUTES: '60' });
+    const first = await startSweep(runtime, { trigger: 'timer' });
+    // Each tenant finished, but the worker that would have closed the run was killed before it did.
+    for (const tenantId of facts.customerTenantIds)
+      await runtime.runs.finishTenant(first.runId, tenantId, 'succeeded', {
+        endedAt: runtime.now().toISOString(),
+      });
+    expect((await runtime.runs.getRun(first.runId)).status).toBe('running');
+
+    const second = await startSweep(runtime, { trigger: 'timer' });
+    expect(second.closedStuckRun).toBe(first.runId);
+    expect(second.queued).toBe(3);
+    expect(await runtime.runs.getRun(first.runId)).toMatchObject({
+      status: 'completed',
+      totals: { tenants: 3, succeeded: 3, abandoned: 0 },
+    });
+    expect((await runtime.runs.lockHolder())?.runId).toBe(second.runId);
+  });
+
   it('reports a malformed registry row and still sweeps the others', async () => {
     const { runtime, host } = await fleet();
     await runtime.storage.table(runtime.config.names.tenantsTable).upsertEntity({
