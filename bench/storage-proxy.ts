@@ -93,6 +93,19 @@ export function keysOfPath(path: string): { partitionKey: string; rowKey: string
     : undefined;
 }
 
+/** An entity's keys in a JSON request body (an insert's), if it has both. */
+export function keysOfBody(body: Buffer | undefined): { partitionKey: string; rowKey: string } | undefined {
+  if (!body || body.length === 0) return undefined;
+  try {
+    const entity = JSON.parse(body.toString('utf8')) as { PartitionKey?: unknown; RowKey?: unknown };
+    return typeof entity.PartitionKey === 'string' && typeof entity.RowKey === 'string'
+      ? { partitionKey: entity.PartitionKey, rowKey: entity.RowKey }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The table a Table-service path names (`/account/inventory(PartitionKey=...)` -> `inventory`). */
 export function tableOfPath(path: string): { table: string; entity: 'query' | 'entity' | 'collection' } {
   const [, , segment = ''] = path.split('?')[0]!.split('/');
@@ -272,7 +285,8 @@ export class StorageProxy {
       return { table: first ?? '', rows: targets.length };
     }
     const counts = this.tableCounts(table);
-    const keys = keysOfPath(path);
+    // An insert (POST to the table) names its keys in its body, not its path.
+    const keys = keysOfPath(path) ?? (method === 'POST' ? keysOfBody(body) : undefined);
     const marker = keys?.rowKey === TENANT_MARKER_ROW ? this.counts.tenantMarkers : undefined;
     counts.requests++;
     if (marker) marker.requests++;

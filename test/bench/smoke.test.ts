@@ -192,6 +192,21 @@ describe('npm run bench on a tiny world', () => {
     // Tenant markers: read by each tenant's sweep, written by its first.
     expect(main.first.bookkeeping.tenantMarkerRequests).toBe(2 + 2);
     expect(main.repeat.bookkeeping.tenantMarkerRequests).toBe(2);
+    // Every table request is an inventory request or bookkeeping: the bookkeeping is exactly the
+    // requests of the tables that hold no inventory, and the tenant markers.
+    for (const sweep of [main.first, main.repeat]) {
+      const { tenants, runs, runTenants, aggregates } = sweep.tables;
+      expect(sweep.bookkeeping.requests).toBe(
+        tenants.requests +
+          runs.requests +
+          runTenants.requests +
+          aggregates.requests +
+          sweep.bookkeeping.tenantMarkerRequests,
+      );
+    }
+    // The console's aggregate row: written by each tenant's sweep.
+    expect(main.first.tables.aggregates.singleWrites).toBe(2);
+    expect(main.repeat.tables.aggregates.singleWrites).toBe(2);
     expect(report.bookkeepingRequestsPerTenant).toBe(
       Math.max(main.first.bookkeeping.perTenant, main.repeat.bookkeeping.perTenant),
     );
