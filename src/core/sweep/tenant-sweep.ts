@@ -395,17 +395,21 @@ async function syncSubscriptions(
   inScope: VisibleSubscription[],
 ): Promise<SubscriptionSyncResult[]> {
   const limit = pLimit(sweep.runtime.config.sweep.subscriptionConcurrency);
+  // One client for all of them (its requests name the subscription): one pipeline and one token.
+  const client =
+    inScope.length > 0
+      ? resourceClient(sweep.credential, inScope[0]!.subscriptionId, sweep.armOptions)
+      : undefined;
   const results = await Promise.all(
     inScope.map((subscription) =>
       limit(async (): Promise<SubscriptionSyncResult | undefined> => {
         // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
         const sync = new SubscriptionSync(sweep.tables, sweep.baselines);
         try {
-          const client = resourceClient(sweep.credential, subscription.subscriptionId, sweep.armOptions);
           return await sync.syncSubscription(
             syncContext,
             subscription,
-            listInventoryItems(client, subscription.subscriptionId),
+            listInventoryItems(client!, subscription.subscriptionId),
           );
         } catch (error) {
           const diagnosis = diagnose(error, sweep.context);
