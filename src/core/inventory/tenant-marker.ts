@@ -27,6 +27,16 @@ export interface TenantMarker {
   storageAccounts?: KnownStorageAccounts;
   /** The tenant's latest snapshot blob (a sweep that changed nothing points its run at it). */
   snapshotBlob?: string;
+  /**
+   * The display name the tenant's aggregate row carries; absent until a sweep wrote one (a sweep that
+   * changed nothing leaves an aggregate of the same name alone, tenant-sweep.ts).
+   */
+  aggregateName?: string;
+}
+
+/** What a tenant without a marker row has: no subscription with an inventory, no account with rows. */
+export function noMarker(): TenantMarker {
+  return { subscriptionIds: [], stored: false, storageAccounts: {} };
 }
 
 /**
@@ -72,14 +82,19 @@ export class TenantMarkers {
    * an unreadable marker is rebuilt from its subscriptions' marker rows (a query over its partitions).
    */
   async read(tenantId: string): Promise<TenantMarker> {
-    let marker: { subscriptions?: string; storageAccounts?: string; snapshotBlob?: string };
+    let marker: {
+      subscriptions?: string;
+      storageAccounts?: string;
+      snapshotBlob?: string;
+      aggregateName?: string;
+    };
     try {
       marker = await this.inventory.getEntity(tenantId, TENANT_MARKER);
     } catch (error) {
       if (!hasStatus(error, 404)) throw error;
       // No marker: no subscription has an inventory, and (the marker names accounts before their rows
       // are written) no account has rows.
-      return { subscriptionIds: [], stored: false, storageAccounts: {} };
+      return noMarker();
     }
     const storageAccounts = readMarkerList(markerLists.storageAccounts, marker.storageAccounts);
     const withAccounts = {
@@ -87,6 +102,7 @@ export class TenantMarkers {
       ...(typeof marker.snapshotBlob === 'string' && marker.snapshotBlob
         ? { snapshotBlob: marker.snapshotBlob }
         : {}),
+      ...(typeof marker.aggregateName === 'string' ? { aggregateName: marker.aggregateName } : {}),
     };
     const subscriptionIds = readMarkerList(markerLists.subscriptions, marker.subscriptions);
     if (subscriptionIds) return { subscriptionIds, stored: true, ...withAccounts };
@@ -116,6 +132,44 @@ export class TenantMarkers {
   }
 
   /**
+   * Creates a tenant's marker row for its first sweep, which then needs no read of it: the given
+   * subscriptions, no storage account, this run's snapshot and the aggregate's name. False, writing
+   * nothing, when the tenant has a marker already (it is then read, and recordSubscriptions merges).
+   */
+  async create(
+    tenantId: string,
+    subscriptionIds: Iterable<string>,
+    snapshotBlob: string | undefined,
+    aggregateName: string,
+  ): Promise<boolean> {
+    const properties = markerProperties({
+      subscriptions: [...subscriptionIds].sort(),
+      storageAccounts: {},
+      snapshotBlob,
+    });
+    try {
+      await this.inventory.createEntity({
+        partitionKey: tenantId,
+        rowKey: TENANT_MARKER,
+        ...properties,
+        aggregateName,
+      });
+      return true;
+    } catch (error) {
+      if (hasStatus(error, 409)) return false;
+      throw error;
+    }
+  }
+
+  /** Records the display name the tenant's aggregate row now carries (after that row is written). */
+  async recordAggregateName(tenantId: string, aggregateName: string): Promise<void> {
+    await this.inventory.upsertEntity(
+      { partitionKey: tenantId, rowKey: TENANT_MARKER, aggregateName },
+      'Merge',
+    );
+  }
+
+  /**
    * Records which storage accounts of a tenant may have rows in the storage table, and their
    * subscriptions; the same rule: before new accounts' rows are written, after accounts were retired.
    */
@@ -140,18 +194,27 @@ export class TenantMarkers {
       snapshotBlob?: string | undefined;
     },
   ): Promise<void> {
-    const properties: Record<string, string> = {};
-    if (lists.snapshotBlob) properties.snapshotBlob = lists.snapshotBlob;
-    if (lists.subscriptions) properties.subscriptions = markerList(lists.subscriptions);
-    if (lists.storageAccounts) {
-      const sorted = Object.entries(lists.storageAccounts).sort(([a], [b]) => a.localeCompare(b));
-      properties.storageAccounts = markerList(Object.fromEntries(sorted));
-    }
     await this.inventory.upsertEntity(
-      { partitionKey: tenantId, rowKey: TENANT_MARKER, ...properties },
+      { partitionKey: tenantId, rowKey: TENANT_MARKER, ...markerProperties(lists) },
       'Merge',
     );
   }
+}
+
+/** A marker's lists as stored properties (the absent ones left out, so a Merge keeps them). */
+function markerProperties(lists: {
+  subscriptions?: string[];
+  storageAccounts?: KnownStorageAccounts | undefined;
+  snapshotBlob?: string | undefined;
+}): Record<string, string> {
+  const properties: Record<string, string> = {};
+  if (lists.snapshotBlob) properties.snapshotBlob = lists.snapshotBlob;
+  if (lists.subscriptions) properties.subscriptions = markerList(lists.subscriptions);
+  if (lists.storageAccounts) {
+    const sorted = Object.entries(lists.storageAccounts).sort(([a], [b]) => a.localeCompare(b));
+    properties.storageAccounts = markerList(Object.fromEntries(sorted));
+  }
+  return properties;
 }
 
 /** Subscriptions of the tenant that have an inventory (their marker rows: a query over its partitions). */

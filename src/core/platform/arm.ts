@@ -6,7 +6,12 @@
  * without Retry-After a backoff the SDK's policy then honours.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import type { HttpClient } from '@azure/core-rest-pipeline';
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  RestError,
+  type HttpClient,
+} from '@azure/core-rest-pipeline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { resourceGroupOf } from './arm-casing.js';
@@ -46,6 +51,7 @@ export interface VisibleSubscription {
 }
 
 function clientOptions(options: ArmOptions) {
+  const shared = sharedPipelineOptionsFor(options.cloud);
   return {
     endpoint: options.cloud.armEndpoint,
     // The SDK derives its scope from the endpoint; pin it so the sandbox gets the ARM audience.
@@ -54,10 +60,13 @@ function clientOptions(options: ArmOptions) {
     additionalPolicies: [
       { policy: armPacingPolicy(options.pacer ?? sharedArmPacer), position: 'perRetry' as const },
     ],
-    ...sharedPipelineOptionsFor(options.cloud),
-    ...(options.httpClient ? { httpClient: options.httpClient } : {}),
+    ...shared,
+    httpClient: options.httpClient ?? shared.httpClient,
   };
 }
+
+/** What listInventoryItems needs of a client it did not build: ARM's endpoint and the HTTP client. */
+const readers = new WeakMap<ResourceManagementClient, { endpoint: string; httpClient: HttpClient }>();
 
 export function subscriptionClient(credential: TokenCredential, options: ArmOptions): SubscriptionClient {
   return new SubscriptionClient(credential, clientOptions(options));
@@ -68,7 +77,10 @@ export function resourceClient(
   subscriptionId: string,
   options: ArmOptions,
 ): ResourceManagementClient {
-  return new ResourceManagementClient(credential, subscriptionId, clientOptions(options));
+  const built = clientOptions(options);
+  const client = new ResourceManagementClient(credential, subscriptionId, built);
+  readers.set(client, { endpoint: built.endpoint.replace(/\/+$/, ''), httpClient: built.httpClient });
+  return client;
 }
 
 export async function* listVisibleSubscriptions(
@@ -106,54 +118,161 @@ async function* readAhead<T>(
   }
 }
 
+/** The api-version the SDK's resource and resource group lists use (@azure/arm-resources 8). */
+const RESOURCES_API_VERSION = '2025-04-01';
+
+/** A list page as ARM sends it. */
+interface ListPage {
+  value?: unknown;
+  nextLink?: unknown;
+}
+
+/** A list item as ARM sends it: only the fields the inventory keeps are read. */
+interface RawItem {
+  id?: unknown;
+  name?: unknown;
+  type?: unknown;
+  location?: unknown;
+  tags?: unknown;
+  sku?: Record<string, unknown> | null;
+  kind?: unknown;
+  managedBy?: unknown;
+  changedTime?: unknown;
+}
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' ? value : undefined;
+
+/** The SKU as the SDK's model has it (its six fields, in its order), so content hashes stay as they were. */
+function skuOf(sku: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: sku.name,
+    tier: sku.tier,
+    size: sku.size,
+    family: sku.family,
+    model: sku.model,
+    capacity: sku.capacity,
+  };
+}
+
+/**
+ * The pages of an ARM list, read through the client's own pipeline (its bearer authentication, retry
+ * and throttling policies and the pacing policy, as the SDK's pager sends them), each page's JSON parsed
+ * once and used as it is. The SDK's pager maps every item of a page into a model object first, the
+ * largest part of a list's CPU after the HTTP stack (docs/performance.md). `nextLink` is followed as
+ * ARM gives it (the api-version added if it lacks one, as the SDK does).
+ */
+async function* listPages(
+  client: ResourceManagementClient,
+  reader: { httpClient: HttpClient },
+  firstUrl: string,
+): AsyncGenerator<RawItem[]> {
+  let url: string | undefined = firstUrl;
+  while (url) {
+    const request = createPipelineRequest({
+      url,
+      method: 'GET',
+      headers: createHttpHeaders({ accept: 'application/json' }),
+    });
+    const response = await client.pipeline.sendRequest(reader.httpClient, request);
+    let body: ListPage | undefined;
+    try {
+      body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as ListPage) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (response.status !== 200) {
+      // As the SDK's pager throws it: its message, ARM's error code, the status, request and response.
+      const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+      throw new RestError(`Pagination failed with unexpected statusCode ${response.status}`, {
+        statusCode: response.status,
+        request,
+        response,
+        ...(typeof code === 'string' ? { code } : {}),
+      });
+    }
+    if (!body || !Array.isArray(body.value))
+      throw new RestError(
+        "Couldn't paginate response\n Body doesn't contain an array property with name: value",
+        {
+          statusCode: response.status,
+          request,
+          response,
+        },
+      );
+    yield body.value as RawItem[];
+    const next = typeof body.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
+    url =
+      next && !/[?&]api-version=/i.test(next)
+        ? `${next}${next.includes('?') ? '&' : '?'}api-version=${RESOURCES_API_VERSION}`
+        : next;
+  }
+}
+
 /**
  * Resource groups first, then resources: one stream of inventory items for a subscription. The two
  * lists are independent, so the first page of resources is requested together with the groups: a
- * subscription's critical path is its longer list, not the sum of both.
+ * subscription's critical path is its longer list, not the sum of both. Any client made by
+ * `resourceClient` reads any subscription (the URL names it); a tenant's sweep uses one for all.
  */
 export async function* listInventoryItems(
   client: ResourceManagementClient,
   subscriptionId: string,
 ): AsyncGenerator<InventoryItem> {
-  const groupPages = client.resourceGroups.list().byPage();
+  const reader = readers.get(client);
+  if (!reader) throw new Error('listInventoryItems needs a client made by resourceClient');
+  const base = `${reader.endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}`;
+  const groupPages = listPages(client, reader, `${base}/resourcegroups?api-version=${RESOURCES_API_VERSION}`);
   // changedTime says when a resource last changed in Azure; the row keeps it (not compared).
-  const resourcePages = client.resources.list({ expand: 'changedTime' }).byPage();
+  const resourcePages = listPages(
+    client,
+    reader,
+    `${base}/resources?api-version=${RESOURCES_API_VERSION}&%24expand=changedTime`,
+  );
   const firstResources = resourcePages.next();
   firstResources.catch(noop);
   // ARM upper-cases the group in some resources' ids (VMs, disks): rows name a group as it is named.
   const groupNames = new Map<string, string>();
   for await (const page of readAhead(groupPages)) {
     for (const group of page) {
-      if (!group.id || !group.name) continue;
-      groupNames.set(group.name.toLowerCase(), group.name);
+      const id = text(group.id);
+      const name = text(group.name);
+      if (!id || !name) continue;
+      groupNames.set(name.toLowerCase(), name);
+      const managedBy = text(group.managedBy);
       yield {
-        id: group.id,
-        name: group.name,
-        type: group.type ?? 'Microsoft.Resources/resourceGroups',
-        location: group.location ?? '',
-        resourceGroup: group.name,
+        id,
+        name,
+        type: text(group.type) ?? 'Microsoft.Resources/resourceGroups',
+        location: text(group.location) ?? '',
+        resourceGroup: name,
         subscriptionId,
-        tags: group.tags ?? {},
-        ...(group.managedBy ? { managedBy: group.managedBy } : {}),
+        tags: (group.tags as Record<string, string> | undefined) ?? {},
+        ...(managedBy ? { managedBy } : {}),
       };
     }
   }
   for await (const page of readAhead(resourcePages, firstResources)) {
     for (const resource of page) {
-      if (!resource.id || !resource.name || !resource.type) continue;
+      const id = text(resource.id);
+      const name = text(resource.name);
+      const type = text(resource.type);
+      if (!id || !name || !type) continue;
       const item: InventoryItem = {
-        id: resource.id,
-        name: resource.name,
-        type: resource.type,
-        location: resource.location ?? '',
-        resourceGroup: resourceGroupOf(resource.id, groupNames),
+        id,
+        name,
+        type,
+        location: text(resource.location) ?? '',
+        resourceGroup: resourceGroupOf(id, groupNames),
         subscriptionId,
-        tags: resource.tags ?? {},
+        tags: (resource.tags as Record<string, string> | undefined) ?? {},
       };
-      if (resource.sku) item.sku = { ...resource.sku };
-      if (resource.kind) item.kind = resource.kind;
-      if (resource.managedBy) item.managedBy = resource.managedBy;
-      if (resource.changedTime) item.changedTime = new Date(resource.changedTime).toISOString();
+      if (resource.sku && typeof resource.sku === 'object') item.sku = skuOf(resource.sku);
+      const kind = text(resource.kind);
+      if (kind) item.kind = kind;
+      const managedBy = text(resource.managedBy);
+      if (managedBy) item.managedBy = managedBy;
+      if (resource.changedTime) item.changedTime = new Date(resource.changedTime as string).toISOString();
       yield item;
     }
   }

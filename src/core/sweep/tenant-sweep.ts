@@ -22,7 +22,7 @@ import {
   type SyncContext,
 } from '../inventory/subscription-sync.js';
 import { countRunChanges } from '../inventory/run-changes.js';
-import { TenantMarkers, type TenantMarker } from '../inventory/tenant-marker.js';
+import { noMarker, TenantMarkers, type TenantMarker } from '../inventory/tenant-marker.js';
 import { syncTenantStorage } from '../inventory/storage-inventory.js';
 import { InventoryAggregate, writeTenantAggregate } from '../inventory/aggregates.js';
 import type { TenantRecord } from './registry.js';
@@ -85,12 +85,12 @@ export async function sweepTenant(
   } = {},
 ): Promise<TenantSweepResult> {
   const sweep = beginTenantSweep(runtime, tenant, runId);
-  // Which subscriptions had an inventory before: read while ARM lists the visible ones.
-  const knownRead = sweep.markers.read(sweep.tenantId);
-  knownRead.catch(() => undefined); // a failure surfaces at the await below
+  const redelivered = options.redelivered === true;
+  // Which subscriptions had an inventory before: read while ARM lists the visible ones, except on a
+  // tenant's first sweep, which creates its marker instead (establishMarker).
+  const knownRead = neverSwept(tenant, redelivered) ? undefined : sweep.markers.read(sweep.tenantId);
+  knownRead?.catch(() => undefined); // a failure surfaces at the await below
   const listed = await listSubscriptions(sweep);
-  const known = await knownRead;
-  const { inScope, kept } = subscriptionsInScope(sweep, listed, known);
   const snapshot = openSnapshot(sweep);
   // Counts for the fleet views (aggregates.ts), fed by the same per-item callback as the snapshot.
   const aggregate = new InventoryAggregate();
@@ -104,30 +104,39 @@ export async function sweepTenant(
     },
   };
   try {
-    const current = new Set([...inScope.map((subscription) => subscription.subscriptionId), ...kept]);
-    const snapshotNamed = await recordSubscriptionsBeforeSync(sweep, known, current, snapshot);
+    const { known, inScope, current, snapshotNamed } = await establishMarker(
+      sweep,
+      listed,
+      knownRead,
+      snapshot,
+    );
     const synced = await syncSubscriptions(sweep, syncContext, inScope);
     synced.push(...(await retireSubscriptions(sweep, syncContext, known, current)));
     await sweep.baselines.flush(); // before the counts: a redelivery counts from the change rows
     sweep.tableRequests += sweep.baselines.stats.requests;
-    const counts = await countInventory(sweep, synced, current, options.redelivered === true);
+    const counts = await countInventory(sweep, synced, current, redelivered);
     const storageSummary = await syncStorage(sweep, synced, known, current);
     Object.assign(counts, storageSummary.counts);
-    await writeTenantAggregate(
-      sweep.runtime.storage.table(sweep.runtime.config.names.aggregatesTable),
-      { tenantId: sweep.tenantId, displayName: sweep.tenant.displayName, runId, at: sweep.now },
-      aggregate,
-      {
-        accounts: storageSummary.counts.storageAccounts,
-        refused: storageSummary.counts.storageRefused,
-        publicContainers: storageSummary.publicContainers,
-        blobs: storageSummary.counts.blobs,
-        blobBytes: storageSummary.counts.blobBytes,
-      },
-    );
+    const changed = changedInventory(sweep.tenant, counts, redelivered);
+    if (aggregateMayDiffer(sweep, known, changed, storageSummary.counts)) {
+      await writeTenantAggregate(
+        sweep.runtime.storage.table(sweep.runtime.config.names.aggregatesTable),
+        { tenantId: sweep.tenantId, displayName: sweep.tenant.displayName, runId, at: sweep.now },
+        aggregate,
+        {
+          accounts: storageSummary.counts.storageAccounts,
+          refused: storageSummary.counts.storageRefused,
+          publicContainers: storageSummary.publicContainers,
+          blobs: storageSummary.counts.blobs,
+          blobBytes: storageSummary.counts.blobBytes,
+        },
+      );
+      if (known.aggregateName !== sweep.tenant.displayName)
+        await sweep.markers.recordAggregateName(sweep.tenantId, sweep.tenant.displayName);
+    }
     const snapshotBlob = snapshot
       ? await finishSnapshot(sweep, snapshot, known, {
-          changed: changedInventory(sweep.tenant, counts, options.redelivered === true),
+          changed,
           named: snapshotNamed,
         })
       : undefined;
@@ -165,6 +174,92 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
     warnings: [],
     tableRequests: 0,
   };
+}
+
+/**
+ * A tenant no sweep has recorded an outcome for, on its message's first delivery: as a rule it has no
+ * marker row yet (its first sweep writes it), so the sweep creates the marker instead of reading it.
+ */
+function neverSwept(tenant: TenantRecord, redelivered: boolean): boolean {
+  return tenant.lastSweep === undefined && !redelivered;
+}
+
+/**
+ * The tenant's marker before the sync, the subscriptions to sweep and those with an inventory now,
+ * with new subscriptions recorded in the marker (recordSubscriptionsBeforeSync). Without `knownRead`
+ * (a first sweep) the marker is created, one request instead of a read and a write; a marker found
+ * then (the tenant had one after all) is read, and the sweep goes on as any other.
+ */
+async function establishMarker(
+  sweep: TenantSweep,
+  listed: VisibleSubscription[],
+  knownRead: Promise<TenantMarker> | undefined,
+  snapshot: SnapshotWriter | undefined,
+): Promise<{
+  known: TenantMarker;
+  inScope: VisibleSubscription[];
+  current: Set<string>;
+  snapshotNamed: boolean;
+}> {
+  if (!knownRead) {
+    const known = noMarker();
+    const scope = scopeOrUndefined(sweep, listed, known);
+    if (scope) {
+      const current = new Set(scope.inScope.map((subscription) => subscription.subscriptionId));
+      if (await sweep.markers.create(sweep.tenantId, current, snapshot?.blobName, sweep.tenant.displayName))
+        return {
+          known: { ...known, aggregateName: sweep.tenant.displayName }, // created with it
+          inScope: scope.inScope,
+          current,
+          snapshotNamed: snapshot !== undefined,
+        };
+    }
+    sweep.warnings.length = 0; // found again below, against the marker read
+    knownRead = sweep.markers.read(sweep.tenantId);
+  }
+  const known = await knownRead;
+  const { inScope, kept } = subscriptionsInScope(sweep, listed, known);
+  const current = new Set([...inScope.map((subscription) => subscription.subscriptionId), ...kept]);
+  const snapshotNamed = await recordSubscriptionsBeforeSync(sweep, known, current, snapshot);
+  return { known, inScope, current, snapshotNamed };
+}
+
+/** subscriptionsInScope, or undefined where it fails the tenant (decided again against a marker read). */
+function scopeOrUndefined(
+  sweep: TenantSweep,
+  listed: VisibleSubscription[],
+  known: TenantMarker,
+): { inScope: VisibleSubscription[]; kept: string[] } | undefined {
+  try {
+    return subscriptionsInScope(sweep, listed, known);
+  } catch (error) {
+    if (error instanceof DiagnosedError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Whether the tenant's aggregate row may differ from what this sweep counted, so it must be written.
+ * It cannot when the inventory did not change since a sweep that succeeded without warnings (that
+ * sweep wrote the same counts: every subscription in scope was read whole), the tenant has no storage
+ * accounts (their blob counts change without an inventory change) and its name is the one the row
+ * carries. A repeat sweep that changed nothing then writes no aggregate (docs/performance.md).
+ */
+function aggregateMayDiffer(
+  sweep: TenantSweep,
+  known: TenantMarker,
+  changed: boolean,
+  storage: Pick<TenantRunCounts, 'storageAccounts' | 'storageRefused'>,
+): boolean {
+  const hadStorage = !known.storageAccounts || Object.keys(known.storageAccounts).length > 0;
+  return (
+    changed ||
+    sweep.tenant.lastSweep?.status !== 'succeeded' ||
+    sweep.warnings.length > 0 ||
+    hadStorage ||
+    storage.storageAccounts + storage.storageRefused > 0 ||
+    known.aggregateName !== sweep.tenant.displayName
+  );
 }
 
 /** The subscriptions ARM shows the tenant's identity, in every state (subscription-states.ts sorts them). */
@@ -300,17 +395,21 @@ async function syncSubscriptions(
   inScope: VisibleSubscription[],
 ): Promise<SubscriptionSyncResult[]> {
   const limit = pLimit(sweep.runtime.config.sweep.subscriptionConcurrency);
+  // One client for all of them (its requests name the subscription): one pipeline and one token.
+  const client =
+    inScope.length > 0
+      ? resourceClient(sweep.credential, inScope[0]!.subscriptionId, sweep.armOptions)
+      : undefined;
   const results = await Promise.all(
     inScope.map((subscription) =>
       limit(async (): Promise<SubscriptionSyncResult | undefined> => {
         // One sync (and so one pair of writers) per subscription: batches never mix partitions' order.
         const sync = new SubscriptionSync(sweep.tables, sweep.baselines);
         try {
-          const client = resourceClient(sweep.credential, subscription.subscriptionId, sweep.armOptions);
           return await sync.syncSubscription(
             syncContext,
             subscription,
-            listInventoryItems(client, subscription.subscriptionId),
+            listInventoryItems(client!, subscription.subscriptionId),
           );
         } catch (error) {
           const diagnosis = diagnose(error, sweep.context);

@@ -1,0 +1,142 @@
+/**
+ * The console's aggregate row of a tenant (src/core/inventory/aggregates.ts) is written when what a
+ * sweep counted may differ from it, and left alone by a sweep that changed nothing: it always says what
+ * the tenant's inventory holds. A tenant's first sweep creates its marker row without reading it, and
+ * one that finds a marker after all (the tenant was removed and registered again) goes on from it.
+ * Through the app's own timer, queue and worker handlers against the sandbox and Azurite.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateWorld, startSandbox, worldFacts, type Sandbox } from '../../../sandbox/index.js';
+import {
+  LocalFunctionsHost,
+  loadFunctionHandlers,
+  readQueueSemantics,
+  runScheduledSweep,
+} from '../../../dev/local-host.js';
+import { sandboxFleetConfig } from '../../../dev/sandbox-fleet.js';
+import { createRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
+import { readTenantAggregates } from '../../../src/core/inventory/aggregates.js';
+import { TenantMarkers } from '../../../src/core/inventory/tenant-marker.js';
+import type { TenantRunRecord } from '../../../src/core/sweep/runs.js';
+import { providerConnectionString, uniquePrefix } from '../../support/provider.js';
+
+const RESOURCES = 20;
+
+let sandbox: Sandbox;
+let runtime: FleetRuntime;
+let host: LocalFunctionsHost;
+let tenantIds: string[];
+
+async function aggregates() {
+  return readTenantAggregates(runtime.storage.table(runtime.config.names.aggregatesTable));
+}
+
+async function tenantsOf(runId: string): Promise<Map<string, TenantRunRecord>> {
+  const rows = new Map<string, TenantRunRecord>();
+  for await (const row of runtime.runs.listTenants(runId)) rows.set(row.tenantId, row);
+  return rows;
+}
+
+beforeAll(async () => {
+  const world = generateWorld({
+    seed: 15,
+    tenants: 2,
+    subscriptionsPerTenant: 1,
+    resourcesPerSubscription: RESOURCES,
+  });
+  sandbox = await startSandbox({ world });
+  tenantIds = worldFacts(world).customerTenantIds;
+  runtime = createRuntime(
+    sandboxFleetConfig(sandbox, {
+      providerConnectionString: providerConnectionString(),
+      prefix: uniquePrefix(),
+    }),
+  );
+  await runtime.storage.ensureResources();
+  for (const [index, tenantId] of tenantIds.entries())
+    await runtime.registry.add({ tenantId, displayName: `Tenant ${index}` }, 'test');
+  host = new LocalFunctionsHost({
+    runtime,
+    handlers: await loadFunctionHandlers(),
+    semantics: readQueueSemantics('host.json'),
+  });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+describe("a tenant's aggregate row", () => {
+  it('is written by the first sweep, kept by a sweep that changed nothing, rewritten after a rename or drift', async () => {
+    const [renamed, drifted] = tenantIds as [string, string];
+    const first = await runScheduledSweep(host, runtime);
+    const written = await aggregates();
+    for (const tenantId of tenantIds) {
+      expect(written.get(tenantId)).toMatchObject({ runId: first });
+      expect(written.get(tenantId)!.resources).toBeGreaterThan(0);
+    }
+
+    // Nothing changed: both rows stay as the first sweep wrote them, and both tenants succeeded.
+    const second = await runScheduledSweep(host, runtime);
+    expect([...(await tenantsOf(second)).values()].map((row) => row.status)).toEqual([
+      'succeeded',
+      'succeeded',
+    ]);
+    expect(await aggregates()).toEqual(written);
+
+    // A rename: the renamed tenant's row carries the new name; the other is left alone.
+    await runtime.registry.update(renamed, { displayName: 'Tenant renamed' }, 'test');
+    const third = await runScheduledSweep(host, runtime);
+    const afterRename = await aggregates();
+    expect(afterRename.get(renamed)).toMatchObject({
+      runId: third,
+      displayName: 'Tenant renamed',
+      resources: written.get(renamed)!.resources,
+    });
+    expect(afterRename.get(drifted)).toEqual(written.get(drifted));
+
+    // Drift: a resource added to the other tenant is counted in its row.
+    const subscription = sandbox.store.world.subscriptions.find((s) => s.tenantId === drifted)!;
+    const group = sandbox.store.resourceGroups(subscription.subscriptionId)[0]!;
+    sandbox.store.upsertResource({
+      subscriptionId: subscription.subscriptionId,
+      resourceGroup: group.name,
+      name: 'kv-aggregate-test',
+      type: 'Microsoft.KeyVault/vaults',
+      location: 'westeurope',
+    });
+    const fourth = await runScheduledSweep(host, runtime);
+    const afterDrift = await aggregates();
+    expect(afterDrift.get(drifted)).toMatchObject({
+      runId: fourth,
+      resources: written.get(drifted)!.resources + 1,
+    });
+    expect(afterDrift.get(drifted)!.byType['microsoft.keyvault/vaults']).toBe(
+      (written.get(drifted)!.byType['microsoft.keyvault/vaults'] ?? 0) + 1,
+    );
+    expect(afterDrift.get(renamed)).toEqual(afterRename.get(renamed));
+  });
+
+  it('a tenant registered again after removal finds its marker and goes on from its rows', async () => {
+    const tenantId = tenantIds[0]!;
+    const markers = new TenantMarkers(runtime.storage.table(runtime.config.names.inventoryTable));
+    const before = await markers.read(tenantId);
+    expect(before.subscriptionIds).toHaveLength(1);
+
+    await runtime.registry.remove(tenantId);
+    await runtime.registry.add({ tenantId, displayName: 'Tenant again' }, 'test');
+    const runId = await runScheduledSweep(host, runtime);
+    // Its rows are there from before: no baseline, nothing added, its marker's lists kept.
+    expect((await tenantsOf(runId)).get(tenantId)).toMatchObject({
+      status: 'succeeded',
+      baselined: 0,
+      added: 0,
+      removed: 0,
+    });
+    const after = await markers.read(tenantId);
+    expect(after.subscriptionIds).toEqual(before.subscriptionIds);
+    expect(after.storageAccounts).toEqual(before.storageAccounts);
+    expect(after.aggregateName).toBe('Tenant again');
+    expect((await aggregates()).get(tenantId)).toMatchObject({ runId, displayName: 'Tenant again' });
+  });
+});
