@@ -4,6 +4,7 @@
  * semantics (batchSize = the tenants one instance works on at once), exactly as `npm start` does.
  * Setup (tables, registering the tenants) is not timed; each `run` is one whole scheduled sweep.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueClient } from '@azure/storage-queue';
 import pLimit from 'p-limit';
@@ -25,6 +26,15 @@ import { HARNESS_HEADER } from './storage-proxy.js';
 import type { WorldShape } from './options.js';
 import { ROOT } from './sandbox-process.js';
 import { startRequestTrace, traceMark } from './trace.js';
+
+/** How long the bench lets one sweep run: the deployed functionTimeout (host.json, hh:mm:ss). */
+const RUN_TIMEOUT_MS = (() => {
+  const { functionTimeout } = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as {
+    functionTimeout: string;
+  };
+  const [hours, minutes, seconds] = functionTimeout.split(':').map(Number);
+  return ((hours! * 60 + minutes!) * 60 + seconds!) * 1000;
+})();
 
 export interface FleetInput {
   endpoints: SandboxEndpoints;
@@ -156,7 +166,12 @@ async function main(): Promise<void> {
     problems = [];
     messages.completed = messages.retried = messages.poisoned = 0;
     traceMark('sweep');
-    const { figures, value: runId } = await measurePhase(() => runScheduledSweep(host, harness), label);
+    // A run may take as long as one invocation may under the host (functionTimeout): the local host's
+    // default of 30 min cut the 1,000,000-resource tenant short on a loaded machine.
+    const { figures, value: runId } = await measurePhase(
+      () => runScheduledSweep(host, harness, { timeoutMs: RUN_TIMEOUT_MS }),
+      label,
+    );
     const run = await harness.runs.getRun(runId);
     return {
       ...figures,
