@@ -103,7 +103,7 @@ interface PreparedRequest {
   url: string;
   method: string;
   headers: Record<string, string>;
-  body: Buffer | string | undefined;
+  body: Buffer | undefined;
   /** The status the fleet's request was answered with. */
   status: number | undefined;
 }
@@ -123,9 +123,10 @@ function prepare(captured: CapturedRequest, ports: Record<Service, number>): Pre
     }
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  let body: Buffer | string | undefined = captured.body.length > 0 ? captured.body : undefined;
-  if (body && captured.service === 'table' && captured.path.includes('$batch'))
-    body = body.toString('utf8').replace(/^If-Match: .*$/gim, 'If-Match: *');
+  let body: Buffer | undefined = captured.body.length > 0 ? captured.body : undefined;
+  // Kept as buffers (outside the heap, whose limit is the fleet's): a first sweep's bodies are larger.
+  if (body && captured.service === 'table' && body.includes('If-Match:'))
+    body = Buffer.from(body.toString('utf8').replace(/^If-Match: .*$/gim, 'If-Match: *'), 'utf8');
   return {
     service: captured.service,
     url: `http://127.0.0.1:${ports[captured.service]}${captured.path}`,
