@@ -177,9 +177,10 @@ async function replay(
         const response = await senders[prepared.service](request);
         if (response.status >= 400 !== (prepared.status ?? 0) >= 400) {
           differing[prepared.service]++;
+          // BENCH_CPU_FLOOR_DEBUG=1 names them (for checking that the floor still sends what the fleet did).
           if (process.env.BENCH_CPU_FLOOR_DEBUG)
             process.stderr.write(
-              `refused ${response.status} ${prepared.method} ${prepared.url} ${(response.bodyAsText ?? '').slice(0, 200)}\n`,
+              `cpu floor: ${prepared.method} ${prepared.url} answered ${response.status}, the fleet's ${prepared.status ?? '-'}\n`,
             );
         }
         // The SDKs parse a Table answer's JSON (an entity, a query page, a transaction's is multipart).
