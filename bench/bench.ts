@@ -27,6 +27,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     await measureWorld(options.world, options.arm, {
       naive: options.naive,
       storageFloor: options.storageFloor,
+      cpuFloor: options.cpuFloor,
       log,
       label: 'default world',
       compiledDirectory,
@@ -46,6 +47,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
           await measureWorld(world, options.arm, {
             naive: false,
             storageFloor: false,
+            cpuFloor: false,
             log,
             label: `series x${multiplier}`,
             compiledDirectory,
@@ -79,6 +81,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
         {
           naive: false,
           storageFloor: false,
+          cpuFloor: false,
           log,
           label: `large tenant 1x${large.subscriptions}x${large.resources}`,
           compiledDirectory,
@@ -116,6 +119,10 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     firstSweepToStorageFloor: firstSweepToStorageFloor(main),
     fleetCpuUsPerResourceRepeat: main.repeat.cpuUsPerResource,
     fleetCpuUsPerResourceFirst: main.first.cpuUsPerResource,
+    cpuFloorUsPerResourceFirst: main.cpuFloor?.first.cpuUsPerResource ?? null,
+    cpuFloorUsPerResourceRepeat: main.cpuFloor?.repeat.cpuUsPerResource ?? null,
+    fleetCpuToFloorFirst: main.cpuFloor?.first.fleetCpuToFloor ?? null,
+    fleetCpuToFloorRepeat: main.cpuFloor?.repeat.fleetCpuToFloor ?? null,
     bookkeepingRequestsPerTenant: bookkeepingPerTenant(main),
     inventoryWritesToTransactionFloor: main.first.inventoryWritesToTransactionFloor,
     repeatSweepWritesPerSubscription: main.repeat.writesPerSubscription,

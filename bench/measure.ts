@@ -15,6 +15,7 @@ import type { ArmShape, WorldShape } from './options.js';
 import { cpuBetween, sampleProcess, type ProcessSample } from './processes.js';
 import { startSandboxProcess, type SandboxCounters, type SandboxProcess } from './sandbox-process.js';
 import { measureStorageFloor, type StorageFloor } from './storage-floor.js';
+import { measureCpuFloor, type CpuFloorMeasurement } from './cpu-floor.js';
 import { StorageProxy, type StorageCounts } from './storage-proxy.js';
 
 /** Prefix of the fleet's tables, queues and containers in the benchmark's Azurite. */
@@ -46,6 +47,8 @@ export interface WorldMeasurement {
   naive?: PhaseMeasurement<NaivePhaseResult>;
   /** Azurite alone replaying the first sweep's Table writes (storage-floor.ts); when asked for. */
   storageFloor?: StorageFloor;
+  /** The fleet's requests alone, sent again by a process of their own (cpu-floor.ts); when asked for. */
+  cpuFloor?: CpuFloorMeasurement;
   /** Peak RSS and total CPU of the helper processes at the end of the world's measurement. */
   processes: { azurite?: ProcessSample; sandbox?: ProcessSample };
 }
@@ -54,6 +57,8 @@ export interface MeasureOptions {
   naive: boolean;
   /** Record the first sweep's Table writes and replay them into a fresh Azurite (the storage floor). */
   storageFloor: boolean;
+  /** Capture the sweeps' storage requests and send them again with the ARM pages (the CPU floor). */
+  cpuFloor: boolean;
   /** Progress lines (stderr). */
   log: (line: string) => void;
   /** Distinguishes the tables of different worlds in logs. */
@@ -151,12 +156,37 @@ export async function measureWorld(
     // written against ETags of rows the fresh Azurite would not have).
     if (options.storageFloor)
       proxy.record(['inventory', 'changes'].map((table) => `${FLEET_PREFIX}${table}`));
+    if (options.cpuFloor) proxy.capture();
     const first = await phase(() => fleet.run('first'), sandbox, proxy, azuritePid, log);
     const firstWrites = proxy.takeRecording();
+    const firstRequests = proxy.takeCapture();
     log(`${label}: first sweep ${Math.round(first.result.wallMs)} ms; repeat sweep`);
+    if (options.cpuFloor) proxy.capture();
     const repeat = await phase(() => fleet.run('repeat'), sandbox, proxy, azuritePid, log);
+    const repeatRequests = proxy.takeCapture();
     log(`${label}: repeat sweep ${Math.round(repeat.result.wallMs)} ms`);
     await fleet.stop();
+
+    let cpuFloor: CpuFloorMeasurement | undefined;
+    if (options.cpuFloor) {
+      log(
+        `${label}: CPU floor (the sweeps' ${firstRequests.length} / ${repeatRequests.length} storage requests and their ARM pages, no product logic)`,
+      );
+      const shared = sandbox;
+      cpuFloor = await measureCpuFloor(
+        { first: firstRequests, repeat: repeatRequests },
+        {
+          endpoints: sandbox.endpoints,
+          world,
+          prefix: FLEET_PREFIX,
+          compiledDirectory: options.compiledDirectory,
+          phase: (run, floorProxy, pid) => phase(run, shared, floorProxy, pid, log),
+        },
+      );
+      log(
+        `${label}: CPU floor ${Math.round(cpuFloor.first.result.cpuMs)} / ${Math.round(cpuFloor.repeat.result.cpuMs)} ms of CPU`,
+      );
+    }
 
     // Right after the sweeps, before the naive loop fills Azurite further: the same conditions.
     let storageFloor: StorageFloor | undefined;
@@ -195,6 +225,7 @@ export async function measureWorld(
       fleet: { first, repeat },
       ...(naive ? { naive } : {}),
       ...(storageFloor ? { storageFloor } : {}),
+      ...(cpuFloor ? { cpuFloor } : {}),
       processes: {
         ...(azuritePid ? { azurite: sampleProcess(azuritePid) } : {}),
         sandbox: sampleProcess(sandbox.pid),

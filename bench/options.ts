@@ -26,6 +26,8 @@ export interface BenchOptions {
   naive: boolean;
   /** Replay the first sweep's Table writes into a fresh Azurite (storage-floor.ts), default world only. */
   storageFloor: boolean;
+  /** Send the sweeps' requests again with no product logic (cpu-floor.ts), default world only. */
+  cpuFloor: boolean;
   series: {
     enabled: boolean;
     /** Tenants of every series world (default: the fewest whose largest point reaches 1,000,000 resources). */
@@ -88,6 +90,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --large-tenant SxR      one tenant of S subscriptions x R resources (default ${DEFAULTS.largeTenant.subscriptions}x${DEFAULTS.largeTenant.resources} with the series, none: skip)
   --no-naive              skip the naive loop (no speedup figure)
   --no-floor              skip the storage floor (Azurite alone replaying the first sweep's Table writes)
+  --no-cpu-floor          skip the CPU floor (the sweeps' requests sent again by a process with no product logic)
   --quick                 ${QUICK.tenants} x ${QUICK.subscriptionsPerTenant} x ${QUICK.resourcesPerSubscription}, series ${QUICK.seriesTenants} tenants x${QUICK.multipliers.join(', x')} (well under a minute)
   --report-dir DIR        where bench.json and bench-series.svg go (default reports/)`;
 
@@ -139,6 +142,7 @@ const FLAGS = {
   'large-tenant': { type: 'string' },
   naive: { type: 'boolean', default: true },
   floor: { type: 'boolean', default: true },
+  'cpu-floor': { type: 'boolean', default: true },
   quick: { type: 'boolean' },
   'report-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -235,6 +239,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     },
     naive,
     storageFloor,
+    cpuFloor: flags['cpu-floor'],
     series: {
       enabled: series,
       tenants: seriesTenants ?? seriesTenantsFor(subscriptions, resources, largest),

@@ -56,6 +56,15 @@ export interface BenchReport {
   /** Fleet CPU per resource, microseconds, repeat and first sweep. */
   fleetCpuUsPerResourceRepeat: number;
   fleetCpuUsPerResourceFirst: number;
+  /**
+   * The CPU floor (null when not measured): the process CPU per resource that the sweep's requests
+   * alone cost (the same ARM pages, tokens and storage requests through the same SDK clients, no
+   * product logic), and the fleet's CPU over it.
+   */
+  cpuFloorUsPerResourceFirst: number | null;
+  cpuFloorUsPerResourceRepeat: number | null;
+  fleetCpuToFloorFirst: number | null;
+  fleetCpuToFloorRepeat: number | null;
   /** Table requests per tenant outside inventory and change rows, the larger of the two sweeps. */
   bookkeepingRequestsPerTenant: number;
   /** First sweep's inventory write requests / the sum over partitions of ceil(rows / 100). */
@@ -111,6 +120,20 @@ export function formatReport(report: BenchReport): string {
       `Storage floor: ${seconds(floor.wallMs)} s (Azurite alone storing the first sweep's ${integer(floor.requests)} Table writes, ` +
         `${integer(floor.rows)} rows, ${floor.concurrency} at a time; ${seconds(floor.azuriteCpuMs)} s of its CPU` +
         `${floor.failed ? `; ${integer(floor.failed)} REFUSED` : ''})`,
+    );
+  }
+  const cpuFloor = main.cpuFloor;
+  if (cpuFloor) {
+    const { first, repeat } = cpuFloor;
+    const differing = (sweep: typeof first): number =>
+      sweep.differing.table + sweep.differing.queue + sweep.differing.blob;
+    lines.push(
+      `CPU floor: ${seconds(first.cpuMs)} s / ${seconds(repeat.cpuMs)} s of CPU (first / repeat sweep) for the sweeps' requests alone, ` +
+        `sent again by a process with the fleet's Node options and SDK clients and no product logic: ` +
+        `${integer(first.armRequests)} / ${integer(repeat.armRequests)} ARM pages, ${integer(first.tokenRequests)} / ${integer(repeat.tokenRequests)} tokens, ` +
+        `${integer(first.tableRequests)} / ${integer(repeat.tableRequests)} table, ${integer(first.queueRequests)} / ${integer(repeat.queueRequests)} queue, ` +
+        `${integer(first.blobRequests)} / ${integer(repeat.blobRequests)} blob requests as the fleet sent them ` +
+        `(${integer(differing(first))} / ${integer(differing(repeat))} answered otherwise than the fleet's; queue answers not parsed)`,
     );
   }
   lines.push('');
@@ -199,6 +222,18 @@ export function formatReport(report: BenchReport): string {
       'fleet CPU per resource (us)',
       main.first.cpuUsPerResource.toFixed(1),
       main.repeat.cpuUsPerResource.toFixed(1),
+      '-',
+    ],
+    [
+      'CPU floor per resource (us)',
+      cpuFloor ? cpuFloor.first.cpuUsPerResource.toFixed(1) : '-',
+      cpuFloor ? cpuFloor.repeat.cpuUsPerResource.toFixed(1) : '-',
+      '-',
+    ],
+    [
+      'fleet CPU / CPU floor',
+      cpuFloor ? `${cpuFloor.first.fleetCpuToFloor}x` : '-',
+      cpuFloor ? `${cpuFloor.repeat.fleetCpuToFloor}x` : '-',
       '-',
     ],
     [

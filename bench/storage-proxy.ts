@@ -157,7 +157,18 @@ export const HARNESS_HEADER = 'x-bench-harness';
 /** Row key of a tenant's marker row (src/core/inventory/tenant-marker.ts, TENANT_MARKER). */
 export const TENANT_MARKER_ROW = '!tenant';
 
-type Service = 'table' | 'queue' | 'blob';
+export type Service = 'table' | 'queue' | 'blob';
+
+/** Any request as the proxy received it (for the CPU floor: sent again by a process of its own). */
+export interface CapturedRequest {
+  service: Service;
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  /** The status Azurite answered it with (once answered). */
+  status?: number;
+}
 
 /** A Table write as the proxy received it (for the storage floor: replayed into a fresh Azurite). */
 export interface RecordedTableWrite {
@@ -177,6 +188,8 @@ export class StorageProxy {
   /** Table writes kept while recording (see `record`), and the tables recorded. */
   private recorded: RecordedTableWrite[] | undefined;
   private recordedTables = new Set<string>();
+  /** Every request of the product kept while capturing (see `capture`). */
+  private captured: CapturedRequest[] | undefined;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
   private constructor(
@@ -229,6 +242,20 @@ export class StorageProxy {
     const recorded = this.recorded ?? [];
     this.recorded = undefined;
     return recorded;
+  }
+
+  /**
+   * Keeps every request the product sends (Table, Queue and Blob; reads too, the harness's own left
+   * out) from now until `takeCapture`, in the order received, bodies included.
+   */
+  capture(): void {
+    this.captured = [];
+  }
+
+  takeCapture(): CapturedRequest[] {
+    const captured = this.captured ?? [];
+    this.captured = undefined;
+    return captured;
   }
 
   /** Returns the counts since the last reset and starts new ones. */
@@ -321,6 +348,28 @@ export class StorageProxy {
     return { table, rows: 0 };
   }
 
+  /** Counts (and keeps, when recording or capturing) one of the product's requests. */
+  private count(
+    service: Service,
+    method: string,
+    path: string,
+    headers: IncomingMessage['headers'],
+    body: Buffer,
+  ): CapturedRequest | undefined {
+    const captured = this.captured ? { service, method, path, headers: { ...headers }, body } : undefined;
+    if (captured) this.captured!.push(captured);
+    if (service === 'table') {
+      const { table, rows } = this.countTable(method, path, body);
+      if (rows > 0 && this.recorded && this.recordedTables.has(table))
+        this.recorded.push({ method, path, headers: { ...headers }, body, rows });
+    } else if (service === 'queue') this.counts.queue.requests++;
+    else {
+      this.counts.blob.requests++;
+      if (method === 'PUT') this.counts.blob.bytesUploaded += body.length;
+    }
+    return captured;
+  }
+
   private forward(
     service: Service,
     targetPort: number,
@@ -329,6 +378,7 @@ export class StorageProxy {
   ): void {
     const method = request.method ?? 'GET';
     const path = request.url ?? '/';
+    let captured: CapturedRequest | undefined;
     const send = (body: Buffer, attempt: number): void => {
       let answered = false;
       const upstream = httpRequest(
@@ -342,6 +392,7 @@ export class StorageProxy {
         },
         (answer) => {
           answered = true;
+          if (captured) captured.status = answer.statusCode ?? 0;
           if ((answer.statusCode ?? 0) >= 500) this.counts.serverErrors++;
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(response);
@@ -368,15 +419,7 @@ export class StorageProxy {
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       if (request.headers[HARNESS_HEADER]) this.counts.harnessRequests++;
-      else if (service === 'table') {
-        const { table, rows } = this.countTable(method, path, body);
-        if (rows > 0 && this.recorded && this.recordedTables.has(table))
-          this.recorded.push({ method, path, headers: { ...request.headers }, body, rows });
-      } else if (service === 'queue') this.counts.queue.requests++;
-      else {
-        this.counts.blob.requests++;
-        if (method === 'PUT') this.counts.blob.bytesUploaded += body.length;
-      }
+      else captured = this.count(service, method, path, request.headers, body);
       send(body, 1);
     });
   }

@@ -49,6 +49,7 @@ describe('bench pieces', () => {
       '--series',
       '--no-naive',
       '--no-floor',
+      '--no-cpu-floor',
       '--report-dir',
       'out',
     ]);
@@ -56,6 +57,7 @@ describe('bench pieces', () => {
     expect(flags).toMatchObject({
       naive: false,
       storageFloor: false,
+      cpuFloor: false,
       reportDirectory: 'out',
       series: { enabled: true },
       arm: { throttle: { enabled: true } },
@@ -153,6 +155,7 @@ describe('npm run bench on a tiny world', () => {
       arm: { latencyMs: 1, pageSize: 100, throttle: { enabled: true, burst: 250, refillPerSecond: 25 } },
       naive: true,
       storageFloor: true,
+      cpuFloor: true,
       series: { enabled: true, tenants: 1, multipliers: [2] },
       fleetScale: { fanoutTenants: 150, largeTenant: { subscriptions: 3, resources: 120 } },
       quick: true,
@@ -258,9 +261,39 @@ describe('npm run bench on a tiny world', () => {
     // From the unrounded times: within rounding of the reported ones.
     expect(report.speedupVsNaiveCeiling).toBeCloseTo(main.naive!.wallMs / main.storageFloor!.wallMs, 0);
 
+    // The CPU floor sends each sweep's requests again with no product logic: the same ARM pages and
+    // tokens, and exactly the storage requests the fleet sent (counted by a proxy of its own).
+    const cpuFloor = main.cpuFloor!;
+    for (const [floor, sweep] of [
+      [cpuFloor.first, main.first],
+      [cpuFloor.repeat, main.repeat],
+    ] as const) {
+      expect(floor).toMatchObject({
+        miRequests: sweep.miRequests,
+        tokenRequests: sweep.tokenRequests,
+        armRequests: sweep.armRequests,
+        tableRequests: sweep.tableRequests,
+        queueRequests: sweep.queueRequests,
+        blobRequests: sweep.blobRequests,
+      });
+      expectFinitePositive(floor.cpuMs);
+      expectFinitePositive(floor.cpuUsPerResource);
+      expect(Math.abs(floor.cpuUsPerResource - (floor.cpuMs * 1000) / 600)).toBeLessThan(2);
+      expectFinitePositive(floor.fleetCpuToFloor);
+      expect(floor.fleetCpuToFloor).toBeCloseTo(sweep.cpuMs.fleet / floor.cpuMs, 1);
+    }
+    expect(cpuFloor.first.tokenRequests).toBe(2);
+    expect(report).toMatchObject({
+      cpuFloorUsPerResourceFirst: cpuFloor.first.cpuUsPerResource,
+      cpuFloorUsPerResourceRepeat: cpuFloor.repeat.cpuUsPerResource,
+      fleetCpuToFloorFirst: cpuFloor.first.fleetCpuToFloor,
+      fleetCpuToFloorRepeat: cpuFloor.repeat.fleetCpuToFloor,
+    });
+
     expect(report.series).toHaveLength(1);
-    // The floor is measured on the default world only.
+    // The floors are measured on the default world only.
     expect(report.series[0]!.storageFloor).toBeUndefined();
+    expect(report.series[0]!.cpuFloor).toBeUndefined();
     expect(report.series[0]).toMatchObject({ multiplier: 2, tenants: 1, resources: 600 });
     expect(report.series[0]!.repeat.inventoryRowsWritten).toBe(2);
     // Every target of the issue, the speed ones for the first and the repeat sweep each.
@@ -295,6 +328,7 @@ describe('npm run bench on a tiny world', () => {
     expect(text).toContain('fleet: first sweep');
     expect(text).toContain('Scaling series');
     expect(text).toContain('Storage floor:');
+    expect(text).toContain('CPU floor:');
     const directory = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
     try {
       const written = await writeReport(report, directory);
@@ -319,6 +353,10 @@ describe('npm run bench on a tiny world', () => {
         'firstSweepToStorageFloor',
         'fleetCpuUsPerResourceRepeat',
         'fleetCpuUsPerResourceFirst',
+        'cpuFloorUsPerResourceFirst',
+        'cpuFloorUsPerResourceRepeat',
+        'fleetCpuToFloorFirst',
+        'fleetCpuToFloorRepeat',
         'speedupVsNaiveRepeatSweep',
         'bookkeepingRequestsPerTenant',
         'inventoryWritesToTransactionFloor',
