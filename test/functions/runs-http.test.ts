@@ -6,6 +6,7 @@
  * the app (AADSTS700016), Woodgrove granted no role.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diagnosisFor } from '../../src/core/platform/diagnosis.js';
 import type { TenantRecord } from '../../src/core/sweep/registry.js';
 import { newRunId, type RunRecord, type TenantRunRecord } from '../../src/core/sweep/runs.js';
 import type { StartSweepResult } from '../../src/core/sweep/sweep.js';
@@ -81,125 +82,148 @@ describe('POST /api/runs: refusals before anything starts', () => {
 });
 
 describe('a whole run over HTTP', () => {
-  let started: FunctionResponse;
-  let runId: string;
+  // Two runs, one per stage, each its own fixture: the tests of a running run never see it drained by
+  // another test, and the tests of a drained run drain their own. The lock allows one run at a time.
+  describe('while it runs', () => {
+    let started: FunctionResponse;
+    let runId: string;
 
-  // The run every test here looks at, started once: the tests up to the drain see it running, the
-  // later ones drain it first (a no-op once drained), so each test also runs alone.
-  beforeAll(async () => {
-    started = await call(runs, { method: 'POST' });
-    runId = started.json<StartSweepResult>().runId;
-  });
-
-  it('starts a run with 202, its id and what was queued', () => {
-    const response = started;
-    expect(response.status, response.text).toBe(202);
-    const body = response.json<StartSweepResult>();
-    expect(body).toMatchObject({ queued: CUSTOMERS.length, skipped: 0, invalid: 0 });
-    expect(body.runId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
-    expect(response.headers.get('location')).toBe(`/api/runs/${body.runId}`);
-  });
-
-  it('refuses a second run while the first is running with 409 Busy naming the running run', async () => {
-    const response = await call(runs, { method: 'POST', body: { tenantIds: [ids.Fabrikam] } });
-    expect(response.status).toBe(409);
-    expect(response.error().code).toBe('Busy');
-    expect(response.error().message).toContain(runId);
-    const listed = (await call(runs)).json<RunList>().items;
-    expect(listed.filter((item) => item.status === 'running')).toHaveLength(1);
-  });
-
-  it('shows the run as running with its tenants queued before the workers run', async () => {
-    const response = await call(run, { params: { runId } });
-    expect(response.status).toBe(200);
-    const body = response.json<RunView>();
-    expect(body.status).toBe('running');
-    expect(body.tenants.map((tenant) => tenant.status)).toEqual(CUSTOMERS.map(() => 'queued'));
-  });
-
-  it('after the queue drained: statuses, counts and each failure diagnosed with its fix', async () => {
-    await drainRun(fleet.runtime, runId);
-    const response = await call(run, { params: { runId } });
-    expect(response.status).toBe(200);
-    const body = response.json<RunView>();
-    expect(body).toMatchObject({ runId, trigger: 'http', status: 'completedWithErrors' });
-    expect(body.totals).toMatchObject({ tenants: 5, succeeded: 2, partial: 1, failed: 2, skipped: 0 });
-    expect(body).not.toHaveProperty('etag');
-    const byName = new Map<string, TenantRow>(body.tenants.map((tenant) => [tenant.displayName, tenant]));
-    for (const tenant of byName.values()) expect(tenant).not.toHaveProperty('etag');
-
-    const adventureWorks = byName.get('AdventureWorks')!;
-    expect(adventureWorks).toMatchObject({ status: 'failed', diagnosisCode: 'AADSTS700016' });
-    expect(adventureWorks.diagnosisFix).toContain(
-      `https://login.microsoftonline.com/${ids.AdventureWorks}/adminconsent?client_id=${fleet.runtime.config.appClientId}`,
-    );
-    expect(byName.get('Woodgrove Bank')).toMatchObject({
-      status: 'failed',
-      diagnosisCode: 'NoVisibleSubscriptions',
+    beforeAll(async () => {
+      started = await call(runs, { method: 'POST' });
+      runId = started.json<StartSweepResult>().runId;
+    });
+    // Back to where the file started: no run holding the lock, nothing queued, and no tenant swept
+    // (a drained run would make itself the lastSweep of tenants that stay healthy). Closed as a stuck
+    // run is (abandoned), its messages removed.
+    afterAll(async () => {
+      if (!runId) return;
+      const { runtime } = fleet;
+      const diagnosis = diagnosisFor('RunTimedOut', {
+        cloud: runtime.config.cloud,
+        appClientId: runtime.config.appClientId,
+      });
+      await runtime.runs.finalizeRun(runId, new Date().toISOString(), { abandonPending: diagnosis });
+      await runtime.storage.queue(runtime.config.names.sweepQueue).clearMessages();
     });
 
-    // Litware is partial: two of its storage accounts refuse the app (no data role; firewall).
-    const litware = byName.get('Litware')!;
-    expect(litware).toMatchObject({ status: 'partial', subscriptions: 2, storageRefused: 2 });
-    // Warnings come back as a list (stored as a JSON string), in the order the accounts finished.
-    expect(litware.warnings).toHaveLength(2);
-    expect(litware.warnings).toEqual(
-      arrayContaining([
-        objectContaining({
-          scope: 'storageAccount',
-          id: 'stlitwareaudit01',
-          code: 'AuthorizationPermissionMismatch',
-        }),
-        objectContaining({
-          scope: 'storageAccount',
-          id: 'stlitwarevault01',
-          code: 'AuthorizationFailure',
-        }),
-      ]),
-    );
-    for (const name of ['Fabrikam', 'Northwind Traders']) {
-      expect(byName.get(name)!.status, name).toBe('succeeded');
-      expect(byName.get(name)!.resources, name).toBeGreaterThan(0);
-    }
-    expect(response.text).not.toMatch(JWT_LIKE);
-  });
-
-  it('lists runs newest first with their statuses, and honours top', async () => {
-    await drainRun(fleet.runtime, runId);
-    const again = await call(runs, { method: 'POST', body: { tenantIds: [ids['Northwind Traders']] } });
-    expect(again.status, again.text).toBe(202);
-    const second = again.json<StartSweepResult>();
-    expect(second.queued).toBe(1);
-    await drainRun(fleet.runtime, second.runId);
-
-    const response = await call(runs);
-    expect(response.status).toBe(200);
-    const mine = response
-      .json<RunList>()
-      .items.filter((item) => item.runId === runId || item.runId === second.runId);
-    expect(mine.map((item) => item.runId)).toEqual([second.runId, runId]);
-    expect(mine.map((item) => item.status)).toEqual(['completed', 'completedWithErrors']);
-    expect(mine[0]!.totals?.tenants).toBe(1);
-    for (const item of mine) expect(item).not.toHaveProperty('etag');
-
-    const top = await call(runs, { query: { top: '1' } });
-    expect(top.json<RunList>().items.map((item) => item.runId)).toEqual([second.runId]);
-  });
-
-  it('records the outcome on each registered tenant', async () => {
-    await drainRun(fleet.runtime, runId);
-    const listed = (await call(tenants)).json<{ items: TenantRecord[] }>().items;
-    const byName = new Map(listed.map((tenant) => [tenant.displayName, tenant]));
-    // Registered moments ago and failing as an unpropagated service principal does (AADSTS700016):
-    // recorded, but within the onboarding grace period it does not count towards the circuit breaker.
-    expect(byName.get('AdventureWorks')).toMatchObject({
-      consecutiveFailures: 0,
-      lastSweep: { runId, status: 'failed' },
-      lastError: { code: 'AADSTS700016' },
+    it('starts a run with 202, its id and what was queued', () => {
+      const response = started;
+      expect(response.status, response.text).toBe(202);
+      const body = response.json<StartSweepResult>();
+      expect(body).toMatchObject({ queued: CUSTOMERS.length, skipped: 0, invalid: 0 });
+      expect(body.runId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
+      expect(response.headers.get('location')).toBe(`/api/runs/${body.runId}`);
     });
-    expect(byName.get('Fabrikam')).toMatchObject({
-      onboardingState: 'verified',
-      lastSweep: { runId, status: 'succeeded' },
+
+    it('refuses a second run while the first is running with 409 Busy naming the running run', async () => {
+      const response = await call(runs, { method: 'POST', body: { tenantIds: [ids.Fabrikam] } });
+      expect(response.status).toBe(409);
+      expect(response.error().code).toBe('Busy');
+      expect(response.error().message).toContain(runId);
+      const listed = (await call(runs)).json<RunList>().items;
+      expect(listed.filter((item) => item.status === 'running')).toHaveLength(1);
+    });
+
+    it('shows the run as running with its tenants queued before the workers run', async () => {
+      const response = await call(run, { params: { runId } });
+      expect(response.status).toBe(200);
+      const body = response.json<RunView>();
+      expect(body.status).toBe('running');
+      expect(body.tenants.map((tenant) => tenant.status)).toEqual(CUSTOMERS.map(() => 'queued'));
+    });
+  });
+
+  describe('after its queue drained', () => {
+    let runId: string;
+
+    beforeAll(async () => {
+      const started = await call(runs, { method: 'POST' });
+      expect(started.status, started.text).toBe(202);
+      runId = started.json<StartSweepResult>().runId;
+      await drainRun(fleet.runtime, runId);
+    });
+
+    it('after the queue drained: statuses, counts and each failure diagnosed with its fix', async () => {
+      const response = await call(run, { params: { runId } });
+      expect(response.status).toBe(200);
+      const body = response.json<RunView>();
+      expect(body).toMatchObject({ runId, trigger: 'http', status: 'completedWithErrors' });
+      expect(body.totals).toMatchObject({ tenants: 5, succeeded: 2, partial: 1, failed: 2, skipped: 0 });
+      expect(body).not.toHaveProperty('etag');
+      const byName = new Map<string, TenantRow>(body.tenants.map((tenant) => [tenant.displayName, tenant]));
+      for (const tenant of byName.values()) expect(tenant).not.toHaveProperty('etag');
+
+      const adventureWorks = byName.get('AdventureWorks')!;
+      expect(adventureWorks).toMatchObject({ status: 'failed', diagnosisCode: 'AADSTS700016' });
+      expect(adventureWorks.diagnosisFix).toContain(
+        `https://login.microsoftonline.com/${ids.AdventureWorks}/adminconsent?client_id=${fleet.runtime.config.appClientId}`,
+      );
+      expect(byName.get('Woodgrove Bank')).toMatchObject({
+        status: 'failed',
+        diagnosisCode: 'NoVisibleSubscriptions',
+      });
+
+      // Litware is partial: two of its storage accounts refuse the app (no data role; firewall).
+      const litware = byName.get('Litware')!;
+      expect(litware).toMatchObject({ status: 'partial', subscriptions: 2, storageRefused: 2 });
+      // Warnings come back as a list (stored as a JSON string), in the order the accounts finished.
+      expect(litware.warnings).toHaveLength(2);
+      expect(litware.warnings).toEqual(
+        arrayContaining([
+          objectContaining({
+            scope: 'storageAccount',
+            id: 'stlitwareaudit01',
+            code: 'AuthorizationPermissionMismatch',
+          }),
+          objectContaining({
+            scope: 'storageAccount',
+            id: 'stlitwarevault01',
+            code: 'AuthorizationFailure',
+          }),
+        ]),
+      );
+      for (const name of ['Fabrikam', 'Northwind Traders']) {
+        expect(byName.get(name)!.status, name).toBe('succeeded');
+        expect(byName.get(name)!.resources, name).toBeGreaterThan(0);
+      }
+      expect(response.text).not.toMatch(JWT_LIKE);
+    });
+
+    it('lists runs newest first with their statuses, and honours top', async () => {
+      const again = await call(runs, { method: 'POST', body: { tenantIds: [ids['Northwind Traders']] } });
+      expect(again.status, again.text).toBe(202);
+      const second = again.json<StartSweepResult>();
+      expect(second.queued).toBe(1);
+      await drainRun(fleet.runtime, second.runId);
+
+      const response = await call(runs);
+      expect(response.status).toBe(200);
+      const mine = response
+        .json<RunList>()
+        .items.filter((item) => item.runId === runId || item.runId === second.runId);
+      expect(mine.map((item) => item.runId)).toEqual([second.runId, runId]);
+      expect(mine.map((item) => item.status)).toEqual(['completed', 'completedWithErrors']);
+      expect(mine[0]!.totals?.tenants).toBe(1);
+      for (const item of mine) expect(item).not.toHaveProperty('etag');
+
+      const top = await call(runs, { query: { top: '1' } });
+      expect(top.json<RunList>().items.map((item) => item.runId)).toEqual([second.runId]);
+    });
+
+    it('records the outcome on each registered tenant', async () => {
+      const listed = (await call(tenants)).json<{ items: TenantRecord[] }>().items;
+      const byName = new Map(listed.map((tenant) => [tenant.displayName, tenant]));
+      // Registered moments ago and failing as an unpropagated service principal does (AADSTS700016):
+      // recorded, but within the onboarding grace period it does not count towards the circuit breaker.
+      expect(byName.get('AdventureWorks')).toMatchObject({
+        consecutiveFailures: 0,
+        lastSweep: { runId, status: 'failed' },
+        lastError: { code: 'AADSTS700016' },
+      });
+      expect(byName.get('Fabrikam')).toMatchObject({
+        onboardingState: 'verified',
+        lastSweep: { runId, status: 'succeeded' },
+      });
     });
   });
 });
@@ -221,20 +245,25 @@ describe('GET /api/runs/{runId}: stored data the API must survive', () => {
       code: 'AuthorizationPermissionMismatch',
       fix: 'Ask the customer to assign Storage Blob Data Reader to the service principal on the account.',
     }));
-    await fleet.runtime.runs.finishTenant(runId, tenantId, 'partial', {
-      endedAt: '2020-01-01T00:01:00Z',
-      warnings,
-    });
-    const response = await call(run, { params: { runId } });
-    expect(response.status, response.text).toBe(200);
-    const [tenant] = response.json<RunView>().tenants as unknown as Array<{
-      warnings: unknown[];
-      warningsOmitted: number;
-    }>;
-    expect(tenant).toMatchObject({ tenantId, status: 'partial' });
-    expect(tenant!.warnings.length).toBeGreaterThan(100);
-    expect(tenant!.warnings[0]).toEqual(warnings[0]);
-    expect(tenant!.warnings.length + tenant!.warningsOmitted).toBe(300);
+    // A run left 'running' would be a second running run to the tests of a whole run: closed at the end.
+    try {
+      await fleet.runtime.runs.finishTenant(runId, tenantId, 'partial', {
+        endedAt: '2020-01-01T00:01:00Z',
+        warnings,
+      });
+      const response = await call(run, { params: { runId } });
+      expect(response.status, response.text).toBe(200);
+      const [tenant] = response.json<RunView>().tenants as unknown as Array<{
+        warnings: unknown[];
+        warningsOmitted: number;
+      }>;
+      expect(tenant).toMatchObject({ tenantId, status: 'partial' });
+      expect(tenant!.warnings.length).toBeGreaterThan(100);
+      expect(tenant!.warnings[0]).toEqual(warnings[0]);
+      expect(tenant!.warnings.length + tenant!.warningsOmitted).toBe(300);
+    } finally {
+      await fleet.runtime.runs.finalizeRun(runId, '2020-01-01T00:02:00Z');
+    }
   });
 });
 

@@ -6,7 +6,7 @@
  * ("a global subscription limit that's equivalent to 15 times the individual service principal limit";
  * headers x-ms-ratelimit-remaining-subscription-reads and x-ms-ratelimit-remaining-subscription-global-reads).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { quirksWorld } from '../support/quirks-world.js';
 import { armClaims, rawGet, startArm, type ArmFixture } from './arm.fixture.js';
 
@@ -17,10 +17,12 @@ const token = (objectId = ids.readerObjectId) =>
   arm.keys.sign(ids.tenantId, armClaims({ tenantId: ids.tenantId, objectId }));
 const path = () => `/subscriptions/${ids.subscriptionId}/resourcegroups?api-version=2025-04-01`;
 
-beforeAll(async () => {
+// An ARM of its own for each test: the tests spend the principal's and the global buckets (which
+// barely refill) and change the throttle settings, and each counts remaining reads from full buckets.
+beforeEach(async () => {
   arm = await startArm(world, { throttle: { burst: 4, refillPerSecond: 0.001 } });
 });
-afterAll(async () => {
+afterEach(async () => {
   await arm.close();
 });
 
@@ -35,7 +37,8 @@ describe('sandbox ARM throttling (2024 model)', () => {
   it('throttles a principal at its own limit with 429 and Retry-After, while the global bucket still has reads', async () => {
     const bearer = await token();
     const answers = [];
-    for (let i = 0; i < 4; i++) answers.push(await rawGet(arm, path(), bearer));
+    // One read more than the burst of 4 (the bucket starts full: no earlier test spent any of it).
+    for (let i = 0; i < 5; i++) answers.push(await rawGet(arm, path(), bearer));
     const refused = answers.find((a) => a.status === 429)!;
     expect(refused.body.error?.code).toBe('SubscriptionRequestsThrottled');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);

@@ -717,19 +717,27 @@ describe('the real SDK: ManagedIdentityCredential + ClientAssertionCredential', 
     // The customer runs New-AzADServicePrincipal -ApplicationId <appId>: the live world changes.
     const objectId = testGuid(6, 222);
     world.servicePrincipals.push({ appId: ids.appId, tenantId: customer, objectId });
-    const token = await credential.getToken(ARM_SCOPE);
-    expect(decodeJwt(token.token)).toMatchObject({
-      aud: 'https://management.azure.com',
-      iss: entraV1Issuer(customer),
-      idp: entraV1Issuer(customer),
-      appid: ids.appId,
-      appidacr: '2',
-      idtyp: 'app',
-      oid: objectId,
-      sub: objectId,
-      tid: customer,
-      ver: '1.0',
-    });
-    expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3500 * 1000);
+    // Customer 2 unprovisioned again afterwards: other tests rely on the app not being in that directory.
+    try {
+      const token = await credential.getToken(ARM_SCOPE);
+      expect(decodeJwt(token.token)).toMatchObject({
+        aud: 'https://management.azure.com',
+        iss: entraV1Issuer(customer),
+        idp: entraV1Issuer(customer),
+        appid: ids.appId,
+        appidacr: '2',
+        idtyp: 'app',
+        oid: objectId,
+        sub: objectId,
+        tid: customer,
+        ver: '1.0',
+      });
+      expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3500 * 1000);
+    } finally {
+      world.servicePrincipals.splice(
+        world.servicePrincipals.findIndex((sp) => sp.objectId === objectId),
+        1,
+      );
+    }
   });
 });

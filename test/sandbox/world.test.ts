@@ -6,7 +6,7 @@
 import { request as httpsRequest } from 'node:https';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateWorld, worldFacts, type WorldFacts } from '../../sandbox/generator.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { resourceId, WorldStore, WorldStoreError } from '../../sandbox/state.js';
@@ -222,20 +222,32 @@ describe('composed sandbox and admin API', () => {
   const listedIds = async (): Promise<string[]> =>
     (await collect(armClient().resources.list())).map((r) => r.id!.toLowerCase());
 
-  beforeAll(async () => {
-    // The admin API's grants take effect at once here (propagation is tested in propagation.test.ts).
-    sandbox = await startSandbox({ world, arm: { pageSize: 50, realism: { propagationDelayMs: 0 } } });
-    facts = worldFacts(world);
-    tenantId = facts.customerTenantIds[0]!;
-    subscriptionId = sandbox.store.subscriptionsOfTenant(tenantId)[0]!.subscriptionId;
-    credential = new MintingCredential(sandbox.keys, {
+  /** Makes `sandbox` (and the credential minted by its keys) the one the helpers above talk to. */
+  const use = (target: Sandbox): void => {
+    sandbox = target;
+    credential = new MintingCredential(target.keys, {
       tenantId,
       objectId: facts.servicePrincipalObjectIds[tenantId]!,
       appId: facts.appId,
     });
+  };
+  /** A sandbox on the generated world: counters at zero, ARM's settings as given here. */
+  const start = (): Promise<Sandbox> =>
+    // The admin API's grants take effect at once here (propagation is tested in propagation.test.ts).
+    startSandbox({ world, arm: { pageSize: 50, realism: { propagationDelayMs: 0 } } });
+  let shared: Sandbox | undefined;
+
+  // The tests that only read share one sandbox; those that change the world, the counters or ARM's
+  // settings each start their own (below), so no test sees what another did before it.
+  beforeAll(async () => {
+    facts = worldFacts(world);
+    tenantId = facts.customerTenantIds[0]!;
+    shared = await start();
+    subscriptionId = shared.store.subscriptionsOfTenant(tenantId)[0]!.subscriptionId;
+    use(shared);
   });
   afterAll(async () => {
-    await sandbox?.close();
+    await shared?.close();
   });
 
   it('serves every endpoint on 127.0.0.1', async () => {
@@ -249,12 +261,14 @@ describe('composed sandbox and admin API', () => {
     ]) {
       expect(new URL(url).hostname).toBe('127.0.0.1');
     }
+    // Counted from this test's own baseline: the sandbox is shared with the other reading tests.
+    const counted = { managedIdentity: sandbox.counters.managedIdentity, storage: sandbox.counters.storage };
     // The MI endpoint refuses a request without the identity header.
     const mi = await fetch(
       `${endpoints.identityEndpoint}?api-version=2019-08-01&resource=api://AzureADTokenExchange`,
     );
     expect(mi.status).toBe(403);
-    expect(sandbox.counters.managedIdentity).toBe(1);
+    expect(sandbox.counters.managedIdentity).toBe(counted.managedIdentity + 1);
     // Entra's discovery document names this authority.
     const discovery = await getJson(
       `${endpoints.authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`,
@@ -266,113 +280,11 @@ describe('composed sandbox and admin API', () => {
       `${endpoints.storageEndpoint!}/${world.storageAccounts![0]!.name}?comp=list`,
     );
     expect(storage.status).toBe(401);
-    expect(sandbox.counters.storage).toBeGreaterThan(0);
+    expect(sandbox.counters.storage).toBeGreaterThan(counted.storage);
     // ARM lists the storage account as a resource too.
     const ids = await listedIds();
     expect(ids).toHaveLength(121);
     expect(ids.some((id) => id.includes('/providers/microsoft.storage/storageaccounts/st'))).toBe(true);
-  });
-
-  it('changes what ARM lists through the admin API', async () => {
-    const before = await listedIds();
-    const drift = await admin('POST', `/admin/subscriptions/${subscriptionId}/drift`, {
-      seed: 5,
-      add: 3,
-      remove: 4,
-      modify: 2,
-    });
-    expect(drift.status).toBe(200);
-    const after = await listedIds();
-    expect(after).toHaveLength(before.length - 4 + 3);
-    for (const id of drift.json.removed as string[]) expect(after).not.toContain(id.toLowerCase());
-    for (const id of drift.json.added as string[]) expect(after).toContain(id.toLowerCase());
-
-    const resource = {
-      subscriptionId,
-      resourceGroup: 'rg-000',
-      name: 'vm-admin-added',
-      type: 'Microsoft.Compute/virtualMachines',
-      location: 'westeurope',
-    };
-    const put = await admin('PUT', '/admin/resources', resource);
-    expect(put.status).toBe(200);
-    expect(await listedIds()).toContain((put.json.id as string).toLowerCase());
-    const del = await admin('DELETE', `/admin/resources?id=${encodeURIComponent(put.json.id as string)}`);
-    expect(del.json).toEqual({ removed: true });
-    expect(await listedIds()).not.toContain((put.json.id as string).toLowerCase());
-
-    // Revoking the Reader role is visible at once: 403; granting it back restores the list.
-    const role = {
-      principalId: facts.servicePrincipalObjectIds[tenantId],
-      roleDefinitionName: 'Reader',
-      scope: `/subscriptions/${subscriptionId}`,
-    };
-    expect((await admin('DELETE', '/admin/role-assignments', role)).json).toEqual({ removed: true });
-    await expect(collect(armClient().resources.list())).rejects.toMatchObject({
-      statusCode: 403,
-      code: 'AuthorizationFailed',
-    });
-    expect((await admin('POST', '/admin/role-assignments', role)).status).toBe(200);
-    expect(await listedIds()).toHaveLength(after.length);
-
-    const snapshot = await admin('GET', '/admin/world');
-    expect(snapshot.json.generatedDrift?.[0]?.subscriptionId).toBe(subscriptionId);
-  });
-
-  it('lists what programmatic drift changed, on the next request', async () => {
-    const before = await listedIds();
-    const result = sandbox.store.driftGenerated(subscriptionId, { seed: 99, remove: 2, add: 1, modify: 1 });
-    const after = await listedIds();
-    expect(after).toHaveLength(before.length - 2 + 1);
-    expect(after).toEqual(
-      expect.arrayContaining([...result.added, ...result.modified].map((id) => id.toLowerCase())),
-    );
-    for (const id of result.removed) expect(after).not.toContain(id.toLowerCase());
-    const modified = (await collect(armClient().resources.list())).find(
-      (r) => r.id!.toLowerCase() === result.modified[0]!.toLowerCase(),
-    );
-    expect(modified?.tags).toMatchObject({ modifiedBy: 'drift', driftSeed: '99' });
-  });
-
-  it('provisions and removes service principals, and reads / resets counters and ARM settings', async () => {
-    const home = facts.homeTenantId;
-    const provisioned = await admin('POST', '/admin/service-principals', {
-      appId: facts.appId,
-      tenantId: home,
-    });
-    expect(provisioned.json.objectId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(
-      sandbox.store.world.servicePrincipals.some((sp) => sp.objectId === provisioned.json.objectId),
-    ).toBe(true);
-    const patch = { appId: facts.appId, tenantId: home, accountEnabled: false };
-    expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: true });
-    expect(
-      sandbox.store.world.servicePrincipals.find((sp) => sp.objectId === provisioned.json.objectId)
-        ?.accountEnabled,
-    ).toBe(false);
-    expect(
-      (await admin('DELETE', '/admin/service-principals', { appId: facts.appId, tenantId: home })).json,
-    ).toEqual({ removed: true });
-    expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: false });
-
-    // Counted from zero here, so the test does not lean on the requests earlier tests made.
-    sandbox.counters.reset();
-    const listedPages = (await collect(armClient().resourceGroups.list().byPage())).length;
-    expect(listedPages).toBe(1);
-    const counters = await admin('GET', '/admin/counters');
-    expect(counters.json.arm).toBe(listedPages);
-    expect(counters.json.armBySubscription?.[subscriptionId]).toBe(listedPages);
-    expect((await admin('POST', '/admin/counters/reset')).json.arm).toBe(0);
-
-    const settings = await admin('PUT', '/admin/arm-settings', { pageSize: 7, throttle: false });
-    expect(settings.json).toMatchObject({ pageSize: 7, throttle: { enabled: false } });
-    expect(sandbox.armSettings().pageSize).toBe(7);
-    const pages = await collect(armClient().resourceGroups.list().byPage());
-    expect(pages[0]).toHaveLength(5); // rg-storage + rg-000..003 fit one page of 7
-    sandbox.setArmSettings({ pageSize: 2 });
-    expect((await collect(armClient().resourceGroups.list().byPage())).map((p) => p.length)).toEqual([
-      2, 2, 1,
-    ]);
   });
 
   it('answers bad admin input with 400 naming the field (never 500)', async () => {
@@ -449,4 +361,115 @@ describe('composed sandbox and admin API', () => {
         .end();
     });
   }
+  describe('changing the world, the counters or ARM settings (a sandbox of its own each)', () => {
+    beforeEach(async () => {
+      use(await start());
+    });
+    afterEach(async () => {
+      await sandbox.close();
+      use(shared!);
+    });
+
+    it('changes what ARM lists through the admin API', async () => {
+      const before = await listedIds();
+      const drift = await admin('POST', `/admin/subscriptions/${subscriptionId}/drift`, {
+        seed: 5,
+        add: 3,
+        remove: 4,
+        modify: 2,
+      });
+      expect(drift.status).toBe(200);
+      const after = await listedIds();
+      expect(after).toHaveLength(before.length - 4 + 3);
+      for (const id of drift.json.removed as string[]) expect(after).not.toContain(id.toLowerCase());
+      for (const id of drift.json.added as string[]) expect(after).toContain(id.toLowerCase());
+
+      const resource = {
+        subscriptionId,
+        resourceGroup: 'rg-000',
+        name: 'vm-admin-added',
+        type: 'Microsoft.Compute/virtualMachines',
+        location: 'westeurope',
+      };
+      const put = await admin('PUT', '/admin/resources', resource);
+      expect(put.status).toBe(200);
+      expect(await listedIds()).toContain((put.json.id as string).toLowerCase());
+      const del = await admin('DELETE', `/admin/resources?id=${encodeURIComponent(put.json.id as string)}`);
+      expect(del.json).toEqual({ removed: true });
+      expect(await listedIds()).not.toContain((put.json.id as string).toLowerCase());
+
+      // Revoking the Reader role is visible at once: 403; granting it back restores the list.
+      const role = {
+        principalId: facts.servicePrincipalObjectIds[tenantId],
+        roleDefinitionName: 'Reader',
+        scope: `/subscriptions/${subscriptionId}`,
+      };
+      expect((await admin('DELETE', '/admin/role-assignments', role)).json).toEqual({ removed: true });
+      await expect(collect(armClient().resources.list())).rejects.toMatchObject({
+        statusCode: 403,
+        code: 'AuthorizationFailed',
+      });
+      expect((await admin('POST', '/admin/role-assignments', role)).status).toBe(200);
+      expect(await listedIds()).toHaveLength(after.length);
+
+      const snapshot = await admin('GET', '/admin/world');
+      expect(snapshot.json.generatedDrift?.[0]?.subscriptionId).toBe(subscriptionId);
+    });
+
+    it('lists what programmatic drift changed, on the next request', async () => {
+      const before = await listedIds();
+      const result = sandbox.store.driftGenerated(subscriptionId, { seed: 99, remove: 2, add: 1, modify: 1 });
+      const after = await listedIds();
+      expect(after).toHaveLength(before.length - 2 + 1);
+      expect(after).toEqual(
+        expect.arrayContaining([...result.added, ...result.modified].map((id) => id.toLowerCase())),
+      );
+      for (const id of result.removed) expect(after).not.toContain(id.toLowerCase());
+      const modified = (await collect(armClient().resources.list())).find(
+        (r) => r.id!.toLowerCase() === result.modified[0]!.toLowerCase(),
+      );
+      expect(modified?.tags).toMatchObject({ modifiedBy: 'drift', driftSeed: '99' });
+    });
+
+    it('provisions and removes service principals, and reads / resets counters and ARM settings', async () => {
+      const home = facts.homeTenantId;
+      const provisioned = await admin('POST', '/admin/service-principals', {
+        appId: facts.appId,
+        tenantId: home,
+      });
+      expect(provisioned.json.objectId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(
+        sandbox.store.world.servicePrincipals.some((sp) => sp.objectId === provisioned.json.objectId),
+      ).toBe(true);
+      const patch = { appId: facts.appId, tenantId: home, accountEnabled: false };
+      expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: true });
+      expect(
+        sandbox.store.world.servicePrincipals.find((sp) => sp.objectId === provisioned.json.objectId)
+          ?.accountEnabled,
+      ).toBe(false);
+      expect(
+        (await admin('DELETE', '/admin/service-principals', { appId: facts.appId, tenantId: home })).json,
+      ).toEqual({ removed: true });
+      expect((await admin('PATCH', '/admin/service-principals', patch)).json).toEqual({ updated: false });
+
+      // Counted from zero here, so the test does not lean on the requests it made above.
+      sandbox.counters.reset();
+      const listedPages = (await collect(armClient().resourceGroups.list().byPage())).length;
+      expect(listedPages).toBe(1);
+      const counters = await admin('GET', '/admin/counters');
+      expect(counters.json.arm).toBe(listedPages);
+      expect(counters.json.armBySubscription?.[subscriptionId]).toBe(listedPages);
+      expect((await admin('POST', '/admin/counters/reset')).json.arm).toBe(0);
+
+      const settings = await admin('PUT', '/admin/arm-settings', { pageSize: 7, throttle: false });
+      expect(settings.json).toMatchObject({ pageSize: 7, throttle: { enabled: false } });
+      expect(sandbox.armSettings().pageSize).toBe(7);
+      const pages = await collect(armClient().resourceGroups.list().byPage());
+      expect(pages[0]).toHaveLength(5); // rg-storage + rg-000..003 fit one page of 7
+      sandbox.setArmSettings({ pageSize: 2 });
+      expect((await collect(armClient().resourceGroups.list().byPage())).map((p) => p.length)).toEqual([
+        2, 2, 1,
+      ]);
+    });
+  });
 });

@@ -6,7 +6,7 @@
  */
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { entraV2Issuer } from '../../sandbox/identity-context.js';
-import type { WorldInput } from '../../sandbox/world.js';
+import type { World, WorldInput } from '../../sandbox/world.js';
 import { testGuid } from './identity-world.js';
 
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -268,4 +268,24 @@ export async function failureOf(promise: Promise<unknown>): Promise<Error & Reco
     return error as Error & Record<string, unknown>;
   }
   throw new Error('expected a failure, but the call succeeded');
+}
+
+/**
+ * Keeps a live world's service principals and role assignments as they are now; the returned
+ * function puts them back in place (the servers hold the world's arrays, so they are refilled, not
+ * replaced). For tests that provision and grant in a shared sandbox and must leave it as they found it.
+ */
+export function grantsRestorer(world: Pick<World, 'servicePrincipals' | 'roleAssignments'>): () => void {
+  const saved = structuredClone({
+    servicePrincipals: world.servicePrincipals,
+    roleAssignments: world.roleAssignments,
+  });
+  return () => {
+    world.servicePrincipals.splice(
+      0,
+      world.servicePrincipals.length,
+      ...structuredClone(saved.servicePrincipals),
+    );
+    world.roleAssignments.splice(0, world.roleAssignments.length, ...structuredClone(saved.roleAssignments));
+  };
 }

@@ -39,7 +39,7 @@ async function* stream(items: InventoryItem[]): AsyncGenerator<InventoryItem> {
 async function sweep(runId: string, items: InventoryItem[], target = subscription) {
   const sync = new SubscriptionSync(tables);
   const result = await sync.syncSubscription(
-    { tenantId, runId, now: new Date().toISOString() },
+    { tenantId: target.tenantId, runId, now: new Date().toISOString() },
     target,
     stream(items),
   );
@@ -60,8 +60,6 @@ beforeAll(async () => {
 });
 
 describe('inventory change detection', () => {
-  const first = Array.from({ length: 250 }, (_, index) => resource(index));
-
   /**
    * A subscription of its own with the 250 resources baselined (run-1): the tests after the first
    * start from it, so each runs alone. Run ids are per subscription, as a sweep's are.
@@ -74,21 +72,24 @@ describe('inventory change detection', () => {
   }
 
   it('takes the first sweep as a baseline: every row written, one baseline change record, transactions of at most 100', async () => {
-    const { result, stats } = await sweep('run-1', first);
+    // A tenant and subscription of its own: the other tests' baselines (run-1 too) are not its change rows.
+    const own = { ...subscription, tenantId: randomUUID(), subscriptionId: randomUUID() };
+    const first = Array.from({ length: 250 }, (_, index) => resource(index, {}, own.subscriptionId));
+    const { result, stats } = await sweep('run-1', first, own);
     expect(result).toMatchObject({ items: 250, baselined: 250, added: 0, removed: 0, modified: 0 });
     const stored = await rows(
       'inventory',
-      odata`PartitionKey eq ${inventoryPartition(tenantId, subscription.subscriptionId)}`,
+      odata`PartitionKey eq ${inventoryPartition(own.tenantId, own.subscriptionId)}`,
     );
     expect(stored.filter((row) => row.rowKey !== SUBSCRIPTION_MARKER)).toHaveLength(250);
     // 250 rows + the marker (pending in the first transaction, final in the last) = 3 transactions.
     expect(stats.inventory).toEqual({ operations: 252, requests: 3 });
     expect(stats.changes).toEqual({ operations: 1, requests: 1 });
-    const changes = await rows('changes', odata`PartitionKey eq ${tenantId} and runId eq ${'run-1'}`);
+    const changes = await rows('changes', odata`PartitionKey eq ${own.tenantId} and runId eq ${'run-1'}`);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({
       changeType: 'baseline',
-      resourceId: `/subscriptions/${subscription.subscriptionId}`,
+      resourceId: `/subscriptions/${own.subscriptionId}`,
       items: 250,
     });
     const marker = stored.find((row) => row.rowKey === SUBSCRIPTION_MARKER)!;

@@ -9,7 +9,7 @@
  */
 import { isRestError } from '@azure/core-rest-pipeline';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../../sandbox/index.js';
 import { entraV1Issuer, entraV2Issuer } from '../../../sandbox/identity-context.js';
 import { storageAccountId } from '../../../sandbox/rbac.js';
@@ -31,27 +31,52 @@ import {
   inventoryStorageAccount,
 } from '../../../src/core/inventory/storage-inventory.js';
 import { providerConnectionString, uniquePrefix } from '../../support/provider.js';
-import { failureOf, seed003World, type Seed003Ids } from '../../support/sandbox-world.js';
+import { failureOf, grantsRestorer, seed003World, type Seed003Ids } from '../../support/sandbox-world.js';
 
 let sandbox: Sandbox;
 let ids: Seed003Ids;
 let config: FleetConfig;
-/** The product's chain, kept for the whole story (as the Function App keeps it for the process). */
+/**
+ * The product's chain, a fresh one for each test (as a Function App starting anew has): a chain kept
+ * across tests would answer one test from the tokens another cached (a cached MI token; a customer
+ * token from after the service principal was provisioned).
+ */
 let chain: CredentialChain;
+/** Puts the seed's service principals and role assignments back: tests provision and grant. */
+let restoreGrants: () => void;
+/** The process's first MI token, as the product's chain got it, and the MI requests that cost. */
+let firstAssertion: { assertion: string; miRequests: number };
+
+const productChain = (): CredentialChain =>
+  new CredentialChain({
+    cloud: config.cloud,
+    managedIdentityClientId: config.managedIdentityClientId,
+    appClientId: config.appClientId,
+  });
 
 beforeAll(async () => {
   const built = seed003World();
   ids = built.ids;
   sandbox = await startSandbox({ world: built.world });
+  restoreGrants = grantsRestorer(sandbox.store.world);
   config = sandboxFleetConfig(sandbox, {
     providerConnectionString: providerConnectionString(),
     prefix: uniquePrefix(),
   });
-  chain = new CredentialChain({
-    cloud: config.cloud,
-    managedIdentityClientId: config.managedIdentityClientId,
-    appClientId: config.appClientId,
-  });
+  // MSAL caches MI tokens for the whole process, whatever the credential: the first one is taken here,
+  // before any test can have cached one, with the MI endpoint's request count around it.
+  const before = sandbox.counters.managedIdentity;
+  const assertion = await productChain().assertion();
+  firstAssertion = { assertion, miRequests: sandbox.counters.managedIdentity - before };
+});
+
+beforeEach(() => {
+  chain = productChain();
+});
+
+// Every test starts from the seed: the app without a service principal in Litware, no grants there.
+afterEach(() => {
+  restoreGrants();
 });
 
 afterAll(async () => {
@@ -89,9 +114,8 @@ async function blobNames(): Promise<string[]> {
 
 describe('seed 003 through the product chain', () => {
   it("the MI token is the seed's: issuer = home v2.0, sub = oid = MI principal, aud = token exchange app", async () => {
-    const before = sandbox.counters.managedIdentity;
-    const assertion = await chain.assertion();
-    expect(sandbox.counters.managedIdentity).toBe(before + 1);
+    const { assertion, miRequests } = firstAssertion;
+    expect(miRequests).toBe(1);
     const claims = decodeJwt(assertion);
     expect(claims).toMatchObject({
       iss: entraV2Issuer(ids.homeTenantId),
@@ -252,12 +276,18 @@ describe('onboarding diagnostics (diagnoseTenant) at each stage', () => {
   let runtime: FleetRuntime;
 
   beforeAll(async () => {
-    // A fresh runtime: its own chain, so no token cached by the story above hides a stage.
+    const installing = createRuntime(config, { log: () => undefined });
+    await installing.storage.ensureResources();
+    await installing.registry.add(
+      { tenantId: ids.customerTenantId, displayName: 'Litware' },
+      'seed-003 test',
+    );
+  });
+
+  // A fresh runtime for each stage: its own chain, so no token cached at another stage hides this one.
+  // Each stage sets up its own grants on the seed (restored after every test, above).
+  beforeEach(() => {
     runtime = createRuntime(config, { log: () => undefined });
-    await runtime.storage.ensureResources();
-    await runtime.registry.add({ tenantId: ids.customerTenantId, displayName: 'Litware' }, 'seed-003 test');
-    // Back to the start: the app not provisioned in Litware (its old grants are orphaned with it).
-    sandbox.store.removeServicePrincipal(ids.appId, ids.customerTenantId);
   });
 
   it('not provisioned: the tokenExchange step fails with AADSTS700016 and the registry records it', async () => {

@@ -40,18 +40,49 @@ const demo = JSON.parse(
 ) as WorldInput;
 
 let sandbox: Sandbox;
-let runtime: FleetRuntime;
-let host: LocalFunctionsHost;
 let facts: ReturnType<typeof worldFacts>;
 const logs: string[] = [];
 
-async function tenantsOf(runId: string): Promise<Map<string, TenantRunRecord>> {
+/** A product installation: the app's runtime and its local Functions host. */
+interface Installation {
+  runtime: FleetRuntime;
+  host: LocalFunctionsHost;
+}
+
+/**
+ * A product installation of its own on the file's sandbox (a unique prefix: its own tables, queues,
+ * registry and runs), with every customer tenant registered. Tests that sweep again or change what
+ * a sweep left have their own, so no test reads what another test's sweep wrote.
+ */
+async function install(): Promise<Installation> {
+  const config = sandboxFleetConfig(sandbox, {
+    providerConnectionString: providerConnectionString(),
+    prefix: uniquePrefix(),
+  });
+  const runtime = createRuntime(config, { log: (level, message) => logs.push(`${level}: ${message}`) });
+  await runtime.storage.ensureResources();
+  for (const tenant of sandbox.store.world.tenants) {
+    if (tenant.id !== facts.homeTenantId)
+      await runtime.registry.add({ tenantId: tenant.id, displayName: tenant.displayName }, 'test');
+  }
+  const host = new LocalFunctionsHost({
+    runtime,
+    handlers: await loadFunctionHandlers(),
+    semantics: readQueueSemantics('host.json'),
+  });
+  return { runtime, host };
+}
+
+async function tenantsOf(runtime: FleetRuntime, runId: string): Promise<Map<string, TenantRunRecord>> {
   const rows = new Map<string, TenantRunRecord>();
   for await (const row of runtime.runs.listTenants(runId)) rows.set(row.tenantId, row);
   return rows;
 }
 
-async function inventoryIds(tenantId: string): Promise<Map<string, { etag: string; lastRunId: string }>> {
+async function inventoryIds(
+  runtime: FleetRuntime,
+  tenantId: string,
+): Promise<Map<string, { etag: string; lastRunId: string }>> {
   const table = runtime.storage.table(runtime.config.names.inventoryTable);
   const rows = new Map<string, { etag: string; lastRunId: string }>();
   const filter = odata`PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``}`;
@@ -91,21 +122,6 @@ function expectedIds(tenantId: string): Set<string> {
 beforeAll(async () => {
   sandbox = await startSandbox({ world: demo });
   facts = worldFacts(sandbox.store.world);
-  const config = sandboxFleetConfig(sandbox, {
-    providerConnectionString: providerConnectionString(),
-    prefix: uniquePrefix(),
-  });
-  runtime = createRuntime(config, { log: (level, message) => logs.push(`${level}: ${message}`) });
-  await runtime.storage.ensureResources();
-  for (const tenant of sandbox.store.world.tenants) {
-    if (tenant.id !== facts.homeTenantId)
-      await runtime.registry.add({ tenantId: tenant.id, displayName: tenant.displayName }, 'test');
-  }
-  host = new LocalFunctionsHost({
-    runtime,
-    handlers: await loadFunctionHandlers(),
-    semantics: readQueueSemantics('host.json'),
-  });
 });
 
 afterAll(async () => {
@@ -116,24 +132,28 @@ const byName = (name: string): string =>
   sandbox.store.world.tenants.find((tenant) => tenant.displayName.startsWith(name))!.id;
 
 describe('a sweep over the demo world', () => {
+  let runtime: FleetRuntime;
+  let host: LocalFunctionsHost;
   let firstRun: string;
 
-  // The first sweep is the fixture every test here starts from (run alone, each still has it).
+  // The first sweep, in an installation of its own, is the fixture every test here reads (run alone,
+  // each still has it). The tests that sweep again (drift, poison) do it in installations of their own.
   beforeAll(async () => {
+    ({ runtime, host } = await install());
     firstRun = await runScheduledSweep(host, runtime);
   });
 
   it("inventories exactly the healthy tenants' resources and diagnoses the others", async () => {
     const run = await runtime.runs.getRun(firstRun);
     expect(run.status).toBe('completedWithErrors');
-    const rows = await tenantsOf(firstRun);
+    const rows = await tenantsOf(runtime, firstRun);
     expect(rows.size).toBe(5);
 
     for (const name of ['Litware', 'Fabrikam', 'Northwind']) {
       const tenantId = byName(name);
       const expected = expectedIds(tenantId);
       expect(expected.size).toBeGreaterThan(10);
-      const stored = await inventoryIds(tenantId);
+      const stored = await inventoryIds(runtime, tenantId);
       expect(new Set(stored.keys())).toEqual(expected);
       const row = rows.get(tenantId)!;
       expect(['succeeded', 'partial']).toContain(row.status);
@@ -147,7 +167,7 @@ describe('a sweep over the demo world', () => {
     expect(adventureWorks.diagnosisFix).toContain(`client_id=${facts.appId}`);
     const woodgrove = rows.get(byName('Woodgrove'))!;
     expect(woodgrove).toMatchObject({ status: 'failed', diagnosisCode: 'NoVisibleSubscriptions' });
-    expect((await inventoryIds(byName('AdventureWorks'))).size).toBe(0);
+    expect((await inventoryIds(runtime, byName('AdventureWorks'))).size).toBe(0);
 
     const registry = await runtime.registry.get(byName('AdventureWorks'));
     // Registered moments ago and failing as an unpropagated service principal does: recorded, but
@@ -209,13 +229,13 @@ describe('a sweep over the demo world', () => {
       checked.readable++;
     }
     expect(checked).toEqual({ readable: 5, refused: 2 });
-    const litware = (await tenantsOf(firstRun)).get(byName('Litware'))!;
+    const litware = (await tenantsOf(runtime, firstRun)).get(byName('Litware'))!;
     expect(litware.status).toBe('partial');
     expect(litware.storageRefused).toBe(2);
   });
 
   it('writes a gzip NDJSON snapshot per tenant per run', async () => {
-    const litware = (await tenantsOf(firstRun)).get(byName('Litware'))!;
+    const litware = (await tenantsOf(runtime, firstRun)).get(byName('Litware'))!;
     const blob = runtime.storage
       .container(runtime.config.names.snapshotsContainer)
       .getBlobClient(litware.snapshotBlob!);
@@ -231,12 +251,17 @@ describe('a sweep over the demo world', () => {
   });
 
   it('after drift, records exactly what was added, removed and modified, and rewrites nothing else', async () => {
+    // Its own installation and first sweep: the second sweep here changes what the others read.
+    const { runtime, host } = await install();
+    const firstRun = await runScheduledSweep(host, runtime);
     const litware = byName('Litware');
-    const before = await inventoryIds(litware);
+    const before = await inventoryIds(runtime, litware);
     const candidates = sandbox.store.world.resources.filter((r) =>
       expectedIds(litware).has(resourceId(r).toLowerCase()),
     );
     const [tagged, moved, removed, skuChanged] = candidates;
+    // The world is put back afterwards (finally, below): the other tests compare what they read with it.
+    const originals = structuredClone([tagged!, moved!, removed!, skuChanged!]);
     sandbox.store.upsertResource({ ...tagged!, tags: { ...tagged!.tags, costCenter: 'cc-42' } });
     sandbox.store.upsertResource({ ...moved!, location: 'swedencentral' });
     sandbox.store.upsertResource({ ...skuChanged!, sku: { name: 'Premium_ZRS' } });
@@ -248,64 +273,68 @@ describe('a sweep over the demo world', () => {
       type: 'Microsoft.KeyVault/vaults',
       location: 'westeurope',
     });
-
-    const secondRun = await runScheduledSweep(host, runtime);
-    const changes = [];
-    const table = runtime.storage.table(runtime.config.names.changesTable);
-    for await (const change of table.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: odata`PartitionKey eq ${litware} and runId eq ${secondRun}` },
-    })) {
-      changes.push(change);
-    }
-    const summary = Object.fromEntries(
-      changes.map((change) => [
-        String(change.name),
-        { type: change.changeType, fields: JSON.parse(String(change.changedFields)) as string[] },
-      ]),
-    );
-    expect(summary).toEqual({
-      [tagged!.name]: { type: 'modified', fields: ['tags'] },
-      [moved!.name]: { type: 'modified', fields: ['location'] },
-      [skuChanged!.name]: { type: 'modified', fields: ['sku'] },
-      [removed!.name]: { type: 'removed', fields: [] },
-      [added.name]: { type: 'added', fields: [] },
-    });
-    const row = (await tenantsOf(secondRun)).get(litware)!;
-    expect(row).toMatchObject({ added: 1, removed: 1, modified: 3 });
-
-    // Unchanged resources were not written: same ETag, still stamped with the first run.
-    const after = await inventoryIds(litware);
-    let untouched = 0;
-    for (const [id, entity] of after) {
-      const changed =
-        [tagged, moved, skuChanged].some((r) => resourceId(r!).toLowerCase() === id) ||
-        id === resourceId(added).toLowerCase();
-      if (changed) {
-        expect(entity.lastRunId).toBe(secondRun);
-      } else {
-        expect(entity).toEqual(before.get(id));
-        untouched++;
+    try {
+      const secondRun = await runScheduledSweep(host, runtime);
+      const changes = [];
+      const table = runtime.storage.table(runtime.config.names.changesTable);
+      for await (const change of table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${litware} and runId eq ${secondRun}` },
+      })) {
+        changes.push(change);
       }
-    }
-    expect(untouched).toBe(before.size - 4);
-    expect(after.has(resourceId(removed!).toLowerCase())).toBe(false);
-    // The other healthy tenants did not change at all.
-    expect((await tenantsOf(secondRun)).get(byName('Fabrikam'))).toMatchObject({
-      added: 0,
-      removed: 0,
-      modified: 0,
-    });
+      const summary = Object.fromEntries(
+        changes.map((change) => [
+          String(change.name),
+          { type: change.changeType, fields: JSON.parse(String(change.changedFields)) as string[] },
+        ]),
+      );
+      expect(summary).toEqual({
+        [tagged!.name]: { type: 'modified', fields: ['tags'] },
+        [moved!.name]: { type: 'modified', fields: ['location'] },
+        [skuChanged!.name]: { type: 'modified', fields: ['sku'] },
+        [removed!.name]: { type: 'removed', fields: [] },
+        [added.name]: { type: 'added', fields: [] },
+      });
+      const row = (await tenantsOf(runtime, secondRun)).get(litware)!;
+      expect(row).toMatchObject({ added: 1, removed: 1, modified: 3 });
 
-    // Litware changed and has this run's snapshot; unchanged Fabrikam points at the one it had, and
-    // no blob was written for it.
-    const snapshots = runtime.storage.container(runtime.config.names.snapshotsContainer);
-    expect(row.snapshotBlob).toBe(snapshotBlobName(litware, secondRun));
-    expect(await snapshots.getBlobClient(row.snapshotBlob!).exists()).toBe(true);
-    const fabrikam = byName('Fabrikam');
-    const unchanged = (await tenantsOf(secondRun)).get(fabrikam)!;
-    expect(unchanged.snapshotBlob).toBe(snapshotBlobName(fabrikam, firstRun));
-    expect(await snapshots.getBlobClient(unchanged.snapshotBlob!).exists()).toBe(true);
-    expect(await snapshots.getBlobClient(snapshotBlobName(fabrikam, secondRun)).exists()).toBe(false);
+      // Unchanged resources were not written: same ETag, still stamped with the first run.
+      const after = await inventoryIds(runtime, litware);
+      let untouched = 0;
+      for (const [id, entity] of after) {
+        const changed =
+          [tagged, moved, skuChanged].some((r) => resourceId(r!).toLowerCase() === id) ||
+          id === resourceId(added).toLowerCase();
+        if (changed) {
+          expect(entity.lastRunId).toBe(secondRun);
+        } else {
+          expect(entity).toEqual(before.get(id));
+          untouched++;
+        }
+      }
+      expect(untouched).toBe(before.size - 4);
+      expect(after.has(resourceId(removed!).toLowerCase())).toBe(false);
+      // The other healthy tenants did not change at all.
+      expect((await tenantsOf(runtime, secondRun)).get(byName('Fabrikam'))).toMatchObject({
+        added: 0,
+        removed: 0,
+        modified: 0,
+      });
+
+      // Litware changed and has this run's snapshot; unchanged Fabrikam points at the one it had, and
+      // no blob was written for it.
+      const snapshots = runtime.storage.container(runtime.config.names.snapshotsContainer);
+      expect(row.snapshotBlob).toBe(snapshotBlobName(litware, secondRun));
+      expect(await snapshots.getBlobClient(row.snapshotBlob!).exists()).toBe(true);
+      const fabrikam = byName('Fabrikam');
+      const unchanged = (await tenantsOf(runtime, secondRun)).get(fabrikam)!;
+      expect(unchanged.snapshotBlob).toBe(snapshotBlobName(fabrikam, firstRun));
+      expect(await snapshots.getBlobClient(unchanged.snapshotBlob!).exists()).toBe(true);
+      expect(await snapshots.getBlobClient(snapshotBlobName(fabrikam, secondRun)).exists()).toBe(false);
+    } finally {
+      for (const original of originals) sandbox.store.upsertResource(original);
+      sandbox.store.deleteResource(resourceId(added));
+    }
   });
 
   it('ignores a redelivered message of a finished tenant: nothing counted or written twice', async () => {
@@ -313,7 +342,7 @@ describe('a sweep over the demo world', () => {
     const fabrikam = byName('Fabrikam');
     const before = {
       run: await runtime.runs.getTenant(latest!.runId, fabrikam),
-      inventory: await inventoryIds(fabrikam),
+      inventory: await inventoryIds(runtime, fabrikam),
       registry: await runtime.registry.get(fabrikam),
     };
     const outcome = await processTenantMessage(
@@ -323,7 +352,7 @@ describe('a sweep over the demo world', () => {
     );
     expect(outcome).toBe('duplicate');
     expect(await runtime.runs.getTenant(latest!.runId, fabrikam)).toEqual(before.run);
-    expect(await inventoryIds(fabrikam)).toEqual(before.inventory);
+    expect(await inventoryIds(runtime, fabrikam)).toEqual(before.inventory);
     expect((await runtime.registry.get(fabrikam)).consecutiveFailures).toBe(
       before.registry.consecutiveFailures,
     );
@@ -338,9 +367,11 @@ describe('a sweep over the demo world', () => {
   });
 
   it('records a poison message as a failed tenant of its run, once, and closes the run', async () => {
+    // Its own installation: this run would otherwise be the latest run and lastSweep the others read.
+    const { runtime, host } = await install();
     const northwind = byName('Northwind');
     // A run whose Northwind message died on every delivery: the host moved it to the poison queue.
-    const runId = (await runScheduledSweepWithoutDraining())!;
+    const runId = (await runScheduledSweepWithoutDraining(host, runtime))!;
     const poison = runtime.storage.queue(runtime.config.names.poisonQueue);
     const sweepQueue = runtime.storage.queue(runtime.config.names.sweepQueue);
     // Take Northwind's message off the sweep queue (as the host does after maxDequeueCount failures).
@@ -385,8 +416,13 @@ describe('a sweep over the demo world', () => {
 });
 
 describe('a storage account that disappears', () => {
-  // A sweep that recorded the accounts and their containers, so the test can see them go.
+  let runtime: FleetRuntime;
+  let host: LocalFunctionsHost;
+
+  // An installation of its own, and a sweep that recorded the accounts and their containers, so the
+  // test can see them go.
   beforeAll(async () => {
+    ({ runtime, host } = await install());
     await runScheduledSweep(host, runtime);
   });
 
@@ -452,7 +488,10 @@ describe('a storage account that disappears', () => {
 });
 
 /** Fires the timer (the run starts and enqueues) without processing the queue. */
-async function runScheduledSweepWithoutDraining(): Promise<string | undefined> {
+async function runScheduledSweepWithoutDraining(
+  host: LocalFunctionsHost,
+  runtime: FleetRuntime,
+): Promise<string | undefined> {
   await host.fireTimer();
   const [run] = await runtime.runs.listRuns(1);
   return run?.runId;
