@@ -59,8 +59,19 @@ describe('callerFromPrincipal', () => {
       status: 401,
       message: 'the client principal header is malformed',
     });
-    // Just under the bound it is read.
-    const fits = header([{ typ: 'roles', val: 'Fleet.Read' }], { padding: 'x'.repeat(40 * 1024) });
+    // Exactly at the bound it is read: JSON of 48 KiB is 64 KiB of base64.
+    const base = JSON.stringify({
+      auth_typ: 'aad',
+      claims: [{ typ: 'roles', val: 'Fleet.Read' }],
+      padding: '',
+    });
+    const json = JSON.stringify({
+      auth_typ: 'aad',
+      claims: [{ typ: 'roles', val: 'Fleet.Read' }],
+      padding: 'x'.repeat(48 * 1024 - base.length),
+    });
+    const fits = Buffer.from(json, 'utf8').toString('base64');
+    expect(fits).toHaveLength(64 * 1024);
     expect(callerFromPrincipal(fits, 'aad', ON).roles).toEqual(['Fleet.Read']);
   });
 

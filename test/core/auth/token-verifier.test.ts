@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWorld, startSandbox, type Sandbox } from '../../../sandbox/index.js';
+import { generateWorld, startSandbox, worldFacts, type Sandbox } from '../../../sandbox/index.js';
 import type { Caller } from '../../../src/core/auth/caller.js';
 import { acceptedIssuers, ApiTokenVerifier, jwksUrl } from '../../../src/core/auth/token-verifier.js';
 import { AZURE_CLOUDS, sandboxCloud, type CloudProfile } from '../../../src/core/platform/cloud.js';
@@ -17,7 +17,18 @@ import { registerApiCallers, type ApiCallers } from '../../support/api-callers.j
 let sandbox: Sandbox;
 let callers: ApiCallers;
 let cloud: CloudProfile;
-let verifier: ApiTokenVerifier;
+let otherTenant: string;
+
+/**
+ * A verifier of its own per test: built inside the test (not in beforeAll), so what its constructor
+ * sets up (the pipeline that trusts the sandbox CA) is covered by the tests that use it.
+ */
+function newVerifier(): ApiTokenVerifier {
+  return new ApiTokenVerifier(cloud, {
+    tenantId: callers.tenantId,
+    audiences: [callers.api.appIdUri, callers.api.appId],
+  });
+}
 
 beforeAll(async () => {
   sandbox = await startSandbox({
@@ -30,17 +41,14 @@ beforeAll(async () => {
     storageEndpoint: sandbox.endpoints.storageEndpoint ?? 'https://127.0.0.1:1',
     caCertPem: sandbox.caCertPem,
   });
-  verifier = new ApiTokenVerifier(cloud, {
-    tenantId: callers.tenantId,
-    audiences: [callers.api.appIdUri, callers.api.appId],
-  });
+  otherTenant = worldFacts(sandbox.store.world).customerTenantIds[0]!;
 });
 
 afterAll(async () => {
   await sandbox?.close();
 });
 
-async function refusal(token: string, on = verifier): Promise<unknown> {
+async function refusal(token: string, on = newVerifier()): Promise<unknown> {
   try {
     await on.verify(token);
   } catch (error) {
@@ -76,9 +84,14 @@ describe('issuers and keys', () => {
       }
       return undefined;
     };
-    expect(missing({ audiences: ['api://x'] })).toMatchObject({ setting: 'TENANT_FLEET_AUTH_TENANT_ID' });
+    expect(missing({ audiences: ['api://x'] })).toMatchObject({
+      setting: 'TENANT_FLEET_AUTH_TENANT_ID',
+      message: 'TENANT_FLEET_AUTH_TENANT_ID: is required to accept bearer tokens (the provider tenant id)',
+    });
     expect(missing({ tenantId: randomUUID(), audiences: [] })).toMatchObject({
       setting: 'TENANT_FLEET_API_AUDIENCE',
+      message:
+        'TENANT_FLEET_API_AUDIENCE: is required to accept bearer tokens (the API app id URI), or set TENANT_FLEET_API_CLIENT_ID',
     });
     expect(missing({ tenantId: randomUUID(), audiences: [] })).toBeInstanceOf(ConfigError);
   });
@@ -97,7 +110,7 @@ describe('an accepted token', () => {
         name: 'Alice\r\nSmith',
       },
     });
-    expect(await verifier.verify(token)).toEqual<Caller>({
+    expect(await newVerifier().verify(token)).toEqual<Caller>({
       objectId: 'aaaa-oid',
       appId: 'bbbb-app',
       upn: 'Alice@Contoso.com',
@@ -118,7 +131,7 @@ describe('an accepted token', () => {
         name: '',
       },
     });
-    expect(await verifier.verify(token)).toEqual<Caller>({
+    expect(await newVerifier().verify(token)).toEqual<Caller>({
       appId: 'dddd-azp',
       upn: 'bob@contoso.com',
       name: 'bob@contoso.com',
@@ -127,7 +140,7 @@ describe('an accepted token', () => {
     });
     const app = await callers.mint({ claims: { oid: 'O', azp: 'EEEE-AZP', roles: 'Fleet.Admin' } });
     // A roles claim that is not a list grants nothing.
-    expect(await verifier.verify(app)).toEqual<Caller>({
+    expect(await newVerifier().verify(app)).toEqual<Caller>({
       objectId: 'o',
       appId: 'eeee-azp',
       name: 'EEEE-AZP',
@@ -141,9 +154,9 @@ describe('an accepted token', () => {
       roles: ['Fleet.Read'],
       claims: { tid: callers.tenantId.toUpperCase() },
     });
-    expect((await verifier.verify(upper)).roles).toEqual(['Fleet.Read']);
+    expect((await newVerifier().verify(upper)).roles).toEqual(['Fleet.Read']);
     const none = await callers.mint({ roles: ['Fleet.Read'], claims: { tid: undefined } });
-    expect((await verifier.verify(none)).roles).toEqual(['Fleet.Read']);
+    expect((await newVerifier().verify(none)).roles).toEqual(['Fleet.Read']);
   });
 });
 
@@ -173,6 +186,11 @@ describe('a refused token', () => {
       "of another tenant's tid",
       () => callers.mint({ claims: { tid: randomUUID() } }),
       'the bearer token is not accepted: it is from another tenant',
+    ],
+    [
+      "signed by another tenant's key",
+      () => callers.mint({ signingTenantId: otherTenant }),
+      'the bearer token is not accepted: it is not signed by a key of the provider tenant',
     ],
     [
       'with a forged signature',
