@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, auditFilter, type AuditEvent } from '../../../src/core/audit/audit-log.js';
+import { AuditLog, auditFilter, auditLogOf, type AuditEvent } from '../../../src/core/audit/audit-log.js';
 import type { Caller } from '../../../src/core/auth/caller.js';
 import { InputError } from '../../../src/core/platform/errors.js';
+import { createRuntime } from '../../../src/core/runtime.js';
 import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
 import { testConfig } from '../../support/provider.js';
 
@@ -152,6 +153,25 @@ describe('AuditLog', () => {
     expect(await ids({ actor: 'D0D0' })).toEqual(['filter-2']);
     expect(await ids({ actor: 'bob@contoso.com' })).toEqual(['filter-2']);
     expect(await ids({ actor: 'Alice' })).toEqual([]);
+  });
+});
+
+describe('auditLogOf', () => {
+  it("is one log per runtime, in the runtime's audit table, on the runtime's clock", async () => {
+    const at = new Date('2035-03-04T05:06:07.000Z');
+    const runtime = createRuntime(config, { now: () => at });
+    const log = auditLogOf(runtime);
+    expect(auditLogOf(runtime)).toBe(log);
+    expect(auditLogOf(createRuntime(config))).not.toBe(log);
+    await log.append({ objectId: 'o-1', name: 'Robot', roles: [], via: 'cli' }, 'of-runtime', 0, event);
+    const { items } = await new AuditLog(table).list({ from: at.toISOString(), to: at.toISOString() });
+    expect(items).toEqual([
+      expect.objectContaining({
+        at: at.toISOString(),
+        invocationId: 'of-runtime',
+        actor: { objectId: 'o-1', name: 'Robot', label: 'Robot', via: 'cli' },
+      }),
+    ]);
   });
 });
 
