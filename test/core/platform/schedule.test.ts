@@ -63,6 +63,8 @@ describe('Schedule', () => {
       ['0 0 * * * 7', "'7' is outside 0-6"],
       ['0 0 5-3 * * *', "'5-3' is outside 0-23"],
       ['0 0 ,1 * * *', "cannot read ''"],
+      ['0 0 a5 * * *', "cannot read 'a5'"],
+      ['0 0 5x * * *', "cannot read '5x'"],
     ];
     for (const [expression, message] of cases) {
       const error = refusal(expression);
@@ -71,5 +73,9 @@ describe('Schedule', () => {
       expect((error as Error).message, expression).toContain(message);
     }
     expect(new Schedule('0 0 */6 * * *').expression).toBe('0 0 */6 * * *');
+    // Fields are separated by any run of whitespace.
+    expect(new Schedule('0  0\t*/6 * * *').next(at('2030-06-01T05:00:00Z'))).toEqual(
+      at('2030-06-01T06:00:00Z'),
+    );
   });
 });
