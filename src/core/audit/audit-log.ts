@@ -68,9 +68,12 @@ export interface AuditQuery {
 
 const MAX_TARGET = 1024;
 
-/** Text safe for a table property and a log line: no control characters, bounded. */
+/**
+ * Text safe for a table property and a log line: no control characters, at most `max` characters (a
+ * blob target keeps its whole path up to that, not just a display name's length).
+ */
 function bounded(value: string, max: number): string {
-  return sanitizeDisplayName(value, '').slice(0, max);
+  return sanitizeDisplayName(value, '', max);
 }
 
 export class AuditLog {

@@ -57,10 +57,11 @@ export const MAX_DISPLAY_NAME = 128;
 
 /**
  * A name safe to store and print: control characters (CR/LF, ANSI escapes, Unicode line and bidi
- * controls) removed, whitespace collapsed, length bounded. Claims come from a directory anyone with
- * a user account may edit; they must not forge lines in a log or a table.
+ * controls) removed, whitespace collapsed, length bounded (`max`; the audit log's targets take more).
+ * Claims come from a directory anyone with a user account may edit; they must not forge lines in a
+ * log or a table.
  */
-export function sanitizeDisplayName(value: unknown, fallback = 'unknown'): string {
+export function sanitizeDisplayName(value: unknown, fallback = 'unknown', max = MAX_DISPLAY_NAME): string {
   if (typeof value !== 'string') return fallback;
   const cleaned = value
     // eslint-disable-next-line no-control-regex -- control characters are exactly what it removes
@@ -68,7 +69,7 @@ export function sanitizeDisplayName(value: unknown, fallback = 'unknown'): strin
     .replace(/\s+/g, ' ')
     .trim();
   if (!cleaned) return fallback;
-  return cleaned.length > MAX_DISPLAY_NAME ? `${cleaned.slice(0, MAX_DISPLAY_NAME - 1)}…` : cleaned;
+  return cleaned.length > max ? `${cleaned.slice(0, max - 1)}…` : cleaned;
 }
 
 /** The local harness's caller (TENANT_FLEET_HTTP_AUTH=none): an admin who may read customer data. */

@@ -52,6 +52,33 @@ describe('a refused transaction', () => {
   });
 });
 
+describe('a transaction refused as a whole', () => {
+  it("throws the request's status and the service's code, writing nothing", async () => {
+    // The same account with a key that is not its own: the service refuses the whole request (403).
+    const connection = config.storage.kind === 'connectionString' ? config.storage.connectionString : '';
+    const wrongKey = connection.replace(
+      /AccountKey=[^;]+/,
+      `AccountKey=${Buffer.from('not the key').toString('base64')}`,
+    );
+    expect(wrongKey).not.toBe(connection);
+    const forged = TableClient.fromConnectionString(wrongKey, config.names.inventoryTable, {
+      allowInsecureConnection: true,
+    });
+    const partitionKey = randomUUID();
+    const refused = await submitBatch(forged, [['upsert', { partitionKey, rowKey: 'r', name: 'x' }]]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(RestError);
+    const error = refused as RestError;
+    expect(error.statusCode).toBe(403);
+    expect(error.code).toBe('AuthorizationFailure');
+    expect(error.message).toBe('transaction refused with status 403: AuthorizationFailure');
+    const rows = table.listEntities({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } });
+    expect((await rows.next()).done).toBe(true);
+  });
+});
+
 describe("a transaction's ETags", () => {
   it('gives each operation the ETag its row was stored with, in order, when asked (a delete none)', async () => {
     const partitionKey = randomUUID();
