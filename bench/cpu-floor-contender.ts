@@ -30,14 +30,13 @@ import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { ResourceManagementClient } from '@azure/arm-resources';
 import pLimit from 'p-limit';
-import type { Sandbox, SandboxEndpoints } from '../sandbox/index.js';
-import { generateWorld, worldFacts } from '../sandbox/generator.js';
-import { parseWorld } from '../sandbox/world.js';
+import type { SandboxEndpoints } from '../sandbox/index.js';
+import { worldFacts } from '../sandbox/generator.js';
 import { readQueueSemantics } from '../dev/local-host.js';
-import { sandboxFleetConfig } from '../dev/sandbox-fleet.js';
 import { resourceClient, type ArmOptions } from '../src/core/platform/arm.js';
 import { sharedPipelineOptionsFor } from '../src/core/platform/cloud.js';
 import { createRuntime } from '../src/core/runtime.js';
+import { contenderFleetConfig } from './contender-config.js';
 import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
 import type { WorldShape } from './options.js';
 import { readCapture } from './request-capture.js';
@@ -230,20 +229,7 @@ async function readList(
 async function main(): Promise<void> {
   const input = contenderInput<CpuFloorInput>();
   const started = performance.now();
-  const world = parseWorld(
-    generateWorld({
-      seed: input.world.seed,
-      tenants: input.world.tenants,
-      subscriptionsPerTenant: input.world.subscriptionsPerTenant,
-      resourcesPerSubscription: input.world.resourcesPerSubscription,
-    }),
-  );
-  // As the fleet contender: the sandbox's endpoints and the platform's MI environment, the same names.
-  const sandboxView = { endpoints: input.endpoints, store: { world } } as unknown as Sandbox;
-  const config = sandboxFleetConfig(sandboxView, {
-    providerConnectionString: input.connectionString,
-    prefix: input.prefix,
-  });
+  const { world, config } = contenderFleetConfig(input);
   // The tables, queues and containers the captured requests name, and the registered tenants whose
   // rows the sweeps read (setup, as the fleet contender's).
   const runtime = createRuntime(config, { log: () => undefined });

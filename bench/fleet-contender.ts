@@ -8,19 +8,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueClient } from '@azure/storage-queue';
 import pLimit from 'p-limit';
-import type { Sandbox, SandboxEndpoints } from '../sandbox/index.js';
-import { generateWorld, worldFacts } from '../sandbox/generator.js';
-import { parseWorld } from '../sandbox/world.js';
+import type { SandboxEndpoints } from '../sandbox/index.js';
+import { worldFacts } from '../sandbox/generator.js';
 import {
   LocalFunctionsHost,
   loadFunctionHandlers,
   readQueueSemantics,
   runScheduledSweep,
 } from '../dev/local-host.js';
-import { sandboxFleetConfig } from '../dev/sandbox-fleet.js';
 import { createRuntime, type FleetRuntime } from '../src/core/runtime.js';
 import { RunStore, type RunTotals } from '../src/core/sweep/runs.js';
 import { TableClient } from '@azure/data-tables';
+import { contenderFleetConfig } from './contender-config.js';
 import { contenderInput, measurePhase, serveContender, type PhaseFigures } from './contender-ipc.js';
 import { HARNESS_HEADER } from './storage-proxy.js';
 import type { WorldShape } from './options.js';
@@ -115,20 +114,7 @@ async function main(): Promise<void> {
   const input = contenderInput<FleetInput>();
   startRequestTrace(process.env.BENCH_TRACE);
   const started = performance.now();
-  const world = parseWorld(
-    generateWorld({
-      seed: input.world.seed,
-      tenants: input.world.tenants,
-      subscriptionsPerTenant: input.world.subscriptionsPerTenant,
-      resourcesPerSubscription: input.world.resourcesPerSubscription,
-    }),
-  );
-  // sandboxFleetConfig reads only the sandbox's endpoints and world; the sandbox itself runs elsewhere.
-  const sandboxView = { endpoints: input.endpoints, store: { world } } as unknown as Sandbox;
-  const config = sandboxFleetConfig(sandboxView, {
-    providerConnectionString: input.connectionString,
-    prefix: input.prefix,
-  });
+  const { world, config } = contenderFleetConfig(input);
   let problems: string[] = [];
   const runtime = createRuntime(config, {
     log: (level, message) => {
