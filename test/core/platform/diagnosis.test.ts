@@ -264,6 +264,34 @@ describe('diagnose', () => {
       request: createPipelineRequest({ url: 'https://st.blob.core.windows.net/c/b', method: 'GET' }),
     });
     expect(diagnose(get, context).meaning).toMatch(/may not read/);
+    // Missing a role is not fixed by trying again.
+    expect(diagnosis.retryable).toBe(false);
+  });
+
+  it.each(['HEAD', 'OPTIONS', 'head'])('reads a refused %s as a read, not a write', (method) => {
+    const refused = new RestError('no', {
+      code: 'AuthorizationPermissionMismatch',
+      statusCode: 403,
+      request: createPipelineRequest({
+        url: 'https://st.blob.core.windows.net/c/b',
+        method: method as 'HEAD',
+      }),
+    });
+    const diagnosis = diagnose(refused, context);
+    expect(diagnosis.meaning).toMatch(/may not read blobs/);
+    expect(diagnosis.fix).not.toContain('Storage Blob Data Contributor');
+  });
+
+  it('reads AADSTS500011 from the managed identity step as its wrong FIC audience, by name or by message', () => {
+    const refusal = 'AADSTS500011: The resource principal named api://wrong was not found in the tenant.';
+    const byName = Object.assign(new Error(refusal), { name: 'CredentialUnavailableError' });
+    expect(diagnose(byName, context).code).toBe('ManagedIdentityInvalidResource');
+    const byMessage = new Error(`ManagedIdentityCredential: ${refusal}`);
+    expect(diagnose(byMessage, context).code).toBe('ManagedIdentityInvalidResource');
+    // The same refusal from the token exchange names a resource of the customer's tenant.
+    expect(diagnose(new Error(refusal), context).code).toBe('AADSTS500011');
+    const otherName = Object.assign(new Error(refusal), { name: 'AuthenticationError' });
+    expect(diagnose(otherName, context).code).toBe('AADSTS500011');
   });
 
   it('never carries a token in its detail', () => {
