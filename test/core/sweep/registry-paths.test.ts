@@ -1,30 +1,16 @@
 /**
- * The registry's add, update, remove and retry paths against Azurite, each with its own table. The
- * table client's HttpClient is wrapped (client options, no module mock) to count the requests the
- * registry sends and to make the service refuse some of them, so the paths a race or an outage takes
- * are reached on purpose rather than by timing.
+ * The registry's add, update, remove and retry paths against Azurite, each with its own table whose
+ * requests are counted and can be refused (test/support/refusing-table.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { TableClient } from '@azure/data-tables';
-import {
-  createDefaultHttpClient,
-  createHttpHeaders,
-  type HttpClient,
-  type PipelineRequest,
-  type PipelineResponse,
-} from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotFoundError } from '../../../src/core/platform/errors.js';
 import { isInvalidRow, TenantRegistry, type TenantRecord } from '../../../src/core/sweep/registry.js';
-import { providerConnectionString, uniquePrefix } from '../../support/provider.js';
+import { refusingTable, type RefusingTable } from '../../support/refusing-table.js';
 
-interface Wire {
+interface Wire extends RefusingTable {
   registry: TenantRegistry;
-  table: TableClient;
-  /** Methods of the requests sent so far (GET, POST, PATCH for a merge, DELETE...). */
-  sent: string[];
-  /** When set, a request it returns a status for is answered with that status, not sent. */
-  refuse?: (request: PipelineRequest) => number | undefined;
 }
 
 const NOW = new Date('2026-11-30T12:00:00.000Z');
@@ -35,41 +21,13 @@ let clock = NOW;
 async function wire(
   options: { defaultCloud?: 'AzurePublicCloud' | 'AzureUSGovernment' } = {},
 ): Promise<Wire> {
-  const inner = createDefaultHttpClient();
-  const state = { sent: [] as string[] } as Wire;
-  const httpClient: HttpClient = {
-    async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
-      // The Tables SDK sends a merge as PATCH.
-      state.sent.push(request.method);
-      const status = state.refuse?.(request);
-      if (status !== undefined) {
-        const body = JSON.stringify({
-          'odata.error': { code: `Refused${status}`, message: { value: 'refused' } },
-        });
-        return {
-          request,
-          status,
-          headers: createHttpHeaders({ 'content-type': 'application/json' }),
-          bodyAsText: body,
-        };
-      }
-      return inner.sendRequest(request);
-    },
-  };
-  const table = TableClient.fromConnectionString(providerConnectionString(), `${uniquePrefix()}tenants`, {
-    httpClient,
-    allowInsecureConnection: true,
-    retryOptions: { maxRetries: 0 },
-  });
-  await table.createTable();
-  state.sent.length = 0;
-  state.table = table;
-  state.registry = new TenantRegistry(table, {
+  const wired = (await refusingTable()) as Wire;
+  wired.registry = new TenantRegistry(wired.table, {
     circuitBreakerThreshold: 3,
     defaultCloud: options.defaultCloud ?? 'AzurePublicCloud',
     now: () => clock,
   });
-  return state;
+  return wired;
 }
 
 /** The stored exclusion fields, as the row holds them (the record hides them for an enabled tenant). */
