@@ -83,21 +83,20 @@ describe('the tenant a subscription moved to', () => {
   const tenantId = randomUUID();
   const subscriptionId = randomUUID();
   const credential = {
-    getToken: async (): Promise<AccessToken> => ({
-      token: 'test',
-      expiresOnTimestamp: Date.now() + 3_600_000,
-    }),
+    getToken: (): Promise<AccessToken> =>
+      Promise.resolve({ token: 'test', expiresOnTimestamp: Date.now() + 3_600_000 }),
   };
 
   /** A subscription client whose ARM answers every request with the given status and error. */
   function armAnswering(status: number, body: unknown): SubscriptionClient {
     const httpClient: HttpClient = {
-      sendRequest: async (request: PipelineRequest) => ({
-        request,
-        status,
-        headers: createHttpHeaders({ 'content-type': 'application/json' }),
-        bodyAsText: JSON.stringify(body),
-      }),
+      sendRequest: (request: PipelineRequest) =>
+        Promise.resolve({
+          request,
+          status,
+          headers: createHttpHeaders({ 'content-type': 'application/json' }),
+          bodyAsText: JSON.stringify(body),
+        }),
     };
     return new SubscriptionClient(credential, { httpClient, retryOptions: { maxRetries: 0 } });
   }
