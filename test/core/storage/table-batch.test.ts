@@ -4,22 +4,19 @@
  * row that is already gone (404 for the whole transaction) is replayed row by row.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { odata } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
+import type { PipelineRequest } from '@azure/core-rest-pipeline';
 import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
 import { MAX_BATCH, TableBatchWriter } from '../../../src/core/storage/table-batch.js';
 import { testConfig } from '../../support/provider.js';
+import { refusingTable } from '../../support/refusing-table.js';
 
 const config = testConfig();
 const storage = new ProviderStorage(config);
 const table = storage.table(config.names.inventoryTable);
 
-async function rowsOf(partitionKey: string): Promise<Array<Record<string, unknown>>> {
-  const rows: Array<Record<string, unknown>> = [];
-  for await (const row of table.listEntities<Record<string, unknown>>({
-    queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
-  }))
-    rows.push(row);
-  return rows;
+function rowsOf(partitionKey: string): Promise<Array<Record<string, unknown>>> {
+  return rowsIn(table, partitionKey);
 }
 
 beforeAll(async () => {
@@ -95,3 +92,51 @@ describe('TableBatchWriter', () => {
     expect(new Date(row.when as Date).toISOString()).toBe(when.toISOString());
   });
 });
+
+describe('TableBatchWriter when the service refuses', () => {
+  const isTransaction = (request: PipelineRequest) => request.url.endsWith('/$batch');
+
+  it('does not replay a transaction refused for another reason than a missing row: the caller sees it', async () => {
+    const wired = await refusingTable();
+    wired.refuse = (request) => (isTransaction(request) ? 503 : undefined);
+    const writer = new TableBatchWriter(wired.table);
+    await writer.upsert({ partitionKey: 'p', rowKey: 'a', n: 1 });
+    await writer.upsert({ partitionKey: 'p', rowKey: 'b', n: 2 });
+    await expect(writer.flush()).rejects.toMatchObject({ statusCode: 503 });
+    // Row by row the writes would have gone through: none was tried.
+    wired.refuse = undefined;
+    expect(await rowsIn(wired.table, 'p')).toEqual([]);
+    expect(writer.stats.requests).toBe(1);
+  });
+
+  it('deletes the rows that exist when it replays, and fails on a delete refused for another reason', async () => {
+    const wired = await refusingTable();
+    await wired.table.createEntity({ partitionKey: 'p', rowKey: 'old', n: 0 });
+    const writer = new TableBatchWriter(wired.table);
+    await writer.delete('p', 'old');
+    await writer.delete('p', 'never-written'); // the whole transaction fails with 404
+    await writer.upsert({ partitionKey: 'p', rowKey: 'new', n: 1 });
+    await writer.flush();
+    expect((await rowsIn(wired.table, 'p')).map((row) => row.rowKey)).toEqual(['new']);
+
+    await wired.table.createEntity({ partitionKey: 'q', rowKey: 'old', n: 0 });
+    const failing = new TableBatchWriter(wired.table);
+    await failing.delete('q', 'never-written');
+    await failing.delete('q', 'old');
+    // The transaction's 404 leads to the replay; the replayed delete of `old` is refused with a 503.
+    wired.refuse = (request) =>
+      request.method === 'DELETE' && request.url.includes("'old'") ? 503 : undefined;
+    await expect(failing.flush()).rejects.toMatchObject({ statusCode: 503 });
+    wired.refuse = undefined;
+    expect((await rowsIn(wired.table, 'q')).map((row) => row.rowKey)).toEqual(['old']);
+  });
+});
+
+async function rowsIn(table: TableClient, partitionKey: string): Promise<Array<Record<string, unknown>>> {
+  const rows: Array<Record<string, unknown>> = [];
+  for await (const row of table.listEntities<Record<string, unknown>>({
+    queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+  }))
+    rows.push(row);
+  return rows;
+}
