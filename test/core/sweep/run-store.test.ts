@@ -6,11 +6,11 @@
  * any test runs alone and in any order. Races between workers are in run-claims.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import type { RestError } from '@azure/data-tables';
 import {
   AzureNamedKeyCredential,
   AzureSASCredential,
   generateTableSas,
+  type RestError,
   TableClient,
   type TableSasPermissions,
 } from '@azure/data-tables';
