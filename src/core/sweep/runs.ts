@@ -123,14 +123,12 @@ export class RunStore {
     for await (const listed of this.listTenants(runId)) {
       let tenant = listed;
       if (options.abandonPending && (tenant.status === 'queued' || tenant.status === 'running')) {
-        const abandoned = await this.finishTenant(runId, tenant.tenantId, 'abandoned', {
+        await this.finishTenant(runId, tenant.tenantId, 'abandoned', {
           endedAt: now,
           diagnosis: options.abandonPending,
         });
-        // Not abandoned: its worker finished it meanwhile, so it counts as that worker recorded it.
-        tenant = abandoned
-          ? { ...tenant, status: 'abandoned' }
-          : ((await this.getTenant(runId, tenant.tenantId)) ?? tenant);
+        // Read back: abandoned now, or finished by its worker meanwhile (then counted as it recorded it).
+        tenant = (await this.getTenant(runId, tenant.tenantId)) ?? tenant;
       }
       const { status } = tenant;
       totals.tenants++;
