@@ -120,18 +120,17 @@ export class RunStore {
       abandoned: 0,
       ...emptyCounts(),
     };
-    for await (const tenant of this.listTenants(runId)) {
-      let status = tenant.status;
-      if (options.abandonPending && (status === 'queued' || status === 'running')) {
-        if (
-          await this.finishTenant(runId, tenant.tenantId, 'abandoned', {
-            endedAt: now,
-            diagnosis: options.abandonPending,
-          })
-        ) {
-          status = 'abandoned';
-        }
+    for await (const listed of this.listTenants(runId)) {
+      let tenant = listed;
+      if (options.abandonPending && (tenant.status === 'queued' || tenant.status === 'running')) {
+        await this.finishTenant(runId, tenant.tenantId, 'abandoned', {
+          endedAt: now,
+          diagnosis: options.abandonPending,
+        });
+        // Read back: abandoned now, or finished by its worker meanwhile (then counted as it recorded it).
+        tenant = (await this.getTenant(runId, tenant.tenantId)) ?? tenant;
       }
+      const { status } = tenant;
       totals.tenants++;
       if (
         status === 'succeeded' ||

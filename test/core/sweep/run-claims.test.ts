@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { diagnosisFor } from '../../../src/core/platform/diagnosis.js';
+import { ConflictError } from '../../../src/core/platform/errors.js';
 import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
 import { newRunId, RunStore } from '../../../src/core/sweep/runs.js';
 import { testConfig } from '../../support/provider.js';
@@ -123,25 +125,25 @@ describe('tenant claims', () => {
 });
 
 /**
- * A RunStore whose table runs `between` once, right after the first read of a matching row: another
- * worker's write landing between this worker's read and its conditional write.
+ * A RunStore whose table runs `between` right after each of its first `times` row reads (found or
+ * not): another worker's write landing between this worker's read and its conditional write.
  */
 function racingStore(
   which: 'runs' | 'runTenants',
-  between: () => Promise<unknown>,
-): { store: RunStore; raced: () => boolean } {
-  let done = false;
+  between: (race: number) => Promise<unknown>,
+  times = 1,
+): { store: RunStore; raced: () => boolean; reads: () => number } {
+  let reads = 0;
   const wrap = (table: ReturnType<typeof storage.table>) =>
     new Proxy(table, {
       get(target, property, receiver) {
         if (property !== 'getEntity') return Reflect.get(target, property, receiver) as unknown;
         return async (...args: Parameters<typeof table.getEntity>) => {
-          const entity = await target.getEntity(...args);
-          if (!done) {
-            done = true;
-            await between();
+          try {
+            return await target.getEntity(...args);
+          } finally {
+            if (reads++ < times) await between(reads);
           }
-          return entity;
         };
       },
     });
@@ -151,7 +153,7 @@ function racingStore(
     which === 'runs' ? wrap(runsTable) : runsTable,
     which === 'runTenants' ? wrap(tenantsTable) : tenantsTable,
   );
-  return { store, raced: () => done };
+  return { store, raced: () => reads > 0, reads: () => reads };
 }
 
 describe('races between workers', () => {
@@ -196,5 +198,68 @@ describe('races between workers', () => {
       endedAt: '2026-11-23T10:00:02.000Z',
       totals: { tenants: 1, succeeded: 1 },
     });
+  });
+
+  it('keeps the result of a delivery that created the missing row between the read and the create', async () => {
+    const runId = newRunId(new Date());
+    const tenantId = randomUUID();
+    const { store, raced } = racingStore('runTenants', () =>
+      runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z', resources: 4 }),
+    );
+    // The row is missing when read; the other delivery's create lands first, so this create conflicts
+    // (409), the row is read again and is terminal.
+    expect(await store.finishTenant(runId, tenantId, 'failed', { endedAt: '2026-11-23T10:00:02.000Z' })).toBe(
+      false,
+    );
+    expect(raced()).toBe(true);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'succeeded', resources: 4 });
+  });
+
+  it('gives up after five conflicting writes in a row, naming the tenant and the run', async () => {
+    const { runId, tenantId } = await queuedTenant();
+    // Another delivery claims the tenant again after every read, one time more than the store tries.
+    const { store, reads } = racingStore(
+      'runTenants',
+      (race) => runs.beginTenant(runId, tenantId, race, '2026-11-23T10:00:00.000Z'),
+      6,
+    );
+    const result = store.finishTenant(runId, tenantId, 'succeeded', { endedAt: '2026-11-23T10:00:01.000Z' });
+    await expect(result).rejects.toBeInstanceOf(ConflictError);
+    await expect(result).rejects.toThrow(`could not record the result of tenant ${tenantId} in run ${runId}`);
+    expect(reads()).toBe(5);
+    expect(await runs.getTenant(runId, tenantId)).toMatchObject({ status: 'running' });
+  });
+
+  it('counts a tenant its worker finished while the stuck run was being closed as that worker recorded it', async () => {
+    const runId = newRunId(new Date('2026-11-23T10:00:00Z'));
+    const [finishing, stuck] = [randomUUID(), randomUUID()];
+    await runs.createRun({ runId, trigger: 'timer', status: 'running', startedAt: '2026-11-23T10:00:00Z' });
+    await runs.addTenants(runId, [
+      { tenantId: finishing, displayName: 'Litware', status: 'queued' },
+      { tenantId: stuck, displayName: 'Contoso', status: 'queued' },
+    ]);
+    // Right after the close reads the first tenant row to abandon it, both workers write: one claims its
+    // tenant (the close's write is then refused and retried), the other finishes its tenant.
+    const { store, raced } = racingStore('runTenants', async () => {
+      for (const tenantId of [finishing, stuck]) {
+        const claim = await runs.beginTenant(runId, tenantId, 1, '2026-11-23T10:00:01.000Z');
+        if (tenantId === finishing)
+          await runs.finishTenant(
+            runId,
+            tenantId,
+            'succeeded',
+            { endedAt: '2026-11-23T11:00:00.000Z', resources: 6 },
+            claim,
+          );
+      }
+    });
+    const diagnosis = diagnosisFor('RunTimedOut', { cloud: config.cloud, appClientId: config.appClientId });
+
+    const closed = await store.finalizeRun(runId, '2026-11-23T12:00:00.000Z', { abandonPending: diagnosis });
+
+    expect(raced()).toBe(true);
+    expect(await runs.getTenant(runId, finishing)).toMatchObject({ status: 'succeeded', resources: 6 });
+    expect(await runs.getTenant(runId, stuck)).toMatchObject({ status: 'abandoned' });
+    expect(closed.totals).toMatchObject({ tenants: 2, succeeded: 1, abandoned: 1, resources: 6 });
   });
 });
