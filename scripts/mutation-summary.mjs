@@ -1,0 +1,99 @@
+// The score of every part of src/core (scripts/mutation-parts.txt) from its report in reports/mutation/,
+// and the total over the parts measured. A part stopped half-way shows what its incremental file holds
+// and is left out of the total; a part never run is named. See docs/testing-mutation.md.
+//   node scripts/mutation-summary.mjs [--markdown]
+import { existsSync, readFileSync } from 'node:fs';
+
+const STATUSES = ['Ignored', 'CompileError', 'RuntimeError', 'Killed', 'Timeout', 'Survived', 'NoCoverage'];
+const markdown = process.argv.includes('--markdown');
+
+/** Counts of each status over a Stryker JSON report (a final report or an incremental file). */
+function count(file) {
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  const counts = Object.fromEntries(['mutants', ...STATUSES].map((key) => [key, 0]));
+  for (const { mutants } of Object.values(report.files))
+    for (const { status } of mutants) {
+      counts.mutants++;
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+  return counts;
+}
+
+/** Killed and timed-out mutants over those that count (compile errors and static ones do not). */
+function score(c) {
+  const detected = c.Killed + c.Timeout;
+  const valid = detected + c.Survived + c.NoCoverage;
+  return {
+    detected,
+    valid,
+    text: valid ? `${((100 * detected) / valid).toFixed(1)}% (${detected}/${valid})` : '-',
+  };
+}
+
+const parts = readFileSync('scripts/mutation-parts.txt', 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() && !line.startsWith('#'))
+  .map((line) => line.split('|')[0]);
+const total = Object.fromEntries(['mutants', ...STATUSES].map((key) => [key, 0]));
+const rows = [];
+const missing = [];
+for (const name of parts) {
+  const final = `reports/mutation/${name}.json`;
+  const partial = `reports/mutation/${name}-incremental.json`;
+  if (!existsSync(final) && !existsSync(partial)) {
+    missing.push(name);
+    continue;
+  }
+  const finished = existsSync(final);
+  const c = count(finished ? final : partial);
+  if (finished) for (const key of Object.keys(total)) total[key] += c[key];
+  const wall = existsSync(`reports/mutation/${name}.log`)
+    ? (/^real\s+(\S+)/m.exec(readFileSync(`reports/mutation/${name}.log`, 'utf8'))?.[1] ?? '')
+    : '';
+  rows.push([
+    finished ? name : `${name} (stopped: ${c.mutants} tested)`,
+    c.mutants,
+    c.Ignored,
+    c.CompileError + c.RuntimeError,
+    c.Killed,
+    c.Timeout,
+    c.Survived,
+    c.NoCoverage,
+    score(c).text,
+    wall,
+  ]);
+}
+rows.push([
+  'total (finished parts)',
+  total.mutants,
+  total.Ignored,
+  total.CompileError + total.RuntimeError,
+  total.Killed,
+  total.Timeout,
+  total.Survived,
+  total.NoCoverage,
+  score(total).text,
+  '',
+]);
+const header = [
+  'part',
+  'mutants',
+  'ignored',
+  'errors',
+  'killed',
+  'timed out',
+  'survived',
+  'no coverage',
+  'score',
+  'wall',
+];
+if (markdown) {
+  console.log(`| ${header.join(' | ')} |\n|${header.map(() => ' --- ').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+} else {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => cells.map((cell, i) => String(cell).padEnd(widths[i])).join('  ');
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+if (missing.length) console.log(`\nnot measured yet: ${missing.join(', ')}`);
