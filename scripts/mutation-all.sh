@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures src/core part by part (scripts/mutation-parts.txt), one part after another, then prints the
-# table of every part and the total (scripts/mutation-summary.mjs). A part with a report already is
+# table of every part and the total (scripts/mutation-summary.ts). A part with a report already is
 # skipped unless --again is given; either way each part's incremental file makes a re-run test only
 # the mutants whose code or tests changed. Stopping a part with Ctrl-C keeps what it tested (Stryker
 # saves a partial incremental file), and the next run goes on from there. See docs/testing-mutation.md.
@@ -28,4 +28,4 @@ while IFS='|' read -r name mutate tests; do
     echo "part $name failed: see reports/mutation/$name.log" >&2
   fi
 done < scripts/mutation-parts.txt
-node scripts/mutation-summary.mjs
+npx tsx scripts/mutation-summary.ts

@@ -1,42 +1,56 @@
 // The score of every part of src/core (scripts/mutation-parts.txt) from its report in reports/mutation/,
 // and the total over the parts measured. A part stopped half-way shows what its incremental file holds
 // and is left out of the total; a part never run is named. See docs/testing-mutation.md.
-//   node scripts/mutation-summary.mjs [--markdown]
+//   npx tsx scripts/mutation-summary.ts [--markdown]
 import { existsSync, readFileSync } from 'node:fs';
 
-const STATUSES = ['Ignored', 'CompileError', 'RuntimeError', 'Killed', 'Timeout', 'Survived', 'NoCoverage'];
+const STATUSES = [
+  'Ignored',
+  'CompileError',
+  'RuntimeError',
+  'Killed',
+  'Timeout',
+  'Survived',
+  'NoCoverage',
+] as const;
 const markdown = process.argv.includes('--markdown');
 
 /** Counts of each status over a Stryker JSON report (a final report or an incremental file). */
-function count(file) {
-  const report = JSON.parse(readFileSync(file, 'utf8'));
-  const counts = Object.fromEntries(['mutants', ...STATUSES].map((key) => [key, 0]));
+type Counts = Record<(typeof STATUSES)[number] | 'mutants', number>;
+
+interface Report {
+  files: Record<string, { mutants: Array<{ status: string }> }>;
+}
+
+function zero(): Counts {
+  return Object.fromEntries(['mutants', ...STATUSES].map((key) => [key, 0])) as Counts;
+}
+
+function count(file: string): Counts {
+  const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+  const counts = zero();
   for (const { mutants } of Object.values(report.files))
     for (const { status } of mutants) {
       counts.mutants++;
-      counts[status] = (counts[status] ?? 0) + 1;
+      if (status in counts) counts[status as keyof Counts]++;
     }
   return counts;
 }
 
 /** Killed and timed-out mutants over those that count (compile errors and static ones do not). */
-function score(c) {
+function score(c: Counts): string {
   const detected = c.Killed + c.Timeout;
   const valid = detected + c.Survived + c.NoCoverage;
-  return {
-    detected,
-    valid,
-    text: valid ? `${((100 * detected) / valid).toFixed(1)}% (${detected}/${valid})` : '-',
-  };
+  return valid ? `${((100 * detected) / valid).toFixed(1)}% (${detected}/${valid})` : '-';
 }
 
 const parts = readFileSync('scripts/mutation-parts.txt', 'utf8')
   .split('\n')
   .filter((line) => line.trim() && !line.startsWith('#'))
-  .map((line) => line.split('|')[0]);
-const total = Object.fromEntries(['mutants', ...STATUSES].map((key) => [key, 0]));
-const rows = [];
-const missing = [];
+  .map((line) => line.split('|')[0]!);
+const total = zero();
+const rows: Array<Array<string | number>> = [];
+const missing: string[] = [];
 for (const name of parts) {
   const final = `reports/mutation/${name}.json`;
   const partial = `reports/mutation/${name}-incremental.json`;
@@ -46,7 +60,7 @@ for (const name of parts) {
   }
   const finished = existsSync(final);
   const c = count(finished ? final : partial);
-  if (finished) for (const key of Object.keys(total)) total[key] += c[key];
+  if (finished) for (const key of Object.keys(total) as Array<keyof Counts>) total[key] += c[key];
   const wall = existsSync(`reports/mutation/${name}.log`)
     ? (/^real\s+(\S+)/m.exec(readFileSync(`reports/mutation/${name}.log`, 'utf8'))?.[1] ?? '')
     : '';
@@ -59,7 +73,7 @@ for (const name of parts) {
     c.Timeout,
     c.Survived,
     c.NoCoverage,
-    score(c).text,
+    score(c),
     wall,
   ]);
 }
@@ -72,7 +86,7 @@ rows.push([
   total.Timeout,
   total.Survived,
   total.NoCoverage,
-  score(total).text,
+  score(total),
   '',
 ]);
 const header = [
@@ -92,7 +106,8 @@ if (markdown) {
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 } else {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cells) => cells.map((cell, i) => String(cell).padEnd(widths[i])).join('  ');
+  const line = (cells: Array<string | number>) =>
+    cells.map((cell, i) => String(cell).padEnd(widths[i] ?? 0)).join('  ');
   console.log(line(header));
   for (const row of rows) console.log(line(row));
 }
