@@ -74,12 +74,12 @@ export class CredentialChain {
     // A resource of another tenant answers 401 with a challenge naming its tenant. The credential
     // refuses that tenant, but the SDK's token cycler swallows the refusal and retries every 3 s until
     // the current token expires (an hour): the call hangs. Keep this tenant's token instead, so the
-    // retried request fails at once with the service's own 401.
+    // retried request fails at once with the service's own 401. The tenant a request names is dropped
+    // even when it is this one: the credential compares it case-sensitively, so its own id in another
+    // case would be refused (and hang) too.
     return {
       getToken: (scopes, options) => {
-        if (!options?.tenantId || options.tenantId.toLowerCase() === id)
-          return pinned.getToken(scopes, options);
-        const { tenantId: _foreign, ...rest } = options;
+        const { tenantId: _named, ...rest } = options ?? {};
         return pinned.getToken(scopes, rest);
       },
     };

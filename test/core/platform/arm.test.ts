@@ -3,13 +3,6 @@
  * pages are followed through nextLink, items are normalised for the inventory, throttling is retried by
  * the SDK's own policy honouring Retry-After, and the token scope is ARM's.
  */
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import {
-  createHttpHeaders,
-  type HttpClient,
-  type PipelineRequest,
-  type PipelineResponse,
-} from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import {
   listInventoryItems,
@@ -18,39 +11,10 @@ import {
   subscriptionClient,
 } from '../../../src/core/platform/arm.js';
 import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
+import { fakeArm, StaticCredential } from '../../support/fake-arm.js';
 
 const cloud = AZURE_CLOUDS.AzurePublicCloud;
 const sub = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
-
-class StaticCredential implements TokenCredential {
-  readonly scopes: string[] = [];
-  getToken(scopes: string | string[]): Promise<AccessToken> {
-    this.scopes.push(...(Array.isArray(scopes) ? scopes : [scopes]));
-    return Promise.resolve({ token: 'static-test-token', expiresOnTimestamp: Date.now() + 3_600_000 });
-  }
-}
-
-/** Answers by URL; records every request. */
-function fakeArm(
-  answer: (url: URL, attempt: number) => { status: number; body?: unknown; headers?: Record<string, string> },
-) {
-  const requests: PipelineRequest[] = [];
-  const client: HttpClient = {
-    sendRequest: (request: PipelineRequest): Promise<PipelineResponse> => {
-      requests.push(request);
-      const url = new URL(request.url);
-      const attempt = requests.filter((r) => r.url === request.url).length;
-      const { status, body, headers } = answer(url, attempt);
-      return Promise.resolve({
-        request,
-        status,
-        headers: createHttpHeaders({ 'content-type': 'application/json', ...headers }),
-        bodyAsText: body === undefined ? '' : JSON.stringify(body),
-      });
-    },
-  };
-  return { client, requests };
-}
 
 const resource = (name: string, extra: Record<string, unknown> = {}) => ({
   id: `/subscriptions/${sub}/resourceGroups/RG-Web/providers/Microsoft.Web/sites/${name}`,

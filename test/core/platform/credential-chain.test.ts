@@ -125,4 +125,16 @@ describe("a tenant's credential against the sandbox's Entra", () => {
     expect(sandbox.counters.tokenByTenant.get(own)).toBe(1);
     expect(chain.tenantCount).toBe(1);
   });
+
+  it('takes its own tenant id in any case for its own (a challenge may spell it upper-cased)', async () => {
+    const [own] = facts.customerTenantIds as [string];
+    expect(own).not.toBe(own.toUpperCase());
+    const chain = new CredentialChain({
+      cloud: config.cloud,
+      managedIdentityClientId: config.managedIdentityClientId,
+      appClientId: config.appClientId,
+    });
+    const token = await chain.forTenant(own).getToken(config.cloud.armScope, { tenantId: own.toUpperCase() });
+    expect(decodeJwt(token!.token)).toMatchObject({ tid: own, appid: facts.appId });
+  });
 });
