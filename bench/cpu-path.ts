@@ -3,11 +3,14 @@
  * realistic ARM pages (the sandbox's generated world, spelled as its ARM spells them, pages of 100,
  * `changedTime` expanded) are built in memory first, then every tenant is swept as tenant-sweep.ts
  * does it: one `ResourceManagementClient` per tenant (made by the product's `resourceClient`, with the
- * retry and pacing policies), `listInventoryItems` through that client's pipeline, a `SubscriptionSync`
+ * retry and pacing policies), `listInventoryPages` through that client's pipeline, a `SubscriptionSync`
  * per subscription with the tenant's deferred baseline writer, the aggregate and the deferred snapshot
  * fed per item. The HTTP clients answer from memory: ARM from the prepared page texts, Table storage
  * from a policy in the TableClients' own pipelines (after their signing policy) that accepts every
  * transaction and keeps the subscriptions' marker rows, so a repeat sweep reads its manifest back.
+ *
+ * It runs compiled (as the contenders do, bench/compile.ts; tsx's helpers would add calls of their own
+ * to every closure), with the deployed worker's heap limit.
  *
  * Cases: `first` (empty tables: baselines) and `repeat` (nothing changed; ARM spells ids and types in
  * another pass's casing, as the sandbox does). Prints CPU microseconds per resource (user + system of
@@ -37,7 +40,7 @@ import { WorldStore } from '../sandbox/state.js';
 import { resourceGroupJson, resourceJson } from '../sandbox/arm/json.js';
 import { CasingVariation, DEFAULT_REALISM } from '../sandbox/arm/realism.js';
 import { ArmPacer } from '../src/core/platform/arm-pacing.js';
-import { listInventoryItems, resourceClient, type ArmOptions } from '../src/core/platform/arm.js';
+import { listInventoryPages, resourceClient, type ArmOptions } from '../src/core/platform/arm.js';
 import { AZURE_CLOUDS } from '../src/core/platform/cloud.js';
 import { InventoryAggregate } from '../src/core/inventory/aggregates.js';
 import { SubscriptionSync, type SyncContext } from '../src/core/inventory/subscription-sync.js';
@@ -86,7 +89,7 @@ function preparePages(
       pages.set(`${base}/resourcegroups?${API}`, JSON.stringify({ value: groups }));
       resources += groups.length;
       casing.pass(sub, true);
-      for (let cursor = 0; cursor !== undefined; ) {
+      for (let cursor = 0; cursor !== undefined;) {
         const scan = store.scanResources(sub, { cursor, limit: PAGE });
         const value = scan.items.map((r) => ({
           ...resourceJson(r, casing.spell(r, DEFAULT_REALISM, pass)),
@@ -218,7 +221,7 @@ async function sweepTenant(
       const result = await sync.syncSubscription(
         context,
         { ...subscription, state: 'Enabled', tenantId: tenant.tenantId },
-        listInventoryItems(client, subscription.subscriptionId),
+        listInventoryPages(client, subscription.subscriptionId),
       );
       items += result.items;
       found += result.added + result.modified + result.removed + (changed ? 0 : result.baselined);
@@ -342,7 +345,11 @@ async function main(): Promise<void> {
     firstMedian: Number(median(figures.first!).toFixed(1)),
     repeatMedian: Number(median(figures.repeat!).toFixed(1)),
   };
-  console.log(values.json ? JSON.stringify(summary) : `median: first ${summary.firstMedian} / repeat ${summary.repeatMedian} us per resource`);
+  console.log(
+    values.json
+      ? JSON.stringify(summary)
+      : `median: first ${summary.firstMedian} / repeat ${summary.repeatMedian} us per resource`,
+  );
 }
 
 await main();
