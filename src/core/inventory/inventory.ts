@@ -63,11 +63,20 @@ class KeyOrder {
     for (let i = 0; same && i < keys.length; i++) same = last[i] === keys[i];
     if (!same) {
       // Sorted with the keys whose value is undefined: a stable sort leaves the others as canonical's.
+      const sorted = [...keys].sort((a, b) => KEY_ORDER.compare(a, b));
+      // An object lists integer-like keys first, in numeric order, whatever order they were set in:
+      // so did the object canonical() builds, and so its JSON.
+      const indices = sorted.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
       this.keys = keys;
-      this.sorted = [...keys].sort((a, b) => KEY_ORDER.compare(a, b));
+      this.sorted = indices.length ? [...indices, ...sorted.filter((key) => !isArrayIndex(key))] : sorted;
     }
     return this.sorted;
   }
+}
+
+/** A key an object enumerates before its other keys (an array index: 0 to 2^32 - 2, canonical digits). */
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4_294_967_295;
 }
 
 const TAG_KEYS = new KeyOrder();
