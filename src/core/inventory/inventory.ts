@@ -49,29 +49,38 @@ function canonical(value: unknown): unknown {
 }
 
 /**
- * A flat object's keys in KEY_ORDER, remembered for the last list of keys seen: a sweep's tags and
- * SKUs repeat a few lists of keys, so the collator runs once per list instead of once per resource.
+ * A flat object's keys in KEY_ORDER, remembered for the last few lists of keys seen: a sweep's tags
+ * and SKUs repeat a few lists of keys, so the collator runs once per list instead of once per resource.
  */
 class KeyOrder {
-  private keys: readonly string[] = [];
-  private sorted: readonly string[] = [];
+  private readonly lists: Array<{ keys: readonly string[]; sorted: readonly string[] }> = [];
+  private next = 0;
 
   of(keys: string[]): readonly string[] {
     if (keys.length < 2) return keys;
-    const last = this.keys;
-    let same = last.length === keys.length;
-    for (let i = 0; same && i < keys.length; i++) same = last[i] === keys[i];
-    if (!same) {
-      // Sorted with the keys whose value is undefined: a stable sort leaves the others as canonical's.
-      const sorted = [...keys].sort((a, b) => KEY_ORDER.compare(a, b));
-      // An object lists integer-like keys first, in numeric order, whatever order they were set in:
-      // so did the object canonical() builds, and so its JSON.
-      const indices = sorted.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
-      this.keys = keys;
-      this.sorted = indices.length ? [...indices, ...sorted.filter((key) => !isArrayIndex(key))] : sorted;
-    }
-    return this.sorted;
+    for (const list of this.lists) if (sameKeys(list.keys, keys)) return list.sorted;
+    // Sorted with the keys whose value is undefined: a stable sort leaves the others as canonical's.
+    const sorted = [...keys].sort((a, b) => KEY_ORDER.compare(a, b));
+    // An object lists integer-like keys first, in numeric order, whatever order they were set in:
+    // so did the object canonical() builds, and so its JSON.
+    const indices = sorted.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
+    const list = {
+      keys,
+      sorted: indices.length ? [...indices, ...sorted.filter((key) => !isArrayIndex(key))] : sorted,
+    };
+    this.lists[this.next] = list;
+    this.next = (this.next + 1) % KEY_LISTS;
+    return list.sorted;
   }
+}
+
+/** Lists of keys a KeyOrder remembers. */
+const KEY_LISTS = 8;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A key an object enumerates before its other keys (an array index: 0 to 2^32 - 2, canonical digits). */

@@ -175,8 +175,8 @@ describe('row keys and row text', () => {
       id
         .toLowerCase()
         .replace(/^\/subscriptions\/[^/]+\//, '')
-        // eslint-disable-next-line no-control-regex
         .replace(
+          // eslint-disable-next-line no-control-regex
           /[%/\\#?\u0000-\u001f\u007f-\u009f]/g,
           (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
         );
