@@ -12,6 +12,7 @@ import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { text } from '../storage/entity-fields.js';
 import type { InventoryItem } from '../platform/arm.js';
+import { canonicalType } from '../platform/arm-casing.js';
 
 const PARTITION = 'tenant';
 /** A Table string property holds 32K UTF-16 characters; a longer count map keeps its largest entries. */
@@ -43,7 +44,7 @@ export class InventoryAggregate {
   readonly bySubscription = new Map<string, number>();
 
   add(item: InventoryItem): void {
-    const type = item.type.toLowerCase();
+    const type = canonicalType(item.type);
     // Resource groups are inventory rows too (the explorer lists them), but not counted as resources.
     if (type === 'microsoft.resources/resourcegroups') this.resourceGroups++;
     else this.resources++;

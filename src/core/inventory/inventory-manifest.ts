@@ -17,10 +17,27 @@ export const MANIFEST_MAX_CHUNKS = 15;
 /** Subscriptions with more resources keep no manifest (their sweeps read the partition instead). */
 export const MANIFEST_MAX_ENTRIES = (MANIFEST_CHUNK_BYTES / ENTRY_BYTES) * MANIFEST_MAX_CHUNKS;
 
+/** The value of each base64url character (-1 for other characters). */
+const BASE64URL_VALUES = new Int8Array(128).fill(-1);
+for (const [i, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries())
+  BASE64URL_VALUES[char.charCodeAt(0)] = i;
+
+/**
+ * The first 64 bits of a digest given in base64url (at least 11 characters: 66 bits), as two unsigned
+ * 32-bit words: the same words as reading the digest's bytes, without a Buffer per digest (a sweep
+ * takes two digests of every resource; docs/performance.md).
+ */
+export function base64urlWords(text: string): [number, number] {
+  const v = (i: number): number => BASE64URL_VALUES[text.charCodeAt(i)]!;
+  const hi = ((v(0) << 26) | (v(1) << 20) | (v(2) << 14) | (v(3) << 8) | (v(4) << 2) | (v(5) >>> 4)) >>> 0;
+  const lo =
+    (((v(5) & 15) << 28) | (v(6) << 22) | (v(7) << 16) | (v(8) << 10) | (v(9) << 4) | (v(10) >>> 2)) >>> 0;
+  return [hi, lo];
+}
+
 /** The first 64 bits of a row key's SHA-256, as two unsigned 32-bit words. */
 export function rowKeyHash(rowKey: string): [number, number] {
-  const digest = hash('sha256', rowKey, 'buffer');
-  return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+  return base64urlWords(hash('sha256', rowKey, 'base64url'));
 }
 
 /** The first 64 bits of a stored content hash (base64url); zeros for a row stored without one. */
@@ -114,7 +131,11 @@ export class HashManifest {
           grown.set(words);
           words = grown;
         }
-        words.set([keyHi, keyLo, contentHi, contentLo], count * 4);
+        const at = count * 4;
+        words[at] = keyHi;
+        words[at + 1] = keyLo;
+        words[at + 2] = contentHi;
+        words[at + 3] = contentLo;
         count++;
       },
       build() {

@@ -14,6 +14,7 @@ import { hash } from 'node:crypto';
 import type { InventoryItem } from '../platform/arm.js';
 import { canonicalLocation, canonicalType } from '../platform/arm-casing.js';
 import { resourceGlobalKey, resourceRowKey } from '../storage/table-keys.js';
+import { base64urlWords } from './inventory-manifest.js';
 
 /** Row key of a subscription's marker row; `!` sorts before every escaped resource key. */
 export const SUBSCRIPTION_MARKER = '!subscription';
@@ -47,6 +48,104 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/**
+ * A flat object's keys in KEY_ORDER, remembered for the last few lists of keys seen: a sweep's tags
+ * and SKUs repeat a few lists of keys, so the collator runs once per list instead of once per resource.
+ */
+class KeyOrder {
+  private readonly lists: Array<{ keys: readonly string[]; sorted: readonly string[] }> = [];
+  private next = 0;
+
+  of(keys: string[]): readonly string[] {
+    if (keys.length < 2) return keys;
+    for (const list of this.lists) if (sameKeys(list.keys, keys)) return list.sorted;
+    // Sorted with the keys whose value is undefined: a stable sort leaves the others as canonical's.
+    const sorted = [...keys].sort((a, b) => KEY_ORDER.compare(a, b));
+    // An object lists integer-like keys first, in numeric order, whatever order they were set in:
+    // so did the object canonical() builds, and so its JSON.
+    const indices = sorted.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
+    const list = {
+      keys,
+      sorted: indices.length ? [...indices, ...sorted.filter((key) => !isArrayIndex(key))] : sorted,
+    };
+    this.lists[this.next] = list;
+    this.next = (this.next + 1) % KEY_LISTS;
+    return list.sorted;
+  }
+}
+
+/** Lists of keys a KeyOrder remembers. */
+const KEY_LISTS = 8;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A key an object enumerates before its other keys (an array index: 0 to 2^32 - 2, canonical digits). */
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4_294_967_295;
+}
+
+const TAG_KEYS = new KeyOrder();
+const SKU_KEYS = new KeyOrder();
+
+/**
+ * `JSON.stringify(canonical(value))` of a flat object (strings, numbers, booleans, nulls: tags, a SKU),
+ * written directly; undefined for anything else (the caller then takes the general way).
+ */
+function flatCanonicalJson(value: object, order: KeyOrder): string | undefined {
+  if (Array.isArray(value)) return undefined;
+  let json = '';
+  for (const key of order.of(Object.keys(value))) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field === undefined) continue;
+    if (
+      typeof field === 'object'
+        ? field !== null
+        : typeof field !== 'string' && typeof field !== 'number' && typeof field !== 'boolean'
+    )
+      return undefined;
+    json += `${json ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(field)}`;
+  }
+  return `{${json}}`;
+}
+
+/** An optional string field as comparedView has it in JSON (`?? null`); undefined for anything else. */
+function optionalJson(value: unknown): string | undefined {
+  if (value === undefined || value === null) return 'null';
+  return typeof value === 'string' ? JSON.stringify(value) : undefined;
+}
+
+/**
+ * `JSON.stringify(comparedView(item))`, the text a content hash is taken of, written without the
+ * intermediate objects and arrays (byte for byte the same text: stored hashes stay valid;
+ * test/core/inventory/content-hash.test.ts compares the two).
+ */
+function comparedJson(item: InventoryItem): string {
+  const tags = item.tags ?? {};
+  const tagsJson = typeof tags === 'object' ? flatCanonicalJson(tags, TAG_KEYS) : undefined;
+  const sku = item.sku ?? null;
+  const skuJson =
+    sku === null ? 'null' : typeof sku === 'object' ? flatCanonicalJson(sku, SKU_KEYS) : undefined;
+  const kindJson = optionalJson(item.kind);
+  const managedByJson = optionalJson(item.managedBy);
+  if (
+    tagsJson === undefined ||
+    skuJson === undefined ||
+    kindJson === undefined ||
+    managedByJson === undefined ||
+    typeof item.name !== 'string'
+  )
+    return JSON.stringify(comparedView(item));
+  return (
+    `{"name":${JSON.stringify(item.name)},"type":${JSON.stringify(canonicalType(item.type))},` +
+    `"location":${JSON.stringify(canonicalLocation(item.location))},"tags":${tagsJson},"sku":${skuJson},` +
+    `"kind":${kindJson},"managedBy":${managedByJson}}`
+  );
+}
+
 /** The fields change detection compares, in a canonical order. */
 function comparedView(item: Pick<InventoryItem, ComparedField>): Record<ComparedField, unknown> {
   return {
@@ -70,12 +169,10 @@ export function contentHash(item: InventoryItem): string {
  * digest and decoding it again for every resource of a sweep.
  */
 export function contentDigest(item: InventoryItem): { hash: string; words: [number, number] } {
-  // One-shot hash: cheaper than createHash().update().digest() for a value this small (docs/performance.md).
-  const digest = hash('sha256', JSON.stringify(comparedView(item)), 'buffer');
-  return {
-    hash: digest.toString('base64url').slice(0, 32),
-    words: [digest.readUInt32BE(0), digest.readUInt32BE(4)],
-  };
+  // One-shot hash: cheaper than createHash().update().digest() for a value this small, and as text it
+  // needs no Buffer (docs/performance.md).
+  const digest = hash('sha256', comparedJson(item), 'base64url');
+  return { hash: digest.slice(0, 32), words: base64urlWords(digest) };
 }
 
 /** An inventory row as read back (the fields change detection needs). */
@@ -131,7 +228,7 @@ export function inventoryRow(
   /** The item's row key when the caller has it already (resourceRowKey). */
   rowKey: string = resourceRowKey(item.id),
 ): Record<string, unknown> & { partitionKey: string; rowKey: string } {
-  return {
+  const row: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
     partitionKey: partition,
     rowKey,
     // The tenant and subscription are the partition key's: not repeated in every row. Absent optional
@@ -141,20 +238,22 @@ export function inventoryRow(
     name: item.name,
     type: item.type,
     // OData has no case-insensitive compare: a lower-cased copy lets the results API filter by type.
-    typeLower: item.type.toLowerCase(),
+    typeLower: canonicalType(item.type),
     location: item.location,
     resourceGroup: item.resourceGroup,
     tags: JSON.stringify(item.tags),
-    ...(item.sku ? { sku: JSON.stringify(item.sku) } : {}),
-    ...(item.kind ? { kind: item.kind } : {}),
-    ...(item.managedBy ? { managedBy: item.managedBy } : {}),
-    // When the resource last changed in Azure (ARM's changedTime), as of this write.
-    ...(item.changedTime ? { changedInAzure: item.changedTime } : {}),
-    contentHash: hash,
-    firstSeen,
-    lastModified: context.now,
-    lastRunId: context.runId,
   };
+  // Set one by one in this order (no object spread per field: this runs for every row written).
+  if (item.sku) row.sku = JSON.stringify(item.sku);
+  if (item.kind) row.kind = item.kind;
+  if (item.managedBy) row.managedBy = item.managedBy;
+  // When the resource last changed in Azure (ARM's changedTime), as of this write.
+  if (item.changedTime) row.changedInAzure = item.changedTime;
+  row.contentHash = hash;
+  row.firstSeen = firstSeen;
+  row.lastModified = context.now;
+  row.lastRunId = context.runId;
+  return row;
 }
 
 /** What a change row says about a change: the fields that changed, with their values before and after. */

@@ -6,15 +6,31 @@
  * is casing is unchanged (row keys are lower-cased already: storage/table-keys.ts).
  */
 
-/** A resource type as compared: ARM types are case-insensitive. */
-export function canonicalType(type: string): string {
-  return type.toLowerCase();
+/**
+ * A fleet holds a few dozen types and regions: each spelling is worked out once and then looked up
+ * (a sweep asks for every resource's; a lookup allocates nothing). Bounded, as the spellings come
+ * from ARM.
+ */
+function spellingCache(spell: (value: string) => string): (value: string) => string {
+  const known = new Map<string, string>();
+  return (value) => {
+    let spelled = known.get(value);
+    if (spelled === undefined) {
+      spelled = spell(value);
+      if (known.size >= 4096) known.clear();
+      known.set(value, spelled);
+    }
+    return spelled;
+  };
 }
 
+/** A resource type as compared: ARM types are case-insensitive. */
+export const canonicalType: (type: string) => string = spellingCache((type) => type.toLowerCase());
+
 /** A location as compared: lower-cased without spaces (`West Europe` and `westeurope` are one region). */
-export function canonicalLocation(location: string): string {
-  return location.toLowerCase().replace(/\s+/g, '');
-}
+export const canonicalLocation: (location: string) => string = spellingCache((location) =>
+  location.toLowerCase().replace(/\s+/g, ''),
+);
 
 /**
  * The resource group a resource id names, spelled as the group itself is (`groups` maps lower-cased

@@ -100,20 +100,24 @@ export class SnapshotWriter {
     this.memberBytes = 0;
   }
 
-  /** Appends one record; waits when the upload is behind (back-pressure). */
-  async write(record: unknown): Promise<void> {
-    if (this.failed) return;
+  /**
+   * Appends one record; returns a promise only when it compresses a chunk, to wait on when the upload
+   * is behind (back-pressure). Most records return nothing: a caller awaits only a promise, and a
+   * sweep writes every resource here (docs/performance.md).
+   */
+  write(record: unknown): Promise<void> | undefined {
+    if (this.failed) return undefined;
     this.lines++;
     if (this.holding && this.held.length < HELD_RECORDS) {
       this.held.push(record);
-      return;
+      return undefined;
     }
     this.holding = false;
     this.serializeHeld();
     this.pending += `${JSON.stringify(record)}\n`;
     // Records are compressed in chunks: one zlib call per record (a few hundred bytes) cost more CPU
     // than the compression itself.
-    if (this.pending.length >= CHUNK_CHARS) await this.flushPending();
+    return this.pending.length >= CHUNK_CHARS ? this.flushPending() : undefined;
   }
 
   private serializeHeld(): void {

@@ -30,28 +30,36 @@ export class TableBatchWriter {
     private readonly beforeFlush?: () => Promise<void>,
   ) {}
 
-  async upsert(entity: TableEntity): Promise<void> {
-    await this.add(entity.partitionKey, ['upsert', entity]);
+  /**
+   * Queues an upsert; returns a promise only when a transaction is sent (every 100 rows of a
+   * partition), so a caller writing row after row awaits only those (docs/performance.md).
+   */
+  upsert(entity: TableEntity): Promise<void> | undefined {
+    return this.add(entity.partitionKey, ['upsert', entity]);
   }
 
-  async delete(partitionKey: string, rowKey: string): Promise<void> {
-    await this.add(partitionKey, ['delete', { partitionKey, rowKey }]);
+  /** Queues a delete; a promise only when a transaction is sent, as `upsert`. */
+  delete(partitionKey: string, rowKey: string): Promise<void> | undefined {
+    return this.add(partitionKey, ['delete', { partitionKey, rowKey }]);
   }
 
-  private async add(partitionKey: string, action: BatchAction): Promise<void> {
-    const batch = this.pending.get(partitionKey) ?? { actions: [], rows: new Map<string, number>() };
-    this.pending.set(partitionKey, batch);
+  private add(partitionKey: string, action: BatchAction): Promise<void> | undefined {
+    let batch = this.pending.get(partitionKey);
+    if (!batch) {
+      batch = { actions: [], rows: new Map<string, number>() };
+      this.pending.set(partitionKey, batch);
+    }
     // One entity may appear only once per transaction. A row already pending and not yet sent is
     // replaced: upserts replace whole rows, so only a row's last write decides what is stored.
     const rowKey = action[1].rowKey;
     const samePending = batch.rows.get(rowKey);
     if (samePending !== undefined) {
       batch.actions[samePending] = action;
-      return;
+      return undefined;
     }
     batch.rows.set(rowKey, batch.actions.length);
     batch.actions.push(action);
-    if (batch.actions.length >= MAX_BATCH) await this.flushPartition(partitionKey);
+    return batch.actions.length >= MAX_BATCH ? this.flushPartition(partitionKey) : undefined;
   }
 
   async flush(): Promise<void> {

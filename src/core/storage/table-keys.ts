@@ -16,7 +16,8 @@ const RARE_FORBIDDEN = /[\\#?\u0000-\u001f\u007f-\u009f]/;
 export function escapeKey(value: string): string {
   // ARM ids hold only / (and rarely %) of these: two plain replacements, the same result, without a
   // callback and a string per slash (a sweep escapes every resource id; docs/performance.md).
-  if (!RARE_FORBIDDEN.test(value)) return value.replaceAll('%', '%25').replaceAll('/', '%2f');
+  if (!RARE_FORBIDDEN.test(value))
+    return (value.includes('%') ? value.replaceAll('%', '%25') : value).replaceAll('/', '%2f');
   return value.replace(FORBIDDEN, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
@@ -27,9 +28,12 @@ export function unescapeKey(key: string): string {
 /** Row key of a resource within its subscription's partition: the id after `/subscriptions/{id}/`. */
 export function resourceRowKey(resourceId: string): string {
   const lower = resourceId.toLowerCase();
-  const relative = lower.replace(/^\/subscriptions\/[^/]+\//, '');
-  return escapeKey(relative);
+  // As replacing /^\/subscriptions\/[^/]+\//, without a regular expression (every resource of a sweep).
+  const end = lower.startsWith(SUBSCRIPTIONS) ? lower.indexOf('/', SUBSCRIPTIONS.length) : -1;
+  return escapeKey(end > SUBSCRIPTIONS.length ? lower.slice(end + 1) : lower);
 }
+
+const SUBSCRIPTIONS = '/subscriptions/';
 
 /** Row key of a resource across subscriptions (the whole id). */
 export function resourceGlobalKey(resourceId: string): string {

@@ -6,7 +6,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import pLimit from 'p-limit';
 import {
-  listInventoryItems,
+  listInventoryPages,
   listVisibleSubscriptions,
   resourceClient,
   subscriptionClient,
@@ -409,7 +409,7 @@ async function syncSubscriptions(
           return await sync.syncSubscription(
             syncContext,
             subscription,
-            listInventoryItems(client!, subscription.subscriptionId),
+            listInventoryPages(client!, subscription.subscriptionId),
           );
         } catch (error) {
           const diagnosis = diagnose(error, sweep.context);
