@@ -4,6 +4,7 @@
  * read out of a changeset response in the Table service's documented form.
  */
 import { describe, expect, it } from 'vitest';
+import type { TableEntity } from '@azure/data-tables';
 import { entityJson, failedOperation, transactionBody } from '../../../src/core/storage/table-transaction.js';
 
 const table = { url: 'https://contoso.table.core.windows.net/', tableName: 'inventory' };
@@ -65,6 +66,37 @@ describe('entityJson', () => {
       at: '2026-01-01T00:00:00.000Z',
       'at@odata.type': 'Edm.DateTime',
     });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a plain row', { s: 'x', b: false, i: 7 }, '{"PartitionKey":"p","RowKey":"r","s":"x","b":false,"i":7}'],
+    ['an undefined value', { s: 'x', u: undefined }, '{"PartitionKey":"p","RowKey":"r","s":"x"}'],
+    ['the largest Int32', { n: 2_147_483_647 }, '{"PartitionKey":"p","RowKey":"r","n":2147483647}'],
+    ['the smallest Int32', { n: -2_147_483_648 }, '{"PartitionKey":"p","RowKey":"r","n":-2147483648}'],
+    [
+      'one above Int32',
+      { n: 2_147_483_648 },
+      '{"PartitionKey":"p","RowKey":"r","n":2147483648,"n@odata.type":"Edm.Double"}',
+    ],
+    [
+      'one below Int32',
+      { n: -2_147_483_649 },
+      '{"PartitionKey":"p","RowKey":"r","n":-2147483649,"n@odata.type":"Edm.Double"}',
+    ],
+    ['a fraction', { n: 0.5 }, '{"PartitionKey":"p","RowKey":"r","n":0.5,"n@odata.type":"Edm.Double"}'],
+  ])('writes %s exactly as OData needs it', (_case, values, text) => {
+    expect(entityJson({ partitionKey: 'p', rowKey: 'r', ...values })).toBe(text);
+  });
+
+  it('renames the keys wherever they stand, not only when they come first', () => {
+    const later = { n: 1, partitionKey: 'p', rowKey: 'r' } as unknown as TableEntity;
+    expect(entityJson(later)).toBe('{"n":1,"PartitionKey":"p","RowKey":"r"}');
+    const swapped = { rowKey: 'r', partitionKey: 'p', s: 'x' } as unknown as TableEntity;
+    expect(entityJson(swapped)).toBe('{"RowKey":"r","PartitionKey":"p","s":"x"}');
+    const rowKeySecond = { s: 'x', rowKey: 'r', partitionKey: 'p' } as unknown as TableEntity;
+    expect(entityJson(rowKeySecond)).toBe('{"s":"x","RowKey":"r","PartitionKey":"p"}');
+    const between = { partitionKey: 'p', s: 'x', rowKey: 'r' } as unknown as TableEntity;
+    expect(entityJson(between)).toBe('{"PartitionKey":"p","s":"x","RowKey":"r"}');
   });
 
   it('refuses nested objects and non-finite numbers, naming the property', () => {
