@@ -5,20 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { callerFromPrincipal, platformAuthEnabled } from '../../../src/core/auth/principal.js';
+import { refusal } from '../../support/refusal.js';
 
 const ON = { WEBSITE_AUTH_ENABLED: 'True' };
 
 function header(claims: Array<{ typ: string; val: string }>, extra: Record<string, unknown> = {}): string {
   return Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, ...extra }), 'utf8').toString('base64');
-}
-
-function refusal(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 describe('platformAuthEnabled', () => {

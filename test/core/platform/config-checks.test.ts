@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/core/platform/config.js';
+import { refusal } from '../../support/refusal.js';
 
 const base = {
   TENANT_FLEET_MI_CLIENT_ID: randomUUID(),
@@ -31,15 +32,6 @@ const sandbox = {
   TENANT_FLEET_SANDBOX_STORAGE_ENDPOINT: 'https://127.0.0.1:8443/storage',
   TENANT_FLEET_SANDBOX_CA_CERT: pem,
 };
-
-function refusal(run: () => unknown): { setting?: string; message: string } | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error as { setting?: string; message: string };
-  }
-  return undefined;
-}
 
 describe('loadConfig checks', () => {
   it('takes sandbox endpoints on 127.0.0.1 or localhost, with or without a port or path', () => {
@@ -124,7 +116,8 @@ describe('loadConfig checks', () => {
   });
 
   it('names a number that is no number as wrong, not as missing', () => {
-    const error = refusal(() => loadConfig({ ...base, TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: 'many' }));
+    const error = refusal(() => loadConfig({ ...base, TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: 'many' })) as
+      { setting: string; message: string } | undefined;
     expect(error?.setting).toBe('TENANT_FLEET_SUBSCRIPTION_CONCURRENCY');
     expect(error?.message).not.toContain('is required but not set');
   });

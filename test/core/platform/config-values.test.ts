@@ -11,21 +11,13 @@ import {
   resourceNames,
   resourceNamesFromEnv,
 } from '../../../src/core/platform/config.js';
+import { refusal } from '../../support/refusal.js';
 
 const base = {
   TENANT_FLEET_MI_CLIENT_ID: randomUUID().toUpperCase(),
   TENANT_FLEET_APP_CLIENT_ID: randomUUID().toUpperCase(),
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
 };
-
-function refusal(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('loadConfig values', () => {
   it('names every table, queue and container after the prefix', () => {
