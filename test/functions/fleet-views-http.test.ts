@@ -272,6 +272,40 @@ describe('change feed, storage, onboarding, snapshot, me', () => {
     expect((await call(fleetChanges, { query: { kind: 'deleted' } })).status).toBe(400);
   });
 
+  it('limits the feed to the runs that started in the window, both ends included', async () => {
+    const all = (await call(fleetChanges, { query: { top: '1000' } })).json<{ items: FleetChange[] }>().items;
+    const ofLastRun = all.filter((change) => change.runId === lastRun.runId);
+    expect(ofLastRun.length).toBeGreaterThan(0);
+    expect(ofLastRun.length).toBeLessThan(all.length);
+    const at = lastRun.startedAt;
+    const before = new Date(Date.parse(at) - 1).toISOString();
+    const window = async (query: Record<string, string>) =>
+      (await call(fleetChanges, { query: { top: '1000', ...query } })).json<{ items: FleetChange[] }>().items;
+    expect(await window({ since: at, until: at })).toEqual(ofLastRun);
+    expect(await window({ since: at })).toEqual(ofLastRun);
+    expect(await window({ until: before })).toEqual(all.filter((change) => change.runId !== lastRun.runId));
+    // An empty parameter is no filter at all.
+    expect(await window({ kind: '', since: '' })).toEqual(all);
+  });
+
+  it('refuses a window that is not a time and a tenant that is not a GUID, and reads a GUID in any case', async () => {
+    const since = await call(fleetChanges, { query: { since: 'yesterday' } });
+    expect(since.status).toBe(400);
+    expect(since.error().field).toBe('since');
+    expect(since.error().message).toContain('must be an ISO 8601 time');
+    const tenant = await call(fleetChanges, { query: { tenantId: 'fabrikam' } });
+    expect(tenant.status).toBe(400);
+    expect(tenant.error().field).toBe('tenantId');
+    const lower = (await call(fleetChanges, { query: { tenantId: ids.Fabrikam!, top: '1000' } })).json<{
+      items: FleetChange[];
+    }>().items;
+    expect(lower.length).toBeGreaterThan(0);
+    const upper = (
+      await call(fleetChanges, { query: { tenantId: ids.Fabrikam!.toUpperCase(), top: '1000' } })
+    ).json<{ items: FleetChange[] }>().items;
+    expect(upper).toEqual(lower);
+  });
+
   it('pages the change feed without repeating a change', async () => {
     const all = (await call(fleetChanges, { query: { top: '1000' } })).json<{ items: FleetChange[] }>().items;
     const seen: string[] = [];
@@ -299,6 +333,19 @@ describe('change feed, storage, onboarding, snapshot, me', () => {
       'stlitwarevault01',
     ]);
     expect(items.some((account) => account.containers.length > 0 && account.blobCount > 0)).toBe(true);
+  });
+
+  it("shows one tenant's storage accounts when asked for that tenant, in any case", async () => {
+    const all = (await call(fleetStorageHandler)).json<{ items: FleetStorageAccount[] }>().items;
+    const litware = all.filter((account) => account.tenantId === ids.Litware);
+    expect(litware.length).toBeGreaterThan(0);
+    expect(litware.length).toBeLessThan(all.length);
+    for (const tenantId of [ids.Litware!, ids.Litware!.toUpperCase()]) {
+      const items = (await call(fleetStorageHandler, { query: { tenantId } })).json<{
+        items: FleetStorageAccount[];
+      }>().items;
+      expect(items).toEqual(litware);
+    }
   });
 
   it('guides onboarding with the consent link and the commands', async () => {
