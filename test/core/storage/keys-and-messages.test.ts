@@ -10,6 +10,8 @@ import {
   parseTenantId,
 } from '../../../src/core/platform/ids.js';
 import { InputError } from '../../../src/core/platform/errors.js';
+import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
+import { testConfig } from '../../support/provider.js';
 
 describe('table keys', () => {
   it('escapes the characters Table keys forbid, reversibly', () => {
@@ -17,6 +19,12 @@ describe('table keys', () => {
     const key = escapeKey(id);
     expect(key).not.toMatch(/[/\\#?]/);
     expect(unescapeKey(key)).toBe(id);
+  });
+
+  it('escapes a percent sign in a key that has no rarer forbidden character, reversibly', () => {
+    const key = escapeKey('resourceGroups/rg/providers/x/a%2fb');
+    expect(key).toBe('resourceGroups%2frg%2fproviders%2fx%2fa%252fb');
+    expect(unescapeKey(key)).toBe('resourceGroups/rg/providers/x/a%2fb');
   });
 
   it('keys a resource by its lower-cased id within the subscription', () => {
@@ -28,6 +36,27 @@ describe('table keys', () => {
     );
     expect(a).toBe(b);
     expect(a).toBe('resourcegroups%2frg%2fproviders%2fmicrosoft.compute%2fvirtualmachines%2fvm1');
+  });
+});
+
+describe('provider storage with a managed identity', () => {
+  it('addresses tables, queues and containers under the configured service URLs, whatever their trailing slashes', () => {
+    const storage = new ProviderStorage(
+      {
+        ...testConfig(),
+        storage: {
+          kind: 'identity',
+          tableUrl: 'https://stfleet.table.core.windows.net',
+          queueUrl: 'https://stfleet.queue.core.windows.net//',
+          blobUrl: 'https://stfleet.blob.core.windows.net/',
+        },
+      },
+      { getToken: () => Promise.resolve(null) },
+    );
+    expect(storage.queue('sweep').url).toBe('https://stfleet.queue.core.windows.net/sweep');
+    expect(storage.table('tenants').url).toBe('https://stfleet.table.core.windows.net');
+    expect(storage.table('tenants').tableName).toBe('tenants');
+    expect(storage.container('snapshots').url).toBe('https://stfleet.blob.core.windows.net/snapshots');
   });
 });
 
