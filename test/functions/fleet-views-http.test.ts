@@ -170,6 +170,31 @@ describe('GET /api/fleet/inventory', () => {
     }
   });
 
+  it('filters by subscription, in any case, and takes an empty parameter as no filter', async () => {
+    const all = (await call(fleetInventory, { query: { top: '1000' } })).json<{ items: FleetResource[] }>()
+      .items;
+    const subscriptionId = all.find((item) => item.tenantId === ids.Fabrikam)!.subscriptionId;
+    const inSubscription = all.filter((item) => item.subscriptionId === subscriptionId);
+    expect(inSubscription.length).toBeGreaterThan(0);
+    expect(inSubscription.length).toBeLessThan(all.length);
+    for (const spelling of [subscriptionId, subscriptionId.toUpperCase()]) {
+      const items = (await call(fleetInventory, { query: { subscriptionId: spelling, top: '1000' } })).json<{
+        items: FleetResource[];
+      }>().items;
+      expect(items.map((item) => item.resourceId).sort()).toEqual(
+        inSubscription.map((item) => item.resourceId).sort(),
+      );
+    }
+    const elsewhere = (
+      await call(fleetInventory, { query: { subscriptionId, tenantId: ids.Litware!, top: '1000' } })
+    ).json<{ items: FleetResource[] }>().items;
+    expect(elsewhere).toEqual([]);
+    const unfiltered = (await call(fleetInventory, { query: { location: '', q: '', top: '1000' } })).json<{
+      items: FleetResource[];
+    }>().items;
+    expect(unfiltered).toEqual(all);
+  });
+
   it.each([
     [{ type: 'not a type' }, 'type'],
     [{ tenantId: 'contoso' }, 'tenantId'],
@@ -333,6 +358,19 @@ describe('change feed, storage, onboarding, snapshot, me', () => {
       'stlitwarevault01',
     ]);
     expect(items.some((account) => account.containers.length > 0 && account.blobCount > 0)).toBe(true);
+  });
+
+  it('shows only the accounts with a public container when asked', async () => {
+    const all = (await call(fleetStorageHandler)).json<{ items: FleetStorageAccount[] }>().items;
+    const open = all.filter((account) => account.publicContainers > 0);
+    expect(open.length).toBeGreaterThan(0);
+    expect(open.length).toBeLessThan(all.length);
+    const items = (await call(fleetStorageHandler, { query: { public: 'true' } })).json<{
+      items: FleetStorageAccount[];
+    }>().items;
+    expect(items).toEqual(open);
+    for (const account of items)
+      expect(account.tenantName).toBe(CUSTOMERS.find((name) => ids[name] === account.tenantId));
   });
 
   it("shows one tenant's storage accounts when asked for that tenant, in any case", async () => {
