@@ -223,6 +223,13 @@ describe('what counts as drift', () => {
     expect(result).toMatchObject({ added: 0, removed: 0, modified: 0 });
     expect(changes).toEqual([]);
   });
+
+  it('names only the fields that changed when the location also changed case', async () => {
+    const { base, next } = await baselined({ location: 'westeurope', tags: { env: 'test' } });
+    const { result, changes } = await next({ ...base, location: 'West Europe', tags: { env: 'prod' } });
+    expect(result).toMatchObject({ added: 0, removed: 0, modified: 1 });
+    expect(JSON.parse(changes[0]!.changedFields as string)).toEqual(['tags']);
+  });
 });
 
 describe("the tenant marker's lists", () => {
