@@ -82,6 +82,9 @@ function variedItems(): InventoryItem[] {
     { ...base, kind: '', managedBy: '' },
     { ...base, kind: 7 as unknown as string },
     { ...base, type: 'microsoft.web/SITES', location: 'westeurope', name: 'Ünïcode "name"' },
+    // The last array index and the first key past it (an object lists only indices first).
+    { ...base, tags: { b: '1', '4294967295': '2', '4294967294': '3', '7': '4', '1a': '5' } },
+    { ...base, name: undefined as unknown as string },
   ];
   // The sandbox's generated shapes: tag sets repeat with a few key lists, SKUs with six keys.
   const environments = ['prod', 'dev', 'test'];

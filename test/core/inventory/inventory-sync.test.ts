@@ -131,7 +131,9 @@ describe('inventory change detection', () => {
       ['vm-0', 'vm-1', 'vm-1000', 'vm-1001', 'vm-1002', 'vm-5', 'vm-6'].sort(),
     );
     expect(byName['vm-0']!.changeType).toBe('removed');
+    expect(byName['vm-0']!.after ?? '').toBe(''); // a removed resource has no after
     expect(byName['vm-1000']!.changeType).toBe('added');
+    expect(byName['vm-1000']!.before ?? '').toBe(''); // an added one has no before
     expect(JSON.parse(byName['vm-5']!.changedFields as string)).toEqual(['tags']);
     expect(JSON.parse(byName['vm-6']!.changedFields as string)).toEqual(['location', 'sku']);
     expect(JSON.parse(byName['vm-6']!.before as string)).toMatchObject({
@@ -222,6 +224,13 @@ describe('what counts as drift', () => {
     const { result, changes } = await next({ ...base, location: 'WestEurope', type: 'microsoft.web/SITES' });
     expect(result).toMatchObject({ added: 0, removed: 0, modified: 0 });
     expect(changes).toEqual([]);
+  });
+
+  it('keeps kind and managedBy through the stored row: a tag change on such a resource names only tags', async () => {
+    const { base, next } = await baselined({ kind: 'app', managedBy: '/subscriptions/x/aks-1' });
+    const { result, changes } = await next({ ...base, tags: { env: 'prod' } });
+    expect(result).toMatchObject({ modified: 1 });
+    expect(JSON.parse(changes[0]!.changedFields as string)).toEqual(['tags']);
   });
 
   it('names only the fields that changed when the location also changed case', async () => {
