@@ -90,8 +90,12 @@ describe('inventory change detection', () => {
     expect(changes[0]).toMatchObject({
       changeType: 'baseline',
       resourceId: `/subscriptions/${own.subscriptionId}`,
+      type: 'Microsoft.Resources/subscriptions',
+      changedFields: '[]',
       items: 250,
     });
+    expect(changes[0]!.before ?? '').toBe('');
+    expect(JSON.parse(changes[0]!.after as string)).toEqual({ items: 250, resourceGroups: 0 });
     const marker = stored.find((row) => row.rowKey === SUBSCRIPTION_MARKER)!;
     expect(marker.baselinePending).toBeUndefined();
     expect(marker).toMatchObject({ items: 250, manifestEntries: 250 });
@@ -100,6 +104,33 @@ describe('inventory change detection', () => {
     expect(row).toMatchObject({ resourceGroup: 'rg-1', sku: '{"name":"Standard_D2s_v5"}' });
     expect(row).not.toHaveProperty('tenantId');
     expect(row).not.toHaveProperty('kind');
+  });
+
+  it('lists the storage accounts and counts the resource groups it read, whatever their type spelling', async () => {
+    const own = { ...subscription, tenantId: randomUUID(), subscriptionId: randomUUID() };
+    const id = `/subscriptions/${own.subscriptionId}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stdata01`;
+    const items: InventoryItem[] = [
+      resource(0, {}, own.subscriptionId),
+      resource(
+        1,
+        { id, name: 'stdata01', type: 'microsoft.storage/STORAGEACCOUNTS', resourceGroup: 'rg-data' },
+        own.subscriptionId,
+      ),
+      resource(
+        2,
+        {
+          id: `/subscriptions/${own.subscriptionId}/resourceGroups/rg-data`,
+          name: 'rg-data',
+          type: 'Microsoft.Resources/resourceGroups',
+        },
+        own.subscriptionId,
+      ),
+    ];
+    const { result } = await sweep('run-1', items, own);
+    expect(result).toMatchObject({ items: 3, resourceGroups: 1 });
+    expect(result.storageAccounts).toEqual([
+      { id, name: 'stdata01', subscriptionId: own.subscriptionId, resourceGroup: 'rg-data' },
+    ]);
   });
 
   it('costs one write (the marker) for an unchanged subscription', async () => {
