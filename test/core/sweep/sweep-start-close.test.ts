@@ -16,9 +16,9 @@ import { diagnosisFor } from '../../../src/core/platform/diagnosis.js';
 import { createRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { newRunId } from '../../../src/core/sweep/runs.js';
 import { processTenantMessage, recordPoisonMessage, startSweep } from '../../../src/core/sweep/sweep.js';
-import { parseSweepMessage } from '../../../src/core/sweep/sweep-message.js';
 import { DiagnosedError } from '../../../src/core/sweep/tenant-sweep.js';
 import { providerConnectionString, testConfig, uniquePrefix } from '../../support/provider.js';
+import { queuedSweepMessages } from '../../support/sweep-queue.js';
 
 let sandbox: Sandbox;
 let facts: ReturnType<typeof worldFacts>;
@@ -62,13 +62,6 @@ async function installation(settings: Record<string, string> = {}): Promise<Inst
   return { runtime, logs, setClock: (to) => (clock = to) };
 }
 
-/** The messages a run enqueued, read without removing them. */
-async function queuedMessages(runtime: FleetRuntime) {
-  const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
-  const peeked = await queue.peekMessages({ numberOfMessages: 32 });
-  return peeked.peekedMessageItems.map((item) => parseSweepMessage(item.messageText)!);
-}
-
 /** A registry row that is not a tenant (a domain typed where a tenant id belongs). */
 async function addMalformedRow(runtime: FleetRuntime, rowKey: string): Promise<void> {
   await runtime.storage.table(runtime.config.names.tenantsTable).upsertEntity({
@@ -93,7 +86,7 @@ describe('an on-demand run naming tenants', () => {
     await expect(refused).rejects.toThrow(`not registered: ${unknown.toLowerCase()}`);
     expect(await runtime.runs.lockHolder()).toBeUndefined();
     expect(await runtime.runs.listRuns()).toEqual([]);
-    expect(await queuedMessages(runtime)).toEqual([]);
+    expect(await queuedSweepMessages(runtime)).toEqual([]);
     // Nothing half-started is left: the next run starts and is the only one.
     const next = await startSweep(runtime, { trigger: 'http', tenantIds: [known.toUpperCase()] });
     expect(next.queued).toBe(1);
@@ -121,7 +114,7 @@ describe('an on-demand run naming tenants', () => {
     );
 
     expect(await runtime.runs.lockHolder()).toBeUndefined();
-    expect(await queuedMessages(runtime)).toEqual([]);
+    expect(await queuedSweepMessages(runtime)).toEqual([]);
   });
 });
 
@@ -139,7 +132,7 @@ describe('what a run records and enqueues at its start', () => {
     const queuedRow = await runtime.runs.getTenant(result.runId, kept);
     expect(queuedRow?.status).toBe('queued');
     expect(queuedRow).not.toHaveProperty('endedAt');
-    const [message, ...others] = await queuedMessages(runtime);
+    const [message, ...others] = await queuedSweepMessages(runtime);
     expect(others).toEqual([]);
     expect(message).toMatchObject({ v: 1, runId: result.runId, tenantId: kept });
     // The ETag the start wrote: a first delivery finishes the row against it without reading it.
@@ -206,7 +199,7 @@ describe('processing tenant messages', () => {
   it('closes the run after the last of its messages when they are processed one after another', async () => {
     const { runtime, logs } = await installation();
     const { runId } = await startSweep(runtime, { trigger: 'timer' });
-    const messages = await queuedMessages(runtime);
+    const messages = await queuedSweepMessages(runtime);
     expect(messages).toHaveLength(2);
 
     expect(await processTenantMessage(runtime, messages[0], { dequeueCount: 1 })).toBe('succeeded');

@@ -12,9 +12,9 @@ import { ConflictError, NotFoundError } from '../../../src/core/platform/errors.
 import { createRuntime, setRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { newRunId } from '../../../src/core/sweep/runs.js';
 import { processTenantMessage, recordPoisonMessage, startSweep } from '../../../src/core/sweep/sweep.js';
-import { parseSweepMessage } from '../../../src/core/sweep/sweep-message.js';
 import { sweepTimer } from '../../../src/functions/sweepTimer.js';
 import { testConfig } from '../../support/provider.js';
+import { queuedSweepMessages } from '../../support/sweep-queue.js';
 
 /** A fresh installation with `count` registered, enabled tenants. */
 async function installation(count: number, now?: () => Date) {
@@ -33,9 +33,7 @@ async function installation(count: number, now?: () => Date) {
 
 /** The tenant ids of the messages a run enqueued (read without removing them). */
 async function queuedTenantIds(runtime: FleetRuntime): Promise<string[]> {
-  const queue = runtime.storage.queue(runtime.config.names.sweepQueue);
-  const peeked = await queue.peekMessages({ numberOfMessages: 32 });
-  return peeked.peekedMessageItems.map((item) => parseSweepMessage(item.messageText)!.tenantId).sort();
+  return (await queuedSweepMessages(runtime)).map((message) => message.tenantId).sort();
 }
 
 async function failThreeRuns(runtime: FleetRuntime, tenantId: string): Promise<void> {
