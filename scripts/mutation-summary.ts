@@ -38,6 +38,10 @@ function count(file: string): Counts {
   return counts;
 }
 
+function add(into: Counts, counts: Counts): void {
+  for (const key of Object.keys(into) as Array<keyof Counts>) into[key] += counts[key];
+}
+
 /** Killed and timed-out mutants over those that count (compile errors and static ones do not). */
 function score(c: Counts): string {
   const detected = c.Killed + c.Timeout;
@@ -64,8 +68,8 @@ for (const name of parts) {
   }
   const finished = existsSync(final);
   const c = count(finished ? final : partial);
-  if (finished) for (const key of Object.keys(total) as Array<keyof Counts>) total[key] += c[key];
-  for (const key of Object.keys(tested) as Array<keyof Counts>) tested[key] += c[key];
+  if (finished) add(total, c);
+  add(tested, c);
   const log = existsSync(`reports/mutation/${name}.log`)
     ? readFileSync(`reports/mutation/${name}.log`, 'utf8')
     : '';
