@@ -1,9 +1,11 @@
 /**
- * Fault injection for the sandbox's ARM: rules that turn matching requests into 500s, 503s, 429s or
- * dropped connections, so retry and resilience paths of the real SDK clients can be exercised.
+ * Fault injection for the sandbox's ARM: rules that turn matching requests into 500s, 503s, 429s, 403s or
+ * dropped connections, so retry and resilience paths of the real SDK clients can be exercised. A 403
+ * is ARM's AuthorizationFailed, as when a customer removes the app's role while a sweep runs (or a new
+ * assignment has not reached every ARM instance yet): a failure the SDK does not retry.
  */
 
-export type FaultKind = '500' | '503' | '429' | 'drop';
+export type FaultKind = '500' | '503' | '429' | '403' | 'drop';
 
 export interface FaultRule {
   kind: FaultKind;

@@ -1,8 +1,12 @@
-/** The answers of an injected fault (faults.ts picks the rule): ARM's own 429, 503 and 500 bodies, or a dropped connection. */
+/**
+ * The answers of an injected fault (faults.ts picks the rule): ARM's own 429, 503, 500 and 403 bodies,
+ * or a dropped connection.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters } from '../counters.js';
 import type { FaultRule } from '../faults.js';
 import { sendJson } from '../http.js';
+import { authorizationFailed } from './errors.js';
 
 export function answerFault(
   fault: FaultRule,
@@ -16,6 +20,17 @@ export function answerFault(
     // No answer at all: the client sees a reset connection.
     counters.countFault('drop');
     request.socket.destroy();
+    return;
+  }
+  if (fault.kind === '403') {
+    // ARM's own refusal of a list (fault rules match subscription-level paths): no Retry-After.
+    counters.countFault('403');
+    const refusal = authorizationFailed(
+      callerObjectId(request),
+      'Microsoft.Resources/subscriptions/resources/read',
+      `/subscriptions/${subscriptionId ?? ''}`,
+    );
+    sendJson(response, 403, { error: { code: refusal.code, message: refusal.message } }, headers);
     return;
   }
   headers['x-ms-failure-cause'] = 'gateway';
@@ -65,4 +80,22 @@ export function answerFault(
       headers,
     );
   }
+}
+
+/**
+ * The caller's object id for a 403's message, read from the bearer token's claims without checking it:
+ * the fault answers before authentication (as a gateway would), and the id only words the message.
+ */
+function callerObjectId(request: IncomingMessage): string {
+  const payload = /^Bearer [^.]+\.([^.]+)\./.exec(request.headers.authorization ?? '')?.[1];
+  try {
+    const claims: unknown = payload
+      ? JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+      : undefined;
+    if (claims && typeof claims === 'object' && 'oid' in claims && typeof claims.oid === 'string')
+      return claims.oid;
+  } catch {
+    // Not a JWT: the message names no one in particular.
+  }
+  return '00000000-0000-0000-0000-000000000000';
 }

@@ -30,7 +30,7 @@ export const DEFAULT_ARM_SETTINGS: ArmSettings = {
 
 const faultRuleSchema = z
   .object({
-    kind: z.enum(['500', '503', '429', 'drop']),
+    kind: z.enum(['500', '503', '429', '403', 'drop']),
     match: z
       .object({ subscriptionId: z.string().min(1).optional(), pathIncludes: z.string().min(1).optional() })
       .strict()

@@ -429,6 +429,41 @@ describe('sandbox ARM with the real SDK clients', () => {
     });
   }
 
+  it("injects a '403' as ARM's AuthorizationFailed, naming the caller and the scope; the SDK does not retry it", async () => {
+    const rule = {
+      kind: '403' as const,
+      count: 1,
+      match: { subscriptionId: subA1, pathIncludes: '/resources' },
+    };
+    arm.setSettings({ faults: [rule] });
+    const { resources, recorder } = clients(credentialFor(tenantA, spA), subA1);
+    const refused = await collect(resources.resources.list()).then(
+      () => undefined,
+      (error: unknown) => error as RestError,
+    );
+    expect(refused).toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
+    expect(recorder.statuses).toEqual([403]);
+    // Fired once: the next list is answered.
+    expect(await collect(resources.resources.list({ top: 1000 }))).toHaveLength(RESOURCES_PER_SUBSCRIPTION);
+
+    // ARM's own wording (the SDK's pager replaces the message with its own), the caller's object id from its token.
+    arm.setSettings({ faults: [{ ...rule }] });
+    const raw = await rawGet(
+      arm,
+      `/subscriptions/${subA1}/resources?api-version=2025-04-01`,
+      await token(tenantA, spA),
+    );
+    expect(raw.status).toBe(403);
+    expect(raw.headers['retry-after']).toBeUndefined();
+    expect(raw.body.error).toEqual({
+      code: 'AuthorizationFailed',
+      message:
+        `The client '${spA}' with object id '${spA}' does not have authorization to perform action ` +
+        `'Microsoft.Resources/subscriptions/resources/read' over scope '/subscriptions/${subA1}' or the scope is ` +
+        'invalid. If access was recently granted, please refresh your credentials.',
+    });
+  });
+
   it('never fires a fault of probability 0', async () => {
     arm.setSettings({ faults: [{ kind: '500', probability: 0 }] });
     const { resources, recorder } = clients(credentialFor(tenantA, spA), subA1);

@@ -174,6 +174,68 @@ describe('sweep under faults', () => {
     }
   });
 
+  it('keeps a subscription ARM refuses (403) as a warning, and fails a tenant it refuses whole without retrying it', async () => {
+    const { runtime, host } = await fleet();
+    const [partly, refused, healthy] = facts.customerTenantIds as [string, string, string];
+    const subscriptionsOf = (tenantId: string) =>
+      sandbox.store.world.subscriptions.filter((s) => s.tenantId === tenantId).map((s) => s.subscriptionId);
+    const [refusedOfPartly, readOfPartly] = subscriptionsOf(partly) as [string, string];
+    // As when the customer removed the app's Reader role from those subscriptions while the run was on.
+    sandbox.setArmSettings({
+      faults: [refusedOfPartly, ...subscriptionsOf(refused)].map((subscriptionId) => ({
+        kind: '403' as const,
+        match: { subscriptionId, pathIncludes: '/resources' },
+      })),
+    });
+    const events: string[] = [];
+    const watchingHost = new LocalFunctionsHost({
+      runtime,
+      handlers,
+      semantics: readQueueSemantics('host.json'),
+      retryDelaySeconds: 0,
+      onMessage: (event) =>
+        events.push(`${(event.message as { tenantId: string }).tenantId}:${event.outcome}`),
+    });
+    void host;
+    try {
+      const runId = await runScheduledSweep(watchingHost, runtime);
+      // One subscription refused: the tenant is partial, the other subscription swept whole.
+      const partlyRow = await runtime.runs.getTenant(runId, partly);
+      expect(partlyRow).toMatchObject({
+        status: 'partial',
+        attempts: 1,
+        subscriptions: 1,
+        resources: RESOURCES,
+      });
+      expect(JSON.parse(partlyRow!.warnings!)).toEqual([
+        expect.objectContaining({ scope: 'subscription', id: refusedOfPartly, code: 'AuthorizationFailed' }),
+      ]);
+      let readRows = 0;
+      for await (const row of runtime.storage
+        .table(runtime.config.names.inventoryTable)
+        .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${`${partly}_${readOfPartly}`}` } }))
+        if (row.rowKey !== SUBSCRIPTION_MARKER) readRows++;
+      expect(readRows).toBe(RESOURCES + 4);
+      // Every subscription refused: the tenant fails with the customer's fix, on its first delivery
+      // (a refusal is not retried: nothing changes until the customer acts).
+      expect(await runtime.runs.getTenant(runId, refused)).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        diagnosisCode: 'AuthorizationFailed',
+      });
+      expect(events.filter((event) => event.startsWith(`${refused}:`))).toEqual([`${refused}:completed`]);
+      expect(await runtime.runs.getTenant(runId, healthy)).toMatchObject({ status: 'succeeded' });
+      expect(await inventoryCount(runtime, healthy)).toBe(perTenant);
+      expect((await runtime.runs.getRun(runId)).totals).toMatchObject({
+        succeeded: 1,
+        partial: 1,
+        failed: 1,
+      });
+    } finally {
+      sandbox.setArmSettings({ faults: [] });
+    }
+  });
+
   it('moves a message that crashes its worker on every delivery to the poison queue, and records it', async () => {
     const { runtime } = await fleet();
     const crashing: FunctionHandlers = {
