@@ -117,6 +117,62 @@ describe("a tenant's aggregate row", () => {
     expect(afterDrift.get(renamed)).toEqual(afterRename.get(renamed));
   });
 
+  it('is rewritten by a sweep with warnings, and by the next clean one, though the inventory did not change', async () => {
+    // An installation of its own with one tenant, so the sweeps here decide for it alone.
+    const own = createRuntime(
+      sandboxFleetConfig(sandbox, {
+        providerConnectionString: providerConnectionString(),
+        prefix: uniquePrefix(),
+      }),
+      { log: () => undefined },
+    );
+    await own.storage.ensureResources();
+    const tenantId = tenantIds[1]!;
+    await own.registry.add({ tenantId, displayName: 'Tenant warned' }, 'test');
+    const ownHost = new LocalFunctionsHost({
+      runtime: own,
+      handlers: await loadFunctionHandlers(),
+      semantics: readQueueSemantics('host.json'),
+    });
+    const aggregateOf = async () =>
+      (await readTenantAggregates(own.storage.table(own.config.names.aggregatesTable))).get(tenantId);
+    const statusOf = async (runId: string) => (await own.runs.getTenant(runId, tenantId))?.status;
+
+    const first = await runScheduledSweep(ownHost, own);
+    const counted = await aggregateOf();
+    expect(counted).toMatchObject({ runId: first });
+    expect(await statusOf(first)).toBe('succeeded');
+
+    // A listed subscription the tenant cannot see: a warning, the same inventory. The sweep's counts
+    // are written (a sweep with warnings may not have read every subscription whole).
+    const [subscription] = sandbox.store.world.subscriptions.filter((s) => s.tenantId === tenantId);
+    await own.registry.update(
+      tenantId,
+      {
+        subscriptions: {
+          mode: 'list',
+          include: [subscription!.subscriptionId, '00000000-0000-4000-8000-0000000000ee'],
+        },
+      },
+      'test',
+    );
+    const warned = await runScheduledSweep(ownHost, own);
+    expect(await statusOf(warned)).toBe('partial');
+    expect(await aggregateOf()).toEqual({ ...counted, runId: warned, at: expect.any(String) as string });
+
+    // Clean again, nothing changed: written once more, since the last sweep was not a clean success.
+    await own.registry.update(tenantId, { subscriptions: { mode: 'all', include: [], exclude: [] } }, 'test');
+    const clean = await runScheduledSweep(ownHost, own);
+    expect(await statusOf(clean)).toBe('succeeded');
+    expect((await own.runs.getTenant(clean, tenantId))?.added).toBe(0);
+    expect(await aggregateOf()).toMatchObject({ runId: clean, resources: counted!.resources });
+
+    // And a clean sweep after a clean one leaves it alone.
+    const quiet = await runScheduledSweep(ownHost, own);
+    expect(await statusOf(quiet)).toBe('succeeded');
+    expect(await aggregateOf()).toMatchObject({ runId: clean });
+  });
+
   it('a tenant registered again after removal finds its marker and goes on from its rows', async () => {
     const tenantId = tenantIds[0]!;
     const markers = new TenantMarkers(runtime.storage.table(runtime.config.names.inventoryTable));
