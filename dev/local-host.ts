@@ -192,6 +192,9 @@ export class LocalFunctionsHost {
   private readonly poisonQueue: QueueClient;
 
   constructor(private readonly options: LocalHostOptions) {
+    // The handlers read the process's runtime (as in Azure, one per process). Set here and again each
+    // time this host fires or drains, so two hosts built in one process (one test file, two
+    // installations) each run their handlers against their own runtime, not the last one built.
     setRuntime(options.runtime);
     const names = options.runtime.config.names;
     this.sweepQueue = options.runtime.storage.queue(names.sweepQueue);
@@ -218,6 +221,7 @@ export class LocalFunctionsHost {
         lastUpdated: new Date().toISOString(),
       },
     };
+    setRuntime(this.options.runtime);
     await this.options.handlers.sweepTimer(timer, this.context('sweepTimer'));
   }
 
@@ -246,6 +250,7 @@ export class LocalFunctionsHost {
       graceMs?: number;
     } = {},
   ): Promise<void> {
+    setRuntime(this.options.runtime);
     const deadline = Date.now() + timeoutMs;
     const inFlight = new Set<Promise<void>>();
     const held = new Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>();
