@@ -27,13 +27,16 @@ let runtime: FleetRuntime;
 let host: LocalFunctionsHost;
 let tenantIds: string[];
 
-async function aggregates() {
-  return readTenantAggregates(runtime.storage.table(runtime.config.names.aggregatesTable));
+async function aggregates(installation: FleetRuntime = runtime) {
+  return readTenantAggregates(installation.storage.table(installation.config.names.aggregatesTable));
 }
 
-async function tenantsOf(runId: string): Promise<Map<string, TenantRunRecord>> {
+async function tenantsOf(
+  runId: string,
+  installation: FleetRuntime = runtime,
+): Promise<Map<string, TenantRunRecord>> {
   const rows = new Map<string, TenantRunRecord>();
-  for await (const row of runtime.runs.listTenants(runId)) rows.set(row.tenantId, row);
+  for await (const row of installation.runs.listTenants(runId)) rows.set(row.tenantId, row);
   return rows;
 }
 
@@ -65,6 +68,25 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox?.close();
 });
+
+/** An installation of its own (own tables and queues) on the shared sandbox, with these tenants registered. */
+async function ownInstallation(tenants: Array<{ tenantId: string; displayName: string }>) {
+  const own = createRuntime(
+    sandboxFleetConfig(sandbox, {
+      providerConnectionString: providerConnectionString(),
+      prefix: uniquePrefix(),
+    }),
+    { log: () => undefined },
+  );
+  await own.storage.ensureResources();
+  for (const tenant of tenants) await own.registry.add(tenant, 'test');
+  const ownHost = new LocalFunctionsHost({
+    runtime: own,
+    handlers: await loadFunctionHandlers(),
+    semantics: readQueueSemantics('host.json'),
+  });
+  return { own, ownHost };
+}
 
 describe("a tenant's aggregate row", () => {
   it('is written by the first sweep, kept by a sweep that changed nothing, rewritten after a rename or drift', async () => {
@@ -119,23 +141,9 @@ describe("a tenant's aggregate row", () => {
 
   it('is rewritten by a sweep with warnings, and by the next clean one, though the inventory did not change', async () => {
     // An installation of its own with one tenant, so the sweeps here decide for it alone.
-    const own = createRuntime(
-      sandboxFleetConfig(sandbox, {
-        providerConnectionString: providerConnectionString(),
-        prefix: uniquePrefix(),
-      }),
-      { log: () => undefined },
-    );
-    await own.storage.ensureResources();
     const tenantId = tenantIds[1]!;
-    await own.registry.add({ tenantId, displayName: 'Tenant warned' }, 'test');
-    const ownHost = new LocalFunctionsHost({
-      runtime: own,
-      handlers: await loadFunctionHandlers(),
-      semantics: readQueueSemantics('host.json'),
-    });
-    const aggregateOf = async () =>
-      (await readTenantAggregates(own.storage.table(own.config.names.aggregatesTable))).get(tenantId);
+    const { own, ownHost } = await ownInstallation([{ tenantId, displayName: 'Tenant warned' }]);
+    const aggregateOf = async () => (await aggregates(own)).get(tenantId);
     const statusOf = async (runId: string) => (await own.runs.getTenant(runId, tenantId))?.status;
 
     const first = await runScheduledSweep(ownHost, own);
@@ -175,15 +183,17 @@ describe("a tenant's aggregate row", () => {
 
   it('a tenant registered again after removal finds its marker and goes on from its rows', async () => {
     const tenantId = tenantIds[0]!;
-    const markers = new TenantMarkers(runtime.storage.table(runtime.config.names.inventoryTable));
+    const { own, ownHost } = await ownInstallation([{ tenantId, displayName: 'Tenant before' }]);
+    await runScheduledSweep(ownHost, own);
+    const markers = new TenantMarkers(own.storage.table(own.config.names.inventoryTable));
     const before = await markers.read(tenantId);
     expect(before.subscriptionIds).toHaveLength(1);
 
-    await runtime.registry.remove(tenantId);
-    await runtime.registry.add({ tenantId, displayName: 'Tenant again' }, 'test');
-    const runId = await runScheduledSweep(host, runtime);
+    await own.registry.remove(tenantId);
+    await own.registry.add({ tenantId, displayName: 'Tenant again' }, 'test');
+    const runId = await runScheduledSweep(ownHost, own);
     // Its rows are there from before: no baseline, nothing added, its marker's lists kept.
-    expect((await tenantsOf(runId)).get(tenantId)).toMatchObject({
+    expect((await tenantsOf(runId, own)).get(tenantId)).toMatchObject({
       status: 'succeeded',
       baselined: 0,
       added: 0,
@@ -193,6 +203,6 @@ describe("a tenant's aggregate row", () => {
     expect(after.subscriptionIds).toEqual(before.subscriptionIds);
     expect(after.storageAccounts).toEqual(before.storageAccounts);
     expect(after.aggregateName).toBe('Tenant again');
-    expect((await aggregates()).get(tenantId)).toMatchObject({ runId, displayName: 'Tenant again' });
+    expect((await aggregates(own)).get(tenantId)).toMatchObject({ runId, displayName: 'Tenant again' });
   });
 });
