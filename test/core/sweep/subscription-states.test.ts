@@ -142,5 +142,16 @@ describe('subscription states and moves', () => {
     const tailwindSweep = await sweep(tailwind, 'run-t1');
     expect(tailwindSweep.counts).toMatchObject({ subscriptions: 1, baselined: 2, added: 0 });
     expect(await rowsOf(tailwind, moved)).toHaveLength(2);
+
+    // A Disabled subscription taken out of the tenant's scope is no longer kept: its rows are retired.
+    await runtime.registry.update(
+      litware,
+      { subscriptions: { mode: 'all', include: [], exclude: [disabled] } },
+      'states test',
+    );
+    const fourth = await sweep(litware, 'run-4');
+    expect(fourth.counts).toMatchObject({ subscriptions: 1, removed: 2 });
+    expect(await rowsOf(litware, disabled)).toHaveLength(0);
+    expect(await rowsOf(litware, s0)).toHaveLength(2);
   });
 });
