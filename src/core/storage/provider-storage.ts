@@ -13,6 +13,16 @@ import type { FleetConfig } from '../platform/config.js';
 export class ProviderStorage {
   private readonly credential: TokenCredential | undefined;
   private ensured: Promise<void> | undefined;
+  /**
+   * One client per table, queue and container for the life of the process. A client holds its own
+   * pipeline and, with an identity, its own token cycler: building one per call parsed the connection
+   * string (or asked the credential for a token) again several times for every tenant a worker swept.
+   * The clients keep no per-call state, so sharing them is safe.
+   */
+  private readonly tables = new Map<string, TableClient>();
+  private readonly queues = new Map<string, QueueClient>();
+  private readonly containers = new Map<string, ContainerClient>();
+  private blobService: BlobServiceClient | undefined;
 
   constructor(
     readonly config: FleetConfig,
@@ -27,6 +37,42 @@ export class ProviderStorage {
   }
 
   table(name: string): TableClient {
+    let client = this.tables.get(name);
+    if (!client) {
+      client = this.newTableClient(name);
+      this.tables.set(name, client);
+    }
+    return client;
+  }
+
+  queue(name: string): QueueClient {
+    let client = this.queues.get(name);
+    if (!client) {
+      const storage = this.config.storage;
+      client =
+        storage.kind === 'connectionString'
+          ? new QueueClient(storage.connectionString, name)
+          : new QueueClient(`${storage.queueUrl.replace(/\/+$/, '')}/${name}`, this.credential);
+      this.queues.set(name, client);
+    }
+    return client;
+  }
+
+  container(name: string): ContainerClient {
+    let client = this.containers.get(name);
+    if (!client) {
+      const storage = this.config.storage;
+      this.blobService ??=
+        storage.kind === 'connectionString'
+          ? BlobServiceClient.fromConnectionString(storage.connectionString)
+          : new BlobServiceClient(storage.blobUrl, this.credential);
+      client = this.blobService.getContainerClient(name);
+      this.containers.set(name, client);
+    }
+    return client;
+  }
+
+  private newTableClient(name: string): TableClient {
     const storage = this.config.storage;
     if (storage.kind === 'connectionString') {
       // Azurite serves plain http on loopback; real accounts always use https.
@@ -35,21 +81,6 @@ export class ProviderStorage {
       });
     }
     return new TableClient(storage.tableUrl, name, this.credential!);
-  }
-
-  queue(name: string): QueueClient {
-    const storage = this.config.storage;
-    if (storage.kind === 'connectionString') return new QueueClient(storage.connectionString, name);
-    return new QueueClient(`${storage.queueUrl.replace(/\/+$/, '')}/${name}`, this.credential);
-  }
-
-  container(name: string): ContainerClient {
-    const storage = this.config.storage;
-    const service =
-      storage.kind === 'connectionString'
-        ? BlobServiceClient.fromConnectionString(storage.connectionString)
-        : new BlobServiceClient(storage.blobUrl, this.credential);
-    return service.getContainerClient(name);
   }
 
   /** Creates every table, queue and container the app uses (once per process; idempotent). */
