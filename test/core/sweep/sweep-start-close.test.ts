@@ -78,12 +78,16 @@ describe('an on-demand run naming tenants', () => {
   it('refuses a tenant the registry does not have, naming it, before anything is locked or recorded', async () => {
     const { runtime } = await installation();
     const unknown = randomUUID().toUpperCase();
+    const another = randomUUID();
     const known = facts.customerTenantIds[0]!;
 
-    const refused = startSweep(runtime, { trigger: 'http', tenantIds: [known, unknown, unknown] });
+    const refused = startSweep(runtime, { trigger: 'http', tenantIds: [known, unknown, another, unknown] });
 
     await expect(refused).rejects.toBeInstanceOf(NotFoundError);
-    await expect(refused).rejects.toThrow(`not registered: ${unknown.toLowerCase()}`);
+    // Each unknown tenant once, lower-cased, in the order given.
+    await expect(refused).rejects.toThrow(
+      new RegExp(`^not registered: ${unknown.toLowerCase()}, ${another}$`),
+    );
     expect(await runtime.runs.lockHolder()).toBeUndefined();
     expect(await runtime.runs.listRuns()).toEqual([]);
     expect(await queuedSweepMessages(runtime)).toEqual([]);

@@ -131,6 +131,53 @@ describe('a tenant removed while its message waits', () => {
   });
 });
 
+describe('a redelivered message of a tenant already finished', () => {
+  it("records the run's outcome in the registry (a worker that died after the run row), and sweeps nothing", async () => {
+    const { runtime, tenantIds } = await installation(3);
+    const [partial, failed, skipped] = tenantIds as [string, string, string];
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    const endedAt = new Date().toISOString();
+    // Each worker wrote its tenant's run row, then died before the registry write.
+    await runtime.runs.finishTenant(runId, partial, 'partial', { endedAt, resources: 7 });
+    await runtime.runs.finishTenant(runId, failed, 'failed', { endedAt });
+    await runtime.runs.finishTenant(runId, skipped, 'skipped', { endedAt });
+
+    for (const tenantId of tenantIds)
+      expect(await processTenantMessage(runtime, { v: 1, runId, tenantId }, { dequeueCount: 2 })).toBe(
+        'duplicate',
+      );
+
+    expect(await runtime.registry.get(partial)).toMatchObject({
+      lastSweep: { runId, status: 'partial' },
+      consecutiveFailures: 0,
+    });
+    expect(await runtime.registry.get(failed)).toMatchObject({
+      lastSweep: { runId, status: 'failed' },
+      consecutiveFailures: 1,
+    });
+    // A skipped tenant was not swept: the registry keeps saying so.
+    expect((await runtime.registry.get(skipped)).lastSweep).toBeUndefined();
+    // The rows stay as the workers wrote them, and the drained run is closed.
+    expect(await runtime.runs.getTenant(runId, partial)).toMatchObject({ status: 'partial', resources: 7 });
+    expect(await runtime.runs.getRun(runId)).toMatchObject({
+      status: 'completedWithErrors',
+      totals: { tenants: 3, partial: 1, failed: 1, skipped: 1 },
+    });
+  });
+
+  it('is recorded when the tenant was removed meanwhile, without failing', async () => {
+    const { runtime, tenantIds } = await installation(1);
+    const tenantId = tenantIds[0]!;
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    await runtime.runs.finishTenant(runId, tenantId, 'succeeded', { endedAt: new Date().toISOString() });
+    await runtime.registry.remove(tenantId);
+    expect(await processTenantMessage(runtime, { v: 1, runId, tenantId }, { dequeueCount: 2 })).toBe(
+      'duplicate',
+    );
+    expect(await runtime.runs.getRun(runId)).toMatchObject({ status: 'completed' });
+  });
+});
+
 describe('a message that reached the poison queue', () => {
   it('records the tenant as failed in the run and in the registry, once', async () => {
     const { runtime, tenantIds } = await installation(1);
