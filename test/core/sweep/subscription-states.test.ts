@@ -150,8 +150,33 @@ describe('subscription states and moves', () => {
       'states test',
     );
     const fourth = await sweep(litware, 'run-4');
-    expect(fourth.counts).toMatchObject({ subscriptions: 1, removed: 2 });
+    // Counted: what the inventory holds now (the retired subscription's group and resource are not).
+    expect(fourth.counts).toMatchObject({ subscriptions: 1, removed: 2, resourceGroups: 1, resources: 1 });
     expect(await rowsOf(litware, disabled)).toHaveLength(0);
     expect(await rowsOf(litware, s0)).toHaveLength(2);
+
+    // Every subscription with rows Disabled: nothing to sweep, the rows kept, the tenant not failed.
+    sandbox.store.updateSubscription(s0, { state: 'Disabled' });
+    const fifth = await sweep(litware, 'run-5');
+    expect(fifth.counts).toMatchObject({ subscriptions: 0, removed: 0 });
+    expect(fifth.warnings.find((w) => w.id === s0)?.diagnosis.code).toBe('SubscriptionDisabled');
+    expect(await rowsOf(litware, s0)).toHaveLength(2);
+
+    // Nothing visible in scope and nothing kept: the tenant fails, saying how many it sees.
+    sandbox.store.updateSubscription(s0, { state: 'Enabled' });
+    sandbox.store.updateSubscription(disabled, { state: 'Enabled' });
+    await runtime.registry.update(
+      litware,
+      { subscriptions: { mode: 'all', include: [], exclude: [s0, disabled] } },
+      'states test',
+    );
+    const refused = await sweep(litware, 'run-6').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // Litware now sees s0 and the re-enabled one (the Deleted one is listed but not visible).
+    expect(refused).toMatchObject({
+      diagnosis: { code: 'NoVisibleSubscriptions', detail: '2 visible, none in scope' },
+    });
   });
 });
