@@ -331,6 +331,13 @@ describe('a sweep over the demo world', () => {
       expect(unchanged.snapshotBlob).toBe(snapshotBlobName(fabrikam, firstRun));
       expect(await snapshots.getBlobClient(unchanged.snapshotBlob!).exists()).toBe(true);
       expect(await snapshots.getBlobClient(snapshotBlobName(fabrikam, secondRun)).exists()).toBe(false);
+
+      // A third sweep with nothing changed: Litware points at the snapshot of the run that changed it.
+      const thirdRun = await runScheduledSweep(host, runtime);
+      const third = (await tenantsOf(runtime, thirdRun)).get(litware)!;
+      expect(third).toMatchObject({ added: 0, removed: 0, modified: 0 });
+      expect(third.snapshotBlob).toBe(snapshotBlobName(litware, secondRun));
+      expect(await snapshots.getBlobClient(snapshotBlobName(litware, thirdRun)).exists()).toBe(false);
     } finally {
       for (const original of originals) sandbox.store.upsertResource(original);
       sandbox.store.deleteResource(resourceId(added));

@@ -231,6 +231,10 @@ describe('sweep under faults', () => {
         partial: 1,
         failed: 1,
       });
+      // Snapshots are off in these installations (TENANT_FLEET_SNAPSHOTS=false): none written or named.
+      expect(partlyRow!.snapshotBlob).toBeUndefined();
+      const snapshots = runtime.storage.container(runtime.config.names.snapshotsContainer).listBlobsFlat();
+      expect((await snapshots.next()).done).toBe(true);
     } finally {
       sandbox.setArmSettings({ faults: [] });
     }
