@@ -75,17 +75,22 @@ function stateOf(tenant: TenantRecord, circuitOpen: boolean): TenantState {
   return 'healthy';
 }
 
-function parseWarnings(value: string | undefined): TenantOverview['warnings'] {
+type Warning = NonNullable<TenantOverview['warnings']>[number];
+
+/**
+ * A tenant row's first warnings, and how many it holds in all: a list cut to fit its property ends with
+ * `{ truncated: n }` (boundedJsonList, run-records.ts), the n warnings left out.
+ */
+function parseWarnings(value: string | undefined): { first: Warning[]; total: number } | undefined {
   if (!value) return undefined;
   try {
     const parsed: unknown = JSON.parse(value);
     if (!Array.isArray(parsed)) return undefined;
-    return parsed
-      .filter(
-        (item): item is { scope: string; id: string; code: string; fix: string } =>
-          !!item && typeof item === 'object' && 'code' in item,
-      )
-      .slice(0, 10);
+    const warnings = parsed.filter(
+      (item): item is Warning => !!item && typeof item === 'object' && 'code' in item,
+    );
+    const cut = (parsed.at(-1) as { truncated?: unknown } | null | undefined)?.truncated;
+    return { first: warnings.slice(0, 10), total: warnings.length + (typeof cut === 'number' ? cut : 0) };
   } catch {
     return undefined;
   }
@@ -148,12 +153,14 @@ export async function fleetOverview(runtime: FleetRuntime): Promise<FleetOvervie
           fix: row.diagnosisFix ?? '',
         };
       const warnings = parseWarnings(row.warnings);
-      if (warnings?.length) {
-        tenant.warnings = warnings;
+      if (warnings?.first.length) {
+        const first = warnings.first[0]!;
+        tenant.warnings = warnings.first;
+        // The count says how many refused in all, not only the first ones listed.
         tenant.diagnosis ??= {
-          code: warnings[0]!.code,
-          meaning: `${warnings[0]!.scope === 'storageAccount' ? 'Storage account' : 'Subscription'} ${warnings[0]!.id} refused the app${warnings.length > 1 ? ` (and ${warnings.length - 1} more)` : ''}.`,
-          fix: warnings[0]!.fix,
+          code: first.code,
+          meaning: `${first.scope === 'storageAccount' ? 'Storage account' : 'Subscription'} ${first.id} refused the app${warnings.total > 1 ? ` (and ${warnings.total - 1} more)` : ''}.`,
+          fix: first.fix,
         };
       }
     }
