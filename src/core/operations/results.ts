@@ -86,7 +86,9 @@ export async function queryPage(
     const continuationToken = next.value.continuationToken;
     return { rows: [...next.value], ...(continuationToken ? { continuationToken } : {}) };
   } catch (error) {
-    if (error instanceof TypeError || error instanceof SyntaxError)
+    // A token that passed the check can still fail in the SDK's request serializer: a lone surrogate in
+    // a key (valid JSON) fails percent-encoding with a URIError, which would otherwise be a 500.
+    if (error instanceof TypeError || error instanceof SyntaxError || error instanceof URIError)
       throw new InputError('continuationToken', 'is not a token this API returned');
     throw error;
   }

@@ -94,15 +94,34 @@ describe('the fleet continuation token', () => {
       b64({ v: 1, t: 'x'.repeat(65) }),
       Buffer.from('not json').toString('base64url'),
       'A'.repeat(8193),
+      // Node's decoder skips a character outside the alphabet: only the shape check refuses these.
+      `!${encodeCursor({ v: 1, t: 'x' })}`,
+      `${encodeCursor({ v: 1, t: 'x' })}!`,
     ]) {
       const error = thrown(() => decodeCursor(raw));
       expect(error, raw.slice(0, 30)).toBeInstanceOf(InputError);
-      expect(error).toMatchObject({ field: 'continuationToken' });
+      expect(error).toMatchObject({
+        field: 'continuationToken',
+        message: 'continuationToken: is not a token this API returned',
+      });
     }
     // Just at the length bound the token is read (and refused for what it holds, not its length).
     const long = b64({ v: 1, t: 'x', k: 'k'.repeat(4096) });
     expect(long.length).toBeLessThanOrEqual(8192);
     expect(decodeCursor(long)?.k).toHaveLength(4096);
+  });
+
+  it('is read up to 8192 characters, and refused beyond even when what it holds is a valid cursor', () => {
+    // A valid cursor's JSON padded with whitespace: 6144 bytes are 8192 base64url characters, 6145 are 8194.
+    const padded = (bytes: number): string =>
+      Buffer.from(JSON.stringify({ v: 1, t: 'x' }).padEnd(bytes, ' ')).toString('base64url');
+    expect(padded(6144)).toHaveLength(8192);
+    expect(decodeCursor(padded(6144))).toEqual({ v: 1, t: 'x' });
+    expect(padded(6145)).toHaveLength(8194);
+    expect(thrown(() => decodeCursor(padded(6145)))).toMatchObject({
+      field: 'continuationToken',
+      message: 'continuationToken: is not a token this API returned',
+    });
   });
 });
 
