@@ -65,6 +65,19 @@ async function fleet(settings: Record<string, string> = {}, now?: () => Date) {
   return { runtime, host };
 }
 
+/** A host that records each message's outcome as `tenantId:outcome` (retry, completed, ...). */
+function recordingHost(runtime: FleetRuntime): { host: LocalFunctionsHost; events: string[] } {
+  const events: string[] = [];
+  const host = new LocalFunctionsHost({
+    runtime,
+    handlers,
+    semantics: readQueueSemantics('host.json'),
+    retryDelaySeconds: 0,
+    onMessage: (event) => events.push(`${(event.message as { tenantId: string }).tenantId}:${event.outcome}`),
+  });
+  return { host, events };
+}
+
 async function inventoryCount(runtime: FleetRuntime, tenantId: string): Promise<number> {
   let count = 0;
   const filter = odata`PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``}`;
@@ -115,15 +128,7 @@ describe('sweep under faults', () => {
         },
       ],
     });
-    const events: string[] = [];
-    const retryingHost = new LocalFunctionsHost({
-      runtime,
-      handlers,
-      semantics: readQueueSemantics('host.json'),
-      retryDelaySeconds: 0,
-      onMessage: (event) =>
-        events.push(`${(event.message as { tenantId: string }).tenantId}:${event.outcome}`),
-    });
+    const { host: retryingHost, events } = recordingHost(runtime);
     void host;
     try {
       const runId = await runScheduledSweep(retryingHost, runtime);
@@ -187,15 +192,7 @@ describe('sweep under faults', () => {
         match: { subscriptionId, pathIncludes: '/resources' },
       })),
     });
-    const events: string[] = [];
-    const watchingHost = new LocalFunctionsHost({
-      runtime,
-      handlers,
-      semantics: readQueueSemantics('host.json'),
-      retryDelaySeconds: 0,
-      onMessage: (event) =>
-        events.push(`${(event.message as { tenantId: string }).tenantId}:${event.outcome}`),
-    });
+    const { host: watchingHost, events } = recordingHost(runtime);
     void host;
     try {
       const runId = await runScheduledSweep(watchingHost, runtime);
