@@ -1,6 +1,6 @@
 /** ARM's bearer-token check: verifies the token and maps each rejection to ARM's 401 code. */
 import type { IncomingMessage } from 'node:http';
-import { decodeJwt } from 'jose';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { TokenRejectedError, type AccessTokenClaims } from '../keys.js';
 import type { ArmContext } from './context.js';
 import { ArmError, armTime } from './errors.js';
@@ -16,15 +16,14 @@ export async function authenticate(ctx: ArmContext, request: IncomingMessage): P
       "Authentication failed. The 'Authorization' header is missing.",
     );
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) {
+  const token = bearerToken(header);
+  if (!token) {
     throw new ArmError(
       401,
       'AuthenticationFailed',
       "Authentication failed. The 'Authorization' header is provided in an invalid format.",
     );
   }
-  const token = match[1]!;
   let claims: AccessTokenClaims;
   try {
     claims = await ctx.keys.verify(token, { audience: ARM_AUDIENCES });
@@ -67,7 +66,13 @@ export async function authenticate(ctx: ArmContext, request: IncomingMessage): P
   return claims;
 }
 
-function safeDecode(token: string): { exp?: unknown; aud?: unknown } | undefined {
+/** The token of an `Authorization: Bearer <token>` header, or undefined for any other header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
+/** A token's claims read without checking it (for wording messages only), or undefined if it is no JWT. */
+export function safeDecode(token: string): JWTPayload | undefined {
   try {
     return decodeJwt(token);
   } catch {

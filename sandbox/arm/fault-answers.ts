@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters } from '../counters.js';
 import type { FaultRule } from '../faults.js';
 import { sendJson } from '../http.js';
+import { bearerToken, safeDecode } from './authenticate.js';
 import { authorizationFailed } from './errors.js';
 
 export function answerFault(
@@ -87,15 +88,7 @@ export function answerFault(
  * the fault answers before authentication (as a gateway would), and the id only words the message.
  */
 function callerObjectId(request: IncomingMessage): string {
-  const payload = /^Bearer [^.]+\.([^.]+)\./.exec(request.headers.authorization ?? '')?.[1];
-  try {
-    const claims: unknown = payload
-      ? JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-      : undefined;
-    if (claims && typeof claims === 'object' && 'oid' in claims && typeof claims.oid === 'string')
-      return claims.oid;
-  } catch {
-    // Not a JWT: the message names no one in particular.
-  }
-  return '00000000-0000-0000-0000-000000000000';
+  const token = bearerToken(request.headers.authorization);
+  const oid = token ? safeDecode(token)?.oid : undefined;
+  return typeof oid === 'string' ? oid : '00000000-0000-0000-0000-000000000000';
 }
