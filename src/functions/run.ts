@@ -1,5 +1,5 @@
 /** GET /api/runs/{runId}: the run and every tenant in it (status, counts, diagnosis, warnings). */
-import type { TenantRunRecord } from '../core/sweep/runs.js';
+import { readBoundedJsonList, type TenantRunRecord } from '../core/sweep/runs.js';
 import { httpRoute } from './shared/routes.js';
 import { handle, json } from './shared/http.js';
 
@@ -18,19 +18,13 @@ type TenantView = Omit<TenantRunRecord, 'etag' | 'warnings'> & {
 function tenantView(tenant: TenantRunRecord): TenantView {
   const { etag: _etag, warnings, ...rest } = tenant;
   if (!warnings) return rest;
-  try {
-    const parsed: unknown = JSON.parse(warnings);
-    if (Array.isArray(parsed)) {
-      // boundedJsonList (src/core/sweep/runs.ts) ends a cut list with { truncated: n }.
-      const last = parsed.at(-1) as { truncated?: unknown } | undefined;
-      if (typeof last?.truncated === 'number')
-        return { ...rest, warnings: parsed.slice(0, -1), warningsOmitted: last.truncated };
-      return { ...rest, warnings: parsed };
-    }
-  } catch {
-    // fall through: hand-written or from an older version
-  }
-  return { ...rest, warningsUnreadable: true };
+  const list = readBoundedJsonList(warnings);
+  if (!list) return { ...rest, warningsUnreadable: true };
+  return {
+    ...rest,
+    warnings: list.items,
+    ...(list.omitted !== undefined ? { warningsOmitted: list.omitted } : {}),
+  };
 }
 
 export const run = handle('Fleet.Read', async (request, { runtime }) => {

@@ -9,7 +9,7 @@ import { readTenantAggregates } from '../inventory/aggregates.js';
 import { Schedule } from '../platform/schedule.js';
 import type { FleetRuntime } from '../runtime.js';
 import { isInvalidRow, type InvalidTenantRow, type TenantRecord } from '../sweep/registry.js';
-import type { RunRecord } from '../sweep/runs.js';
+import { readBoundedJsonList, type RunRecord } from '../sweep/runs.js';
 
 export const TENANT_STATES = [
   'failing',
@@ -82,18 +82,12 @@ type Warning = NonNullable<TenantOverview['warnings']>[number];
  * `{ truncated: n }` (boundedJsonList, run-records.ts), the n warnings left out.
  */
 function parseWarnings(value: string | undefined): { first: Warning[]; total: number } | undefined {
-  if (!value) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (!Array.isArray(parsed)) return undefined;
-    const warnings = parsed.filter(
-      (item): item is Warning => !!item && typeof item === 'object' && 'code' in item,
-    );
-    const cut = (parsed.at(-1) as { truncated?: unknown } | null | undefined)?.truncated;
-    return { first: warnings.slice(0, 10), total: warnings.length + (typeof cut === 'number' ? cut : 0) };
-  } catch {
-    return undefined;
-  }
+  const list = value ? readBoundedJsonList(value) : undefined;
+  if (!list) return undefined;
+  const warnings = list.items.filter(
+    (item): item is Warning => !!item && typeof item === 'object' && 'code' in item,
+  );
+  return { first: warnings.slice(0, 10), total: warnings.length + (list.omitted ?? 0) };
 }
 
 export async function fleetOverview(runtime: FleetRuntime): Promise<FleetOverview> {

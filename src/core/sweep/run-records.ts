@@ -153,6 +153,23 @@ export function boundedJsonList(items: unknown[], maxChars: number): string {
   return JSON.stringify(kept);
 }
 
+/**
+ * Reads what boundedJsonList wrote: the items kept and, for a list that was cut, how many were left out
+ * (`omitted`, absent when nothing was). Undefined for a value that is not a JSON list (written by hand
+ * or by an older version).
+ */
+export function readBoundedJsonList(value: string): { items: unknown[]; omitted?: number } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const cut = (parsed.at(-1) as { truncated?: unknown } | null | undefined)?.truncated;
+  return typeof cut === 'number' ? { items: parsed.slice(0, -1), omitted: cut } : { items: parsed };
+}
+
 export function flatten(row: Omit<TenantRunRecord, 'runId' | 'attempts'>): Record<string, unknown> {
   const { tenantId: _tenantId, etag: _etag, ...rest } = row;
   return Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));

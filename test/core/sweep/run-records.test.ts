@@ -11,6 +11,7 @@ import {
   flatten,
   isRunId,
   newRunId,
+  readBoundedJsonList,
   runRowKey,
   toRun,
   toTenantRun,
@@ -63,6 +64,18 @@ describe('boundedJsonList', () => {
     expect(boundedJsonList(['abc'], one.length)).toBe('[{"truncated":1}]');
     // Not the last: room for the marker is kept too.
     expect(boundedJsonList(['abc', 'd'], one.length + 1)).toBe('[{"truncated":2}]');
+  });
+
+  it('is read back as the items kept and how many were left out, or undefined when it is no list', () => {
+    const items = Array.from({ length: 50 }, (_, i) => ({ id: `item-${i}`, detail: 'x'.repeat(20) }));
+    const cut = readBoundedJsonList(boundedJsonList(items, 500))!;
+    expect(cut.items).toEqual(items.slice(0, cut.items.length));
+    expect(cut.omitted).toBe(items.length - cut.items.length);
+    expect(readBoundedJsonList(boundedJsonList(['a', 'b'], 100))).toEqual({ items: ['a', 'b'] });
+    expect(readBoundedJsonList('[]')).toEqual({ items: [] });
+    expect(readBoundedJsonList('[1, null]')).toEqual({ items: [1, null] });
+    for (const value of ['', 'not json', '{"truncated":1}', '"list"'])
+      expect(readBoundedJsonList(value)).toBeUndefined();
   });
 });
 
