@@ -37,50 +37,33 @@ export class ProviderStorage {
   }
 
   table(name: string): TableClient {
-    let client = this.tables.get(name);
-    if (!client) {
-      client = this.newTableClient(name);
-      this.tables.set(name, client);
-    }
-    return client;
+    return once(this.tables, name, () => {
+      const storage = this.config.storage;
+      // Azurite serves plain http on loopback; real accounts always use https.
+      return storage.kind === 'connectionString'
+        ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: true })
+        : new TableClient(storage.tableUrl, name, this.credential!);
+    });
   }
 
   queue(name: string): QueueClient {
-    let client = this.queues.get(name);
-    if (!client) {
+    return once(this.queues, name, () => {
       const storage = this.config.storage;
-      client =
-        storage.kind === 'connectionString'
-          ? new QueueClient(storage.connectionString, name)
-          : new QueueClient(`${storage.queueUrl.replace(/\/+$/, '')}/${name}`, this.credential);
-      this.queues.set(name, client);
-    }
-    return client;
+      return storage.kind === 'connectionString'
+        ? new QueueClient(storage.connectionString, name)
+        : new QueueClient(`${storage.queueUrl.replace(/\/+$/, '')}/${name}`, this.credential);
+    });
   }
 
   container(name: string): ContainerClient {
-    let client = this.containers.get(name);
-    if (!client) {
+    return once(this.containers, name, () => {
       const storage = this.config.storage;
       this.blobService ??=
         storage.kind === 'connectionString'
           ? BlobServiceClient.fromConnectionString(storage.connectionString)
           : new BlobServiceClient(storage.blobUrl, this.credential);
-      client = this.blobService.getContainerClient(name);
-      this.containers.set(name, client);
-    }
-    return client;
-  }
-
-  private newTableClient(name: string): TableClient {
-    const storage = this.config.storage;
-    if (storage.kind === 'connectionString') {
-      // Azurite serves plain http on loopback; real accounts always use https.
-      return TableClient.fromConnectionString(storage.connectionString, name, {
-        allowInsecureConnection: true,
-      });
-    }
-    return new TableClient(storage.tableUrl, name, this.credential!);
+      return this.blobService.getContainerClient(name);
+    });
   }
 
   /** Creates every table, queue and container the app uses (once per process; idempotent). */
@@ -109,4 +92,14 @@ export class ProviderStorage {
     });
     return this.ensured;
   }
+}
+
+/** The client `clients` holds for `name`, built by `build` the first time it is asked for. */
+function once<T>(clients: Map<string, T>, name: string, build: () => T): T {
+  let client = clients.get(name);
+  if (client === undefined) {
+    client = build();
+    clients.set(name, client);
+  }
+  return client;
 }

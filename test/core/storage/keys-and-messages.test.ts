@@ -58,6 +58,17 @@ describe('provider storage with a managed identity', () => {
     expect(storage.table('tenants').tableName).toBe('tenants');
     expect(storage.container('snapshots').url).toBe('https://stfleet.blob.core.windows.net/snapshots');
   });
+
+  it('builds one client per name and hands it out again', () => {
+    const storage = new ProviderStorage(testConfig());
+    expect(storage.table('tenants')).toBe(storage.table('tenants'));
+    expect(storage.table('runs')).not.toBe(storage.table('tenants'));
+    expect(storage.table('runs').tableName).toBe('runs');
+    expect(storage.queue('sweep')).toBe(storage.queue('sweep'));
+    expect(storage.queue('poison')).not.toBe(storage.queue('sweep'));
+    expect(storage.container('snapshots')).toBe(storage.container('snapshots'));
+    expect(storage.container('exports').containerName).toBe('exports');
+  });
 });
 
 describe('sweep messages', () => {
