@@ -23,6 +23,7 @@ import { InputError } from '../../../src/core/platform/errors.js';
 import { createRuntime, type FleetRuntime } from '../../../src/core/runtime.js';
 import { newRunId, type TenantRunCounts } from '../../../src/core/sweep/runs.js';
 import { testConfig } from '../../support/provider.js';
+import { refusal } from '../../support/refusal.js';
 
 async function installation(): Promise<FleetRuntime> {
   const runtime = createRuntime(testConfig());
@@ -124,7 +125,7 @@ function expectFeedOrder(items: FleetChange[], written: WrittenChange[]): void {
   expect(items.map(key).sort()).toEqual(written.map(key).sort());
 }
 
-async function refusal(promise: Promise<unknown>): Promise<InputError> {
+async function inputRefusal(promise: Promise<unknown>): Promise<InputError> {
   const error = await promise.then(
     () => undefined,
     (thrown: unknown) => thrown,
@@ -138,20 +139,13 @@ describe('the change feed refuses', () => {
     // No tables exist under this configuration: a refusal that read first would fail otherwise.
     const runtime = createRuntime(testConfig());
     for (const top of [0, -1, 1001, 1.5, Number.NaN]) {
-      const error = await refusal(changeFeed(runtime, {}, { top }));
+      const error = await inputRefusal(changeFeed(runtime, {}, { top }));
       expect(error).toMatchObject({ field: 'top', message: 'top: must be from 1 to 1000' });
     }
   });
 
   it('filters that are not a GUID, a kind or a time, and fields it does not know', () => {
-    const thrown = (query: Record<string, string | undefined>) => {
-      try {
-        parseChangeFilter(query);
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    };
+    const thrown = (query: Record<string, string | undefined>) => refusal(() => parseChangeFilter(query));
     expect(thrown({ tenantId: 'litware' })).toMatchObject({
       field: 'tenantId',
       message: 'tenantId: must be a GUID',
@@ -472,7 +466,7 @@ describe("a resource's history", () => {
       '/tenants/x/providers/y',
       'https://example.com/subscriptions/x/',
     ]) {
-      const error = await refusal(resourceHistory(runtime, tenantId, resourceId));
+      const error = await inputRefusal(resourceHistory(runtime, tenantId, resourceId));
       expect(error).toMatchObject({
         field: 'resourceId',
         message: 'resourceId: must be an ARM resource id (/subscriptions/...)',

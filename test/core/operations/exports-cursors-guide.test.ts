@@ -11,15 +11,7 @@ import { onboardingGuide } from '../../../src/core/operations/onboarding-guide.j
 import { InputError } from '../../../src/core/platform/errors.js';
 import { createRuntime } from '../../../src/core/runtime.js';
 import { testConfig } from '../../support/provider.js';
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
+import { refusal } from '../../support/refusal.js';
 
 async function text(chunks: AsyncIterable<Uint8Array>): Promise<string[]> {
   const out: string[] = [];
@@ -32,7 +24,7 @@ describe('exports', () => {
     expect(parseExportFormat('csv')).toBe('csv');
     expect(parseExportFormat('ndjson')).toBe('ndjson');
     for (const value of ['CSV', 'json', '', null, undefined])
-      expect(thrown(() => parseExportFormat(value))).toMatchObject({
+      expect(refusal(() => parseExportFormat(value))).toMatchObject({
         field: 'format',
         message: 'format: must be csv or ndjson',
       });
@@ -98,7 +90,7 @@ describe('the fleet continuation token', () => {
       `!${encodeCursor({ v: 1, t: 'x' })}`,
       `${encodeCursor({ v: 1, t: 'x' })}!`,
     ]) {
-      const error = thrown(() => decodeCursor(raw));
+      const error = refusal(() => decodeCursor(raw));
       expect(error, raw.slice(0, 30)).toBeInstanceOf(InputError);
       expect(error).toMatchObject({
         field: 'continuationToken',
@@ -118,7 +110,7 @@ describe('the fleet continuation token', () => {
     expect(padded(6144)).toHaveLength(8192);
     expect(decodeCursor(padded(6144))).toEqual({ v: 1, t: 'x' });
     expect(padded(6145)).toHaveLength(8194);
-    expect(thrown(() => decodeCursor(padded(6145)))).toMatchObject({
+    expect(refusal(() => decodeCursor(padded(6145)))).toMatchObject({
       field: 'continuationToken',
       message: 'continuationToken: is not a token this API returned',
     });
@@ -150,6 +142,6 @@ describe('the onboarding guide', () => {
       },
       verify: `POST /api/tenants/${lower}/diagnose`,
     });
-    expect(thrown(() => onboardingGuide(runtime, 'contoso'))).toBeInstanceOf(InputError);
+    expect(refusal(() => onboardingGuide(runtime, 'contoso'))).toBeInstanceOf(InputError);
   });
 });

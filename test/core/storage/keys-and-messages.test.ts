@@ -12,6 +12,7 @@ import {
 import { InputError } from '../../../src/core/platform/errors.js';
 import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
 import { testConfig } from '../../support/provider.js';
+import { refusal } from '../../support/refusal.js';
 
 describe('table keys', () => {
   it('escapes the characters Table keys forbid, reversibly', () => {
@@ -136,7 +137,7 @@ describe('identifier validation', () => {
     ['a "." segment inside', () => parseBlobName('a/./b'), 'blob', '"."'],
     ['a ".." name', () => parseBlobName('..'), 'blob', '".."'],
   ])('refuses %s naming the field and what it must be', (_case, call, field, expected) => {
-    const error = thrown(call);
+    const error = refusal(call);
     expect(error).toBeInstanceOf(InputError);
     expect(error).toMatchObject({ field });
     expect((error as InputError).message).toContain(expected);
@@ -212,11 +213,3 @@ describe('bounded warning lists', () => {
 });
 
 /** What `call` throws, or undefined. */
-function thrown(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
