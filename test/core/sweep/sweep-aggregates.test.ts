@@ -49,20 +49,9 @@ beforeAll(async () => {
   });
   sandbox = await startSandbox({ world });
   tenantIds = worldFacts(world).customerTenantIds;
-  runtime = createRuntime(
-    sandboxFleetConfig(sandbox, {
-      providerConnectionString: providerConnectionString(),
-      prefix: uniquePrefix(),
-    }),
-  );
-  await runtime.storage.ensureResources();
-  for (const [index, tenantId] of tenantIds.entries())
-    await runtime.registry.add({ tenantId, displayName: `Tenant ${index}` }, 'test');
-  host = new LocalFunctionsHost({
-    runtime,
-    handlers: await loadFunctionHandlers(),
-    semantics: readQueueSemantics('host.json'),
-  });
+  ({ own: runtime, ownHost: host } = await ownInstallation(
+    tenantIds.map((tenantId, index) => ({ tenantId, displayName: `Tenant ${index}` })),
+  ));
 });
 
 afterAll(async () => {
