@@ -33,7 +33,6 @@ import pLimit from 'p-limit';
 import type { SandboxEndpoints } from '../sandbox/index.js';
 import { worldFacts } from '../sandbox/generator.js';
 import { readQueueSemantics } from '../dev/local-host.js';
-import { resourceClient, type ArmOptions } from '../src/core/platform/arm.js';
 import { sharedPipelineOptionsFor } from '../src/core/platform/cloud.js';
 import { createRuntime } from '../src/core/runtime.js';
 import { contenderFleetConfig } from './contender-config.js';
@@ -80,8 +79,6 @@ export interface CpuFloorPhaseResult extends PhaseFigures {
 /** The api-version of the subscription list (@azure/arm-resources-subscriptions) and of the resource lists. */
 const SUBSCRIPTIONS_API_VERSION = '2022-12-01';
 const RESOURCES_API_VERSION = '2025-04-01';
-/** resourceClient needs a subscription; every request below names its own. */
-const ANY_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 
 /** Headers the clients' pipelines set themselves (signature, date, ids, framing). */
 const PIPELINE_HEADERS = new Set([
@@ -250,9 +247,7 @@ async function main(): Promise<void> {
   for (const [phase, path] of Object.entries(input.captures))
     prepared[phase] = (await readCapture(path)).map((request) => prepare(request, input.ports));
   const senders = storageSenders(input.connectionString);
-  // The runtime's credential chain: one MI credential and one ClientAssertionCredential per tenant.
-  const chain = runtime.chain;
-  const armOptions: ArmOptions = { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries };
+  // The runtime's ARM clients: one MI credential, and a ClientAssertionCredential and client per tenant.
   const armHttp = sharedPipelineOptionsFor(config.cloud).httpClient;
   const arm = config.cloud.armEndpoint;
 
@@ -266,8 +261,9 @@ async function main(): Promise<void> {
     await Promise.all(
       tenants.map((tenantId) =>
         limit(async () => {
-          // One client per tenant sweep, as the product's; its first request fetches the tenant's token.
-          const client = resourceClient(chain.forTenant(tenantId), ANY_SUBSCRIPTION, armOptions);
+          // The tenant's kept client, as the product's (platform/tenant-arm.ts): its first request
+          // fetches the tenant's token, and the repeat sweep uses it again.
+          const client = runtime.arm.forTenant(tenantId);
           const subscriptions: string[] = [];
           add(
             await readList(

@@ -212,7 +212,7 @@ async function sweepTenant(
       return snapshot.write(item);
     },
   };
-  const client = resourceClient(credential, tenant.subscriptions[0]!.subscriptionId, armOptions);
+  const client = resourceClient(credential, armOptions);
   let items = 0;
   let found = 0;
   await Promise.all(

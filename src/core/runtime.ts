@@ -5,6 +5,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { getConfig, type FleetConfig } from './platform/config.js';
 import { CredentialChain } from './platform/credentials.js';
+import { TenantArmClients } from './platform/tenant-arm.js';
 import { ProviderStorage } from './storage/provider-storage.js';
 import { TenantRegistry } from './sweep/registry.js';
 import { RunStore } from './sweep/runs.js';
@@ -16,6 +17,8 @@ export interface FleetRuntime {
   config: FleetConfig;
   storage: ProviderStorage;
   chain: CredentialChain;
+  /** Each customer tenant's ARM client, kept between sweeps (platform/tenant-arm.ts). */
+  arm: TenantArmClients;
   registry: TenantRegistry;
   runs: RunStore;
   now(): Date;
@@ -42,17 +45,24 @@ const consoleLogger: Logger = (level, message) => {
 export function createRuntime(config: FleetConfig, options: RuntimeOptions = {}): FleetRuntime {
   const storage = new ProviderStorage(config, options.storageCredential);
   const now = options.now ?? (() => new Date());
+  const chain = new CredentialChain({
+    cloud: config.cloud,
+    managedIdentityClientId: config.managedIdentityClientId,
+    appClientId: config.appClientId,
+    cachedTenants: config.sweep.cachedTenants,
+    ...(options.managedIdentityCredential
+      ? { managedIdentityCredential: options.managedIdentityCredential }
+      : {}),
+  });
   return {
     config,
     storage,
-    chain: new CredentialChain({
-      cloud: config.cloud,
-      managedIdentityClientId: config.managedIdentityClientId,
-      appClientId: config.appClientId,
-      ...(options.managedIdentityCredential
-        ? { managedIdentityCredential: options.managedIdentityCredential }
-        : {}),
-    }),
+    chain,
+    arm: new TenantArmClients(
+      chain,
+      { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
+      config.sweep.cachedTenants,
+    ),
     registry: new TenantRegistry(storage.table(config.names.tenantsTable), {
       circuitBreakerThreshold: config.sweep.circuitBreakerThreshold,
       onboardingGraceMinutes: config.sweep.onboardingGraceMinutes,

@@ -4,7 +4,7 @@
  * service principal's object id that the customer's role template takes).
  */
 import { decodeJwt } from 'jose';
-import { listVisibleSubscriptions, subscriptionClient } from '../platform/arm.js';
+import { listVisibleSubscriptions } from '../platform/arm.js';
 import { adminConsentUrl } from '../platform/cloud.js';
 import { diagnose, diagnosisFor, type Diagnosis } from '../platform/diagnosis.js';
 import { NotFoundError } from '../platform/errors.js';
@@ -108,11 +108,7 @@ async function walkChain(runtime: FleetRuntime, tenantId: string): Promise<Onboa
   }
   try {
     let count = 0;
-    const client = subscriptionClient(chain.forTenant(tenantId), {
-      cloud: config.cloud,
-      maxRetries: config.sweep.armMaxRetries,
-    });
-    for await (const _subscription of listVisibleSubscriptions(client)) count++;
+    for await (const _subscription of listVisibleSubscriptions(runtime.arm.forTenant(tenantId))) count++;
     report.visibleSubscriptions = count;
     if (count === 0) {
       report.steps.push({

@@ -72,29 +72,60 @@ export function subscriptionClient(credential: TokenCredential, options: ArmOpti
   return new SubscriptionClient(credential, clientOptions(options));
 }
 
-export function resourceClient(
-  credential: TokenCredential,
-  subscriptionId: string,
-  options: ArmOptions,
-): ResourceManagementClient {
+/**
+ * The ARM client of one customer tenant (its credential), used for its pipeline only: every read names
+ * its subscription in its URL (listPages), so one client serves all of a tenant's subscriptions with one
+ * token. The SDK requires a subscription id for its generated operations, which the product never
+ * calls: it gets the nil GUID.
+ */
+export function resourceClient(credential: TokenCredential, options: ArmOptions): ResourceManagementClient {
   const built = clientOptions(options);
-  const client = new ResourceManagementClient(credential, subscriptionId, built);
+  const client = new ResourceManagementClient(credential, NIL_SUBSCRIPTION, built);
   readers.set(client, { endpoint: built.endpoint.replace(/\/+$/, ''), httpClient: built.httpClient });
   return client;
 }
 
+const NIL_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
+
+/** The api-version of the subscription list (@azure/arm-resources-subscriptions 3 uses it too). */
+const SUBSCRIPTIONS_API_VERSION = '2022-12-01';
+
+/**
+ * The subscriptions the tenant's identity sees, in every state, read through the tenant's client
+ * (one pipeline and one token for the list and the inventory; listPages).
+ */
 export async function* listVisibleSubscriptions(
-  client: SubscriptionClient,
+  client: ResourceManagementClient,
 ): AsyncGenerator<VisibleSubscription> {
-  for await (const subscription of client.subscriptions.list()) {
-    if (!subscription.subscriptionId) continue;
-    yield {
-      subscriptionId: subscription.subscriptionId.toLowerCase(),
-      displayName: subscription.displayName ?? subscription.subscriptionId,
-      state: subscription.state ?? 'Enabled',
-      tenantId: (subscription.tenantId ?? '').toLowerCase(),
-    };
+  const reader = readerOf(client);
+  const url = `${reader.endpoint}/subscriptions?api-version=${SUBSCRIPTIONS_API_VERSION}`;
+  for await (const page of listPages(client, reader, url, SUBSCRIPTIONS_API_VERSION)) {
+    for (const subscription of page as RawSubscription[]) {
+      const subscriptionId = text(subscription.subscriptionId);
+      if (!subscriptionId) continue;
+      yield {
+        subscriptionId: subscriptionId.toLowerCase(),
+        displayName: text(subscription.displayName) ?? subscriptionId,
+        state: text(subscription.state) ?? 'Enabled',
+        tenantId: (text(subscription.tenantId) ?? '').toLowerCase(),
+      };
+    }
   }
+}
+
+/** A subscription as GET /subscriptions lists it: only the fields the sweep reads. */
+interface RawSubscription {
+  subscriptionId?: unknown;
+  displayName?: unknown;
+  state?: unknown;
+  tenantId?: unknown;
+}
+
+/** What listPages needs of a client made by resourceClient. */
+function readerOf(client: ResourceManagementClient): { endpoint: string; httpClient: HttpClient } {
+  const reader = readers.get(client);
+  if (!reader) throw new Error('ARM lists need a client made by resourceClient');
+  return reader;
 }
 
 const noop = (): void => undefined;
@@ -166,6 +197,7 @@ async function* listPages(
   client: ResourceManagementClient,
   reader: { httpClient: HttpClient },
   firstUrl: string,
+  apiVersion: string = RESOURCES_API_VERSION,
 ): AsyncGenerator<RawItem[]> {
   let url: string | undefined = firstUrl;
   while (url) {
@@ -204,7 +236,7 @@ async function* listPages(
     const next = typeof body.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
     url =
       next && !/[?&]api-version=/i.test(next)
-        ? `${next}${next.includes('?') ? '&' : '?'}api-version=${RESOURCES_API_VERSION}`
+        ? `${next}${next.includes('?') ? '&' : '?'}api-version=${apiVersion}`
         : next;
   }
 }
@@ -231,8 +263,7 @@ export async function* listInventoryPages(
   client: ResourceManagementClient,
   subscriptionId: string,
 ): AsyncGenerator<InventoryItem[]> {
-  const reader = readers.get(client);
-  if (!reader) throw new Error('listInventoryItems needs a client made by resourceClient');
+  const reader = readerOf(client);
   const base = `${reader.endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}`;
   const groupPages = listPages(client, reader, `${base}/resourcegroups?api-version=${RESOURCES_API_VERSION}`);
   // changedTime says when a resource last changed in Azure; the row keeps it (not compared).

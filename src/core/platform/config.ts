@@ -43,6 +43,8 @@ export interface SweepSettings {
   runTimeoutMs: number;
   armMaxRetries: number;
   snapshots: boolean;
+  /** Customer tenants whose credential and ARM client a worker keeps between sweeps (bounded-cache.ts). */
+  cachedTenants: number;
 }
 
 export interface FleetConfig {
@@ -87,6 +89,13 @@ const https = z
   .refine((value) => value.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(value), {
     message: 'must be an https URL',
   });
+/**
+ * Customer tenants whose credential and ARM client a worker keeps between sweeps, unless
+ * TENANT_FLEET_CACHED_TENANTS says otherwise: about 40 KB each, so 256 hold about 10 MB of the
+ * deployed 128 MB heap; a worker sweeping more tenants than this asks Entra again for the least recent.
+ */
+export const DEFAULT_CACHED_TENANTS = 256;
+
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -135,6 +144,7 @@ const envSchema = z.object({
   TENANT_FLEET_RUN_TIMEOUT_MINUTES: intSetting(120, 1, 7 * 24 * 60),
   TENANT_FLEET_ARM_MAX_RETRIES: intSetting(8, 0, 20),
   TENANT_FLEET_SNAPSHOTS: z.enum(['true', 'false']).default('true'),
+  TENANT_FLEET_CACHED_TENANTS: intSetting(DEFAULT_CACHED_TENANTS, 1, 100_000),
   TENANT_FLEET_HTTP_AUTH: z.enum(['appservice', 'none']).default('appservice'),
   TENANT_FLEET_API_AUDIENCE: z
     .string()
@@ -211,6 +221,7 @@ export function loadConfig(
       runTimeoutMs: settings.TENANT_FLEET_RUN_TIMEOUT_MINUTES * 60_000,
       armMaxRetries: settings.TENANT_FLEET_ARM_MAX_RETRIES,
       snapshots: settings.TENANT_FLEET_SNAPSHOTS === 'true',
+      cachedTenants: settings.TENANT_FLEET_CACHED_TENANTS,
     }),
     httpAuth: settings.TENANT_FLEET_HTTP_AUTH,
     apiAuth,

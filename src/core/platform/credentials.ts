@@ -4,13 +4,16 @@
  *   user-assigned MI  --(token for the FIC audience, e.g. api://AzureADTokenExchange)-->  client_assertion
  *   client_assertion  --(client credentials at {authority}/{customerTenant})-->  access token in that tenant
  *
- * One ManagedIdentityCredential for the process and one ClientAssertionCredential per customer tenant,
- * both kept for the life of the process: @azure/identity caches tokens per credential instance, so a
- * credential per call would ask Entra (and the MI endpoint) again every time.
+ * One ManagedIdentityCredential for the process and one ClientAssertionCredential per customer tenant:
+ * @azure/identity caches tokens per credential instance, so a credential per call would ask Entra (and
+ * the MI endpoint) again every time. The per-tenant ones are kept for the most recently used tenants
+ * (`cachedTenants`), so a worker's memory does not grow with the fleet.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
+import { BoundedCache } from './bounded-cache.js';
 import { sharedPipelineOptionsFor, type CloudProfile } from './cloud.js';
+import { DEFAULT_CACHED_TENANTS } from './config.js';
 import { parseTenantId } from './ids.js';
 
 export interface CredentialChainOptions {
@@ -19,17 +22,20 @@ export interface CredentialChainOptions {
   appClientId: string;
   /** For tests that count requests: a credential to use instead of the MI one. */
   managedIdentityCredential?: TokenCredential;
+  /** Tenants whose credential is kept (least recently used dropped first); default 256. */
+  cachedTenants?: number;
 }
 
 export class CredentialChain {
   readonly cloud: CloudProfile;
   readonly appClientId: string;
   private readonly managedIdentity: TokenCredential;
-  private readonly perTenant = new Map<string, ClientAssertionCredential>();
+  private readonly perTenant: BoundedCache<ClientAssertionCredential>;
 
   constructor(options: CredentialChainOptions) {
     this.cloud = options.cloud;
     this.appClientId = options.appClientId;
+    this.perTenant = new BoundedCache(options.cachedTenants ?? DEFAULT_CACHED_TENANTS);
     this.managedIdentity =
       options.managedIdentityCredential ??
       new ManagedIdentityCredential({
@@ -61,16 +67,15 @@ export class CredentialChain {
   /** The credential acting as the multitenant app inside `tenantId` (validated, cached). */
   forTenant(tenantId: string): TokenCredential {
     const id = parseTenantId(tenantId);
-    let credential = this.perTenant.get(id);
-    if (!credential) {
-      credential = new ClientAssertionCredential(id, this.appClientId, () => this.assertion(), {
-        authorityHost: this.cloud.authorityHost,
-        disableInstanceDiscovery: this.cloud.disableInstanceDiscovery,
-        ...sharedPipelineOptionsFor(this.cloud),
-      });
-      this.perTenant.set(id, credential);
-    }
-    const pinned = credential;
+    const pinned = this.perTenant.getOrCreate(
+      id,
+      () =>
+        new ClientAssertionCredential(id, this.appClientId, () => this.assertion(), {
+          authorityHost: this.cloud.authorityHost,
+          disableInstanceDiscovery: this.cloud.disableInstanceDiscovery,
+          ...sharedPipelineOptionsFor(this.cloud),
+        }),
+    );
     // A resource of another tenant answers 401 with a challenge naming its tenant. The credential
     // refuses that tenant, but the SDK's token cycler swallows the refusal and retries every 3 s until
     // the current token expires (an hour): the call hangs. Keep this tenant's token instead, so the

@@ -4,11 +4,11 @@
  * function; `sweepTenant` runs them in order. Recording the outcome is the caller's (sweep.ts).
  */
 import type { TokenCredential } from '@azure/core-auth';
+import type { ResourceManagementClient } from '@azure/arm-resources';
 import pLimit from 'p-limit';
 import {
   listInventoryPages,
   listVisibleSubscriptions,
-  resourceClient,
   subscriptionClient,
   type ArmOptions,
   type InventoryItem,
@@ -63,6 +63,8 @@ interface TenantSweep {
   now: string;
   context: DiagnosisContext;
   credential: TokenCredential;
+  /** The tenant's ARM client (kept between sweeps): the subscription list and every inventory read. */
+  arm: ResourceManagementClient;
   armOptions: ArmOptions;
   tables: InventoryTables;
   markers: TenantMarkers;
@@ -167,6 +169,7 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
     now: runtime.now().toISOString(),
     context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
     credential: runtime.chain.forTenant(tenantId),
+    arm: runtime.arm.forTenant(tenantId),
     armOptions: { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
     tables,
     markers: new TenantMarkers(tables.inventory),
@@ -265,8 +268,7 @@ function aggregateMayDiffer(
 /** The subscriptions ARM shows the tenant's identity, in every state (subscription-states.ts sorts them). */
 async function listSubscriptions(sweep: TenantSweep): Promise<VisibleSubscription[]> {
   const listed: VisibleSubscription[] = [];
-  const client = subscriptionClient(sweep.credential, sweep.armOptions);
-  for await (const subscription of listVisibleSubscriptions(client)) listed.push(subscription);
+  for await (const subscription of listVisibleSubscriptions(sweep.arm)) listed.push(subscription);
   return listed;
 }
 
@@ -395,11 +397,6 @@ async function syncSubscriptions(
   inScope: VisibleSubscription[],
 ): Promise<SubscriptionSyncResult[]> {
   const limit = pLimit(sweep.runtime.config.sweep.subscriptionConcurrency);
-  // One client for all of them (its requests name the subscription): one pipeline and one token.
-  const client =
-    inScope.length > 0
-      ? resourceClient(sweep.credential, inScope[0]!.subscriptionId, sweep.armOptions)
-      : undefined;
   const results = await Promise.all(
     inScope.map((subscription) =>
       limit(async (): Promise<SubscriptionSyncResult | undefined> => {
@@ -409,7 +406,7 @@ async function syncSubscriptions(
           return await sync.syncSubscription(
             syncContext,
             subscription,
-            listInventoryPages(client!, subscription.subscriptionId),
+            listInventoryPages(sweep.arm, subscription.subscriptionId),
           );
         } catch (error) {
           const diagnosis = diagnose(error, sweep.context);

@@ -28,7 +28,7 @@ async function sweep() {
     caCertPem: arm.caCertPem,
   });
   const credential = new MintingCredential(arm.keys, { tenantId, objectId: ids.readerObjectId });
-  const client = resourceClient(credential, subscription.subscriptionId, { cloud, maxRetries: 3 });
+  const client = resourceClient(credential, { cloud, maxRetries: 3 });
   const sync = new SubscriptionSync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId: `run-${++run}`, now: new Date().toISOString() },

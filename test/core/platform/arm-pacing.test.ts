@@ -25,7 +25,7 @@ async function inventory(pacer: ArmPacer): Promise<number> {
     tenantId: ids.tenantId,
     objectId: ids.readerObjectId,
   });
-  const client = resourceClient(credential, ids.subscriptionId, { cloud, maxRetries: 3, pacer });
+  const client = resourceClient(credential, { cloud, maxRetries: 3, pacer });
   let items = 0;
   for await (const _ of listInventoryItems(client, ids.subscriptionId)) items++;
   return items;

@@ -11,7 +11,6 @@ import {
   listInventoryItems,
   listVisibleSubscriptions,
   resourceClient,
-  subscriptionClient,
   type InventoryItem,
 } from '../../../src/core/platform/arm.js';
 import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
@@ -37,7 +36,7 @@ function inventoryFrom(
   const arm = fakeArm(answer);
   const credential = new StaticCredential();
   const cloud = { ...china, armEndpoint: options.armEndpoint ?? china.armEndpoint };
-  const client = resourceClient(credential, sub, {
+  const client = resourceClient(credential, {
     cloud,
     maxRetries: options.maxRetries ?? 0,
     httpClient: arm.client,
@@ -113,7 +112,7 @@ describe('the requests of an inventory', () => {
   it('refuses a client that resourceClient did not make', async () => {
     const client = new ResourceManagementClient(new StaticCredential(), sub);
     await expect(listInventoryItems(client, sub).next()).rejects.toThrow(
-      'listInventoryItems needs a client made by resourceClient',
+      'ARM lists need a client made by resourceClient',
     );
   });
 });
@@ -290,7 +289,7 @@ describe('listVisibleSubscriptions', () => {
     }));
     const subscriptions = await collect(
       listVisibleSubscriptions(
-        subscriptionClient(new StaticCredential(), { cloud: china, maxRetries: 0, httpClient: client }),
+        resourceClient(new StaticCredential(), { cloud: china, maxRetries: 0, httpClient: client }),
       ),
     );
     expect(subscriptions).toEqual([

@@ -8,7 +8,6 @@ import {
   listInventoryItems,
   listVisibleSubscriptions,
   resourceClient,
-  subscriptionClient,
 } from '../../../src/core/platform/arm.js';
 import { AZURE_CLOUDS } from '../../../src/core/platform/cloud.js';
 import { fakeArm, StaticCredential } from '../../support/fake-arm.js';
@@ -58,7 +57,7 @@ describe('ARM streaming (injected HttpClient)', () => {
     const credential = new StaticCredential();
     const items = [];
     for await (const item of listInventoryItems(
-      resourceClient(credential, sub, { cloud, maxRetries: 0, httpClient: client }),
+      resourceClient(credential, { cloud, maxRetries: 0, httpClient: client }),
       sub,
     ))
       items.push(item);
@@ -102,7 +101,7 @@ describe('ARM streaming (injected HttpClient)', () => {
     });
     const subscriptions = [];
     for await (const subscription of listVisibleSubscriptions(
-      subscriptionClient(new StaticCredential(), { cloud, maxRetries: 3, httpClient: client }),
+      resourceClient(new StaticCredential(), { cloud, maxRetries: 3, httpClient: client }),
     )) {
       subscriptions.push(subscription);
     }
@@ -118,7 +117,7 @@ describe('ARM streaming (injected HttpClient)', () => {
       body: { error: { code: 'AuthorizationFailed', message: 'The client does not have authorization' } },
     }));
     const stream = listInventoryItems(
-      resourceClient(new StaticCredential(), sub, { cloud, maxRetries: 0, httpClient: client }),
+      resourceClient(new StaticCredential(), { cloud, maxRetries: 0, httpClient: client }),
       sub,
     );
     await expect(stream.next()).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });

@@ -48,13 +48,19 @@ describe('loadConfig values', () => {
       TENANT_FLEET_RUN_TIMEOUT_MINUTES: '3',
       TENANT_FLEET_SNAPSHOTS: 'false',
       TENANT_FLEET_ARM_MAX_RETRIES: '',
+      TENANT_FLEET_CACHED_TENANTS: '1000',
     });
     expect(config.managedIdentityClientId).toBe(base.TENANT_FLEET_MI_CLIENT_ID.toLowerCase());
     expect(config.appClientId).toBe(base.TENANT_FLEET_APP_CLIENT_ID.toLowerCase());
     expect(config.sweep.runTimeoutMs).toBe(180_000);
     expect(config.sweep.snapshots).toBe(false);
     expect(config.sweep.armMaxRetries).toBe(8); // '' is unset: the default
+    expect(config.sweep.cachedTenants).toBe(1000);
     expect(loadConfig(base).sweep.snapshots).toBe(true);
+    expect(loadConfig(base).sweep.cachedTenants).toBe(256);
+    expect(refusal(() => loadConfig({ ...base, TENANT_FLEET_CACHED_TENANTS: '0' }))).toMatchObject({
+      setting: 'TENANT_FLEET_CACHED_TENANTS',
+    });
   });
 
   it('requires the schedule under the Functions host, and names a bad value without calling it missing', () => {

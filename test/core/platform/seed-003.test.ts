@@ -19,7 +19,6 @@ import {
   listInventoryItems,
   listVisibleSubscriptions,
   resourceClient,
-  subscriptionClient,
 } from '../../../src/core/platform/arm.js';
 import type { FleetConfig } from '../../../src/core/platform/config.js';
 import { CredentialChain } from '../../../src/core/platform/credentials.js';
@@ -91,13 +90,10 @@ const diagnosisOf = (error: unknown, appClientId = ids.appId): Diagnosis =>
 const armOptions = () => ({ cloud: config.cloud, maxRetries: 0 });
 
 async function resourceGroupNames(): Promise<string[]> {
-  const client = resourceClient(
-    chain.forTenant(ids.customerTenantId),
-    ids.customerSubscriptionId,
-    armOptions(),
-  );
+  const client = resourceClient(chain.forTenant(ids.customerTenantId), armOptions());
   const names: string[] = [];
-  for await (const group of client.resourceGroups.list()) names.push(group.name!);
+  for await (const item of listInventoryItems(client, ids.customerSubscriptionId))
+    if (item.type.toLowerCase() === 'microsoft.resources/resourcegroups') names.push(item.name);
   return names;
 }
 
@@ -207,13 +203,13 @@ describe('seed 003 through the product chain', () => {
     expect(await resourceGroupNames()).toEqual([ids.resourceGroup]);
     const visible = [];
     for await (const subscription of listVisibleSubscriptions(
-      subscriptionClient(chain.forTenant(ids.customerTenantId), armOptions()),
+      resourceClient(chain.forTenant(ids.customerTenantId), armOptions()),
     ))
       visible.push(subscription.subscriptionId);
     expect(visible).toEqual([ids.customerSubscriptionId]);
     const items = [];
     for await (const item of listInventoryItems(
-      resourceClient(chain.forTenant(ids.customerTenantId), ids.customerSubscriptionId, armOptions()),
+      resourceClient(chain.forTenant(ids.customerTenantId), armOptions()),
       ids.customerSubscriptionId,
     ))
       // ARM's namespace casing varies between calls (sandbox realism): types compare case-insensitively.
