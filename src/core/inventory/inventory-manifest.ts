@@ -67,9 +67,21 @@ export class HashManifest {
   static fromChunks(chunks: Uint8Array[], entries: number): HashManifest | undefined {
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     if (!Number.isSafeInteger(entries) || entries < 0 || total !== entries * ENTRY_BYTES) return undefined;
-    const bytes = Buffer.concat(chunks);
+    // Read chunk by chunk (no copy of them all joined): a large subscription's manifest is 1 MB.
     const words = new Uint32Array(entries * 4);
-    for (let i = 0; i < words.length; i++) words[i] = bytes.readUInt32BE(i * 4);
+    let word = 0;
+    let carry = 0;
+    let carried = 0;
+    for (const chunk of chunks) {
+      for (let i = 0; i < chunk.length; i++) {
+        carry = ((carry << 8) | chunk[i]!) >>> 0;
+        if (++carried === 4) {
+          words[word++] = carry;
+          carry = 0;
+          carried = 0;
+        }
+      }
+    }
     const manifest = new HashManifest(words);
     for (let i = 1; i < entries; i++)
       if (manifest.compareAt(i - 1, words[i * 4]!, words[i * 4 + 1]!) >= 0) return undefined;
@@ -99,15 +111,25 @@ export class HashManifest {
     return [this.words[index * 4]!, this.words[index * 4 + 1]!];
   }
 
-  /** The manifest as binary chunks of at most {@link MANIFEST_CHUNK_BYTES}. */
+  /** The manifest as binary chunks of at most {@link MANIFEST_CHUNK_BYTES}, written in place. */
   toChunks(): Uint8Array[] {
-    const bytes = Buffer.alloc(this.words.length * 4);
-    for (let i = 0; i < this.words.length; i++) bytes.writeUInt32BE(this.words[i]!, i * 4);
     const chunks: Uint8Array[] = [];
-    for (let offset = 0; offset < bytes.length; offset += MANIFEST_CHUNK_BYTES) {
-      chunks.push(new Uint8Array(bytes.subarray(offset, offset + MANIFEST_CHUNK_BYTES)));
+    const wordsPerChunk = MANIFEST_CHUNK_BYTES / 4;
+    for (let first = 0; first < this.words.length; first += wordsPerChunk) {
+      const count = Math.min(wordsPerChunk, this.words.length - first);
+      const chunk = new Uint8Array(count * 4);
+      const view = new DataView(chunk.buffer);
+      for (let i = 0; i < count; i++) view.setUint32(i * 4, this.words[first + i]!);
+      chunks.push(chunk);
     }
     return chunks;
+  }
+
+  /** True when both hold the same entries (the same keys with the same content hashes). */
+  equals(other: HashManifest): boolean {
+    if (other.words.length !== this.words.length) return false;
+    for (let i = 0; i < this.words.length; i++) if (other.words[i] !== this.words[i]) return false;
+    return true;
   }
 
   private compareAt(index: number, hi: number, lo: number): number {
@@ -162,7 +184,8 @@ export class HashManifest {
           sorted.set(words.subarray(from, from + 4), kept * 4);
           kept++;
         }
-        return new HashManifest(sorted.slice(0, kept * 4));
+        // Keys given twice are rare (a page boundary repeating an item): copy only then.
+        return new HashManifest(kept === count ? sorted : sorted.slice(0, kept * 4));
       },
     };
   }

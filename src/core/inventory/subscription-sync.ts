@@ -9,7 +9,8 @@
  *  3. keys left over are `removed`.
  * Change records are written before the inventory rows they describe and are keyed by run and resource,
  * so a redelivered message (a crash half-way) neither loses nor duplicates a change.
- * An unchanged subscription costs one read and one write: its marker row (last swept, counts, manifest).
+ * An unchanged subscription costs one read and one write: its marker row (last swept and counts merged
+ * into it; its manifest, the same as before, is kept and not sent again).
  *
  * A subscription's first sweep is its baseline: its resources are written without a change record each
  * (one `baseline` record says how many were taken in). Onboarding a tenant of 100,000 resources thus
@@ -255,12 +256,15 @@ export class SubscriptionSync {
     const seenNew = new KeySet();
     const next = HashManifest.builder();
     let markedSyncing = false;
+    /** Whether anything differs from the previous state (a row added, changed or gone). */
+    let changed = false;
     /**
      * Before the first change is written, a marker whose manifest this sweep relies on is flagged:
      * if the sweep dies half-way, the next one sees the flag and reads the partition instead of a
      * manifest that no longer matches the rows. An unchanged subscription never pays this write.
      */
     const beforeChange = async (state: PreviousState): Promise<void> => {
+      changed = true;
       if (!state.fromMarker || markedSyncing) return;
       markedSyncing = true;
       await this.tables.inventory.updateEntity(
@@ -381,21 +385,34 @@ export class SubscriptionSync {
       !options.retiring &&
       (previous.baseline || (this.baselineWriter !== undefined && previous.baselineRunId === context.runId));
     if (baselineRun) await this.recordBaseline(context, subscription, result);
-    const manifest = next.build();
-    const manifestProperties: Record<string, unknown> = {};
-    if (manifest.size <= MANIFEST_MAX_ENTRIES) {
-      manifestProperties.manifestVersion = MANIFEST_VERSION;
-      manifestProperties.manifestEntries = manifest.size;
-      manifest.toChunks().forEach((chunk, i) => (manifestProperties[`manifest${i}`] = chunk));
-    }
-    await this.inventoryWriter.upsert({
+    const sweptProperties = {
       ...markerProperties,
       lastSweptAt: context.now,
-      ...(baselineRun && this.baselineWriter ? { baselineRunId: context.runId } : {}),
       items: result.items,
       resourceGroups: result.resourceGroups,
-      ...manifestProperties,
-    });
+    };
+    if (previous.fromMarker && !changed && !baselineRun) {
+      // Nothing changed since the manifest the marker holds: it is this sweep's manifest too. The
+      // marker's other properties are merged and its manifest kept, neither built nor sent again. A
+      // merge cannot remove a property: the baseline's run, named until now, is blanked instead.
+      await this.inventoryWriter.merge({
+        ...sweptProperties,
+        ...(previous.baselineRunId ? { baselineRunId: '' } : {}),
+      });
+    } else {
+      const manifest = next.build();
+      const manifestProperties: Record<string, unknown> = {};
+      if (manifest.size <= MANIFEST_MAX_ENTRIES) {
+        manifestProperties.manifestVersion = MANIFEST_VERSION;
+        manifestProperties.manifestEntries = manifest.size;
+        manifest.toChunks().forEach((chunk, i) => (manifestProperties[`manifest${i}`] = chunk));
+      }
+      await this.inventoryWriter.upsert({
+        ...sweptProperties,
+        ...(baselineRun && this.baselineWriter ? { baselineRunId: context.runId } : {}),
+        ...manifestProperties,
+      });
+    }
     await this.inventoryWriter.flush();
     return result;
   }

@@ -38,6 +38,14 @@ export class TableBatchWriter {
     return this.add(entity.partitionKey, ['upsert', entity]);
   }
 
+  /**
+   * Queues a merge: only the properties given are set, the row's others are kept (an unchanged
+   * subscription's marker keeps its manifest so). A promise only when a transaction is sent.
+   */
+  merge(entity: TableEntity): Promise<void> | undefined {
+    return this.add(entity.partitionKey, ['merge', entity]);
+  }
+
   /** Queues a delete; a promise only when a transaction is sent, as `upsert`. */
   delete(partitionKey: string, rowKey: string): Promise<void> | undefined {
     return this.add(partitionKey, ['delete', { partitionKey, rowKey }]);
@@ -50,11 +58,12 @@ export class TableBatchWriter {
       this.pending.set(partitionKey, batch);
     }
     // One entity may appear only once per transaction. A row already pending and not yet sent is
-    // replaced: upserts replace whole rows, so only a row's last write decides what is stored.
+    // replaced: upserts replace whole rows, so only a row's last write decides what is stored; a merge
+    // is folded into the pending write it follows (after a delete, it is a whole row of its properties).
     const rowKey = action[1].rowKey;
     const samePending = batch.rows.get(rowKey);
     if (samePending !== undefined) {
-      batch.actions[samePending] = action;
+      batch.actions[samePending] = followedBy(batch.actions[samePending]!, action);
       return undefined;
     }
     batch.rows.set(rowKey, batch.actions.length);
@@ -90,8 +99,15 @@ export class TableBatchWriter {
       } catch (error) {
         if (!(error instanceof RestError) || error.statusCode !== 404) throw error;
       }
-    } else if (action[0] === 'upsert') {
-      await this.table.upsertEntity(action[1], 'Replace');
+    } else {
+      await this.table.upsertEntity(action[1], action[0] === 'upsert' ? 'Replace' : 'Merge');
     }
   }
+}
+
+/** What one pending write of a row and the next one amount to, as one write. */
+function followedBy(pending: BatchAction, next: BatchAction): BatchAction {
+  if (next[0] !== 'merge') return next;
+  if (pending[0] === 'delete') return ['upsert', next[1]];
+  return [pending[0], { ...pending[1], ...next[1] }];
 }

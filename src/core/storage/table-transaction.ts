@@ -11,7 +11,7 @@
  *
  * Risk, and why it is contained: the body is the documented OData multipart format ("Performing entity
  * group transactions", Table service REST API, version 2019-02-02 as the SDK sends); this module writes
- * only what the inventory writes (Replace upserts and unconditional deletes of flat entities whose
+ * only what the inventory writes (Replace and Merge upserts and unconditional deletes of flat entities whose
  * values are strings, numbers, booleans, binary or dates) and refuses anything else. A failed operation
  * fails the whole transaction with the status and error code the service gave it, as a RestError, as
  * the SDK does.
@@ -25,7 +25,12 @@ import {
   type HttpClient,
 } from '@azure/core-rest-pipeline';
 
-export type BatchAction = ['upsert', TableEntity] | ['delete', { partitionKey: string; rowKey: string }];
+/**
+ * `upsert` replaces the whole row (or inserts it); `merge` sets only the properties it names, keeping the
+ * others (or inserts the row); `delete` removes the row.
+ */
+export type BatchAction =
+  ['upsert', TableEntity] | ['merge', TableEntity] | ['delete', { partitionKey: string; rowKey: string }];
 
 const CRLF = '\r\n';
 /** The Table REST API version the SDK's own transactions use. */
@@ -126,9 +131,10 @@ export function transactionBody(
   for (const [kind, entity] of actions) {
     const url = `${base}(PartitionKey='${keyInUrl(entity.partitionKey)}',RowKey='${keyInUrl(entity.rowKey)}')`;
     const head = `--changeset_${ids.changeset}${CRLF}Content-Type: application/http${CRLF}Content-Transfer-Encoding: binary${CRLF}${CRLF}`;
-    if (kind === 'upsert') {
+    if (kind === 'upsert' || kind === 'merge') {
+      // As the SDK sends upsertEntity: PUT to replace, PATCH (without If-Match: insert or merge) to merge.
       parts.push(
-        `${head}PUT ${url} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}` +
+        `${head}${kind === 'upsert' ? 'PUT' : 'PATCH'} ${url} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}` +
           `Accept: application/json${CRLF}${CRLF}${entityJson(entity)}`,
       );
     } else {

@@ -141,6 +141,31 @@ describe('inventory change detection', () => {
     expect(stats.changes).toEqual({ operations: 0, requests: 0 });
   });
 
+  it("merges an unchanged subscription's marker: its manifest kept as stored, the sweep's run and counts set", async () => {
+    const { own, items } = await afterBaseline();
+    const partition = inventoryPartition(own.tenantId, own.subscriptionId);
+    // A property no sweep writes shows which way the marker was written: a merge keeps it, a replace not.
+    await tables.inventory.updateEntity({ partitionKey: partition, rowKey: SUBSCRIPTION_MARKER, probe: 'x' });
+    const before = await tables.inventory.getEntity<Record<string, unknown>>(partition, SUBSCRIPTION_MARKER);
+    const renamed = { ...own, displayName: 'Renamed subscription' };
+    await sweep('run-2', items, renamed);
+    const marker = () => tables.inventory.getEntity<Record<string, unknown>>(partition, SUBSCRIPTION_MARKER);
+    const after = await marker();
+    expect(after).toMatchObject({ lastRunId: 'run-2', displayName: 'Renamed subscription', items: 250 });
+    expect(after.probe).toBe('x');
+    const manifestOf = (row: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(row).filter(([name]) => name.startsWith('manifest')));
+    expect(manifestOf(after)).toEqual(manifestOf(before));
+    expect(Object.keys(manifestOf(after)).length).toBeGreaterThan(2); // version, entries and a chunk
+    // The kept manifest still describes the rows: a change after it is found, and only it.
+    const changed = items.map((item, index) => (index === 7 ? { ...item, location: 'northeurope' } : item));
+    const { result } = await sweep('run-3', changed.slice(1), own);
+    expect(result).toMatchObject({ items: 249, added: 0, removed: 1, modified: 1 });
+    expect(await marker()).not.toHaveProperty('probe'); // a changed manifest replaces the marker
+    const { result: again } = await sweep('run-4', changed.slice(1), own);
+    expect(again).toMatchObject({ added: 0, removed: 0, modified: 0 });
+  });
+
   it('records exactly what drifted, and what changed in each modified resource', async () => {
     const { own, items } = await afterBaseline();
     const drifted = items

@@ -47,6 +47,40 @@ describe('TableBatchWriter', () => {
     expect(marker).not.toHaveProperty('extra'); // a Replace upsert: the last write is the whole row
   });
 
+  it('merges a row: the properties given are set, the others kept; a missing row is inserted', async () => {
+    await table.upsertEntity({ partitionKey: 'batch-m', rowKey: 'kept', a: 'old', b: 'stays' }, 'Replace');
+    const writer = new TableBatchWriter(table);
+    await writer.merge({ partitionKey: 'batch-m', rowKey: 'kept', a: 'new' });
+    await writer.merge({ partitionKey: 'batch-m', rowKey: 'new', a: 'only' });
+    await writer.flush();
+    expect(writer.stats).toEqual({ operations: 2, requests: 1 });
+    const stored = await rowsOf('batch-m');
+    expect(stored.find((row) => row.rowKey === 'kept')).toMatchObject({ a: 'new', b: 'stays' });
+    expect(stored.find((row) => row.rowKey === 'new')).toMatchObject({ a: 'only' });
+  });
+
+  it('folds a merge into the pending write of its row: into an upsert, a merge, or after a delete a whole row', async () => {
+    for (const rowKey of ['upserted', 'merged', 'deleted'])
+      await table.upsertEntity({ partitionKey: 'batch-f', rowKey, a: 'stored', b: 'stored' }, 'Replace');
+    const writer = new TableBatchWriter(table);
+    await writer.upsert({ partitionKey: 'batch-f', rowKey: 'upserted', a: 'upsert' });
+    await writer.merge({ partitionKey: 'batch-f', rowKey: 'upserted', c: 'merge' });
+    await writer.merge({ partitionKey: 'batch-f', rowKey: 'merged', a: 'first' });
+    await writer.merge({ partitionKey: 'batch-f', rowKey: 'merged', c: 'second' });
+    await writer.delete('batch-f', 'deleted');
+    await writer.merge({ partitionKey: 'batch-f', rowKey: 'deleted', c: 'merge' });
+    await writer.flush();
+    expect(writer.stats).toEqual({ operations: 3, requests: 1 });
+    const stored = Object.fromEntries(
+      (await rowsOf('batch-f')).map((row) => [String(row.rowKey), { a: row.a, b: row.b, c: row.c }]),
+    );
+    expect(stored).toEqual({
+      upserted: { a: 'upsert', b: undefined, c: 'merge' }, // the upsert replaced the row, with the merge's c
+      merged: { a: 'first', b: 'stored', c: 'second' },
+      deleted: { a: undefined, b: undefined, c: 'merge' }, // gone, then only what the merge set
+    });
+  });
+
   it('replays a transaction row by row when a delete finds its row gone, and still writes the rest', async () => {
     const writer = new TableBatchWriter(table);
     await writer.upsert({ partitionKey: 'batch-d', rowKey: 'kept', n: 1 });

@@ -190,7 +190,7 @@ async function sdkTransaction(
 }
 
 describe('the transaction body, part by part, against the SDK', () => {
-  it('matches what TableClient.submitTransaction sends for the same upserts and deletes', async () => {
+  it('matches what TableClient.submitTransaction sends for the same upserts, merges and deletes', async () => {
     const url = 'https://contoso.table.core.windows.net';
     const ours: BatchAction[] = [
       [
@@ -208,9 +208,10 @@ describe('the transaction body, part by part, against the SDK', () => {
       ],
       ['delete', { partitionKey: 't_s', rowKey: 'gone#1 é' }],
       ['upsert', { partitionKey: 't_s', rowKey: '!subscription', syncing: false, lastRunId: 'r' }],
+      ['merge', { partitionKey: 't_s', rowKey: '!subscription2', items: 3, lastRunId: 'r2' }],
     ];
     const sdkActions: TransactionAction[] = ours.map(([kind, entity]) =>
-      kind === 'upsert' ? ['upsert', entity, 'Replace'] : ['delete', entity],
+      kind === 'delete' ? ['delete', entity] : ['upsert', entity, kind === 'upsert' ? 'Replace' : 'Merge'],
     );
     const sent = (await sdkTransaction(url, 'inventory', sdkActions)).body;
     if (typeof sent !== 'string') throw new Error('the SDK sent a body that is not text');
