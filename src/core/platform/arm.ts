@@ -318,11 +318,27 @@ export async function* listInventoryPages(
       if (kind) item.kind = kind;
       const managedBy = text(resource.managedBy);
       if (managedBy) item.managedBy = managedBy;
-      if (resource.changedTime) item.changedTime = new Date(resource.changedTime as string).toISOString();
+      if (resource.changedTime) item.changedTime = isoTime(resource.changedTime as string);
       items.push(item);
     }
     yield items;
   }
+}
+
+/** ARM's UTC time with an optional fraction (it sends 7 digits), on a day that exists in every month. */
+const ARM_UTC_TIME =
+  /^(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(\d{1,9}))?Z$/;
+
+/**
+ * A time as `new Date(value).toISOString()` gives it (milliseconds, the fraction cut after three
+ * digits), built from the text when ARM sends it in its usual form: parsing a date costs more than the
+ * rest of a resource's reading (about 1.2 us, every resource of a sweep). Anything else, days after the
+ * 28th included (an impossible date rolls over into the next month), takes Date's own way.
+ */
+export function isoTime(value: string): string {
+  const match = ARM_UTC_TIME.exec(value);
+  if (!match) return new Date(value).toISOString();
+  return `${match[1]}.${(match[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
 }
 
 export const STORAGE_ACCOUNT_TYPE = 'microsoft.storage/storageaccounts';
