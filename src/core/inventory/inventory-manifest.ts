@@ -125,13 +125,6 @@ export class HashManifest {
     return chunks;
   }
 
-  /** True when both hold the same entries (the same keys with the same content hashes). */
-  equals(other: HashManifest): boolean {
-    if (other.words.length !== this.words.length) return false;
-    for (let i = 0; i < this.words.length; i++) if (other.words[i] !== this.words[i]) return false;
-    return true;
-  }
-
   private compareAt(index: number, hi: number, lo: number): number {
     const keyHi = this.words[index * 4]!;
     if (keyHi !== hi) return keyHi < hi ? -1 : 1;
