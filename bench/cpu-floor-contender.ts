@@ -33,6 +33,8 @@ import pLimit from 'p-limit';
 import type { SandboxEndpoints } from '../sandbox/index.js';
 import { worldFacts } from '../sandbox/generator.js';
 import { readQueueSemantics } from '../dev/local-host.js';
+// The product's api-versions, so the floor reads the same lists as the fleet.
+import { RESOURCES_API_VERSION, SUBSCRIPTIONS_API_VERSION } from '../src/core/platform/arm.js';
 import { sharedPipelineOptionsFor } from '../src/core/platform/cloud.js';
 import { createRuntime } from '../src/core/runtime.js';
 import { contenderFleetConfig } from './contender-config.js';
@@ -75,10 +77,6 @@ export interface CpuFloorPhaseResult extends PhaseFigures {
   replayed: number;
   differing: Record<Service, number>;
 }
-
-/** The api-version of the subscription list (@azure/arm-resources-subscriptions) and of the resource lists. */
-const SUBSCRIPTIONS_API_VERSION = '2022-12-01';
-const RESOURCES_API_VERSION = '2025-04-01';
 
 /** Headers the clients' pipelines set themselves (signature, date, ids, framing). */
 const PIPELINE_HEADERS = new Set([

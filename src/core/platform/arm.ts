@@ -88,7 +88,7 @@ export function resourceClient(credential: TokenCredential, options: ArmOptions)
 const NIL_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 
 /** The api-version of the subscription list (@azure/arm-resources-subscriptions 3 uses it too). */
-const SUBSCRIPTIONS_API_VERSION = '2022-12-01';
+export const SUBSCRIPTIONS_API_VERSION = '2022-12-01';
 
 /**
  * The subscriptions the tenant's identity sees, in every state, read through the tenant's client
@@ -150,7 +150,7 @@ async function* readAhead<T>(
 }
 
 /** The api-version the SDK's resource and resource group lists use (@azure/arm-resources 8). */
-const RESOURCES_API_VERSION = '2025-04-01';
+export const RESOURCES_API_VERSION = '2025-04-01';
 
 /** A list page as ARM sends it. */
 interface ListPage {
