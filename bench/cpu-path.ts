@@ -224,6 +224,7 @@ async function sweepTenant(
         listInventoryPages(client, subscription.subscriptionId),
       );
       items += result.items;
+      if (result.sameListing) sameListings++;
       found += result.added + result.modified + result.removed + (changed ? 0 : result.baselined);
     }),
   );
@@ -233,6 +234,9 @@ async function sweepTenant(
   else snapshot.discard();
   return items;
 }
+
+/** Subscriptions whose listing was the stored one (page-digests.ts), since the last sweep began. */
+let sameListings = 0;
 
 async function sweep(
   tenants: TenantPages[],
@@ -322,6 +326,7 @@ async function main(): Promise<void> {
     usePass(repeatPass);
     global.gc?.();
     start = cpuUs();
+    sameListings = 0;
     const repeatItems = await profiled(`repeat-${iteration}`, () =>
       sweep(current, tables, armOptions, `run-repeat-${iteration}`, false),
     );
@@ -334,7 +339,7 @@ async function main(): Promise<void> {
     if (!values.json)
       console.log(
         `iteration ${iteration}: first sweep ${first.toFixed(1)} us/resource, repeat sweep ${repeat.toFixed(1)} us/resource` +
-          ` (${resources} resources, ${tables.transactions} transactions)`,
+          ` (${resources} resources, ${tables.transactions} transactions, ${sameListings} subscriptions listed as stored)`,
       );
   }
   const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;

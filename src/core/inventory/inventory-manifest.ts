@@ -107,6 +107,11 @@ export class HashManifest {
     return this.words[index * 4 + 2] === hi && this.words[index * 4 + 3] === lo;
   }
 
+  /** The content hash of entry `index`, as two words. */
+  contentAt(index: number): [number, number] {
+    return [this.words[index * 4 + 2]!, this.words[index * 4 + 3]!];
+  }
+
   keyAt(index: number): [number, number] {
     return [this.words[index * 4]!, this.words[index * 4 + 1]!];
   }

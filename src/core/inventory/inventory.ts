@@ -123,7 +123,7 @@ function optionalJson(value: unknown): string | undefined {
  * intermediate objects and arrays (byte for byte the same text: stored hashes stay valid;
  * test/core/inventory/content-hash.test.ts compares the two).
  */
-function comparedJson(item: InventoryItem): string {
+export function comparedJson(item: InventoryItem): string {
   const tags = item.tags ?? {};
   const tagsJson = typeof tags === 'object' ? flatCanonicalJson(tags, TAG_KEYS) : undefined;
   const sku = item.sku ?? null;
@@ -166,12 +166,16 @@ export function contentHash(item: InventoryItem): string {
 /**
  * The content hash as stored and its first 64 bits as two words (what a manifest keeps), from one
  * digest: the same values as `contentHash` and `contentHashWords(contentHash)`, without encoding the
- * digest and decoding it again for every resource of a sweep.
+ * digest and decoding it again for every resource of a sweep. `json`: the item's comparedJson, when the
+ * caller has it already (a page's digest is taken of it, page-digests.ts).
  */
-export function contentDigest(item: InventoryItem): { hash: string; words: [number, number] } {
+export function contentDigest(
+  item: InventoryItem,
+  json: string = comparedJson(item),
+): { hash: string; words: [number, number] } {
   // One-shot hash: cheaper than createHash().update().digest() for a value this small, and as text it
   // needs no Buffer (docs/performance.md).
-  const digest = hash('sha256', comparedJson(item), 'base64url');
+  const digest = hash('sha256', json, 'base64url');
   return { hash: digest.slice(0, 32), words: base64urlWords(digest) };
 }
 

@@ -12,6 +12,12 @@
  * An unchanged subscription costs one read and one write: its marker row (last swept and counts merged
  * into it; its manifest, the same as before, is kept and not sent again).
  *
+ * The marker also keeps the digest of every page ARM listed (page-digests.ts). A page that is the one
+ * stored at its place holds the items it held then, whose content hashes are the manifest's: none is
+ * hashed again. A listing whose every page is the stored one is the stored inventory: no resource is
+ * compared at all (the common case of a repeat sweep). Its pages are held until the listing ends, as
+ * one different page means every resource must be looked up in the manifest after all.
+ *
  * A subscription's first sweep is its baseline: its resources are written without a change record each
  * (one `baseline` record says how many were taken in). Onboarding a tenant of 100,000 resources thus
  * writes 100,000 rows, not 200,000, and its change history starts with what changed after onboarding
@@ -37,6 +43,7 @@ import {
   changeDetails,
   changedFields,
   changeRow,
+  comparedJson,
   contentDigest,
   inventoryPartition,
   inventoryRow,
@@ -46,6 +53,7 @@ import {
   type ComparedField,
   type StoredRow,
 } from './inventory.js';
+import { ListingDigests, PAGE_DIGESTS_VERSION, pageDigest, sameDigests } from './page-digests.js';
 import { TableBatchWriter, type BatchStats } from '../storage/table-batch.js';
 import { resourceRowKey } from '../storage/table-keys.js';
 
@@ -60,6 +68,8 @@ export interface SubscriptionSyncResult {
   modified: number;
   /** Storage accounts found (for the storage inventory). */
   storageAccounts: Array<{ id: string; name: string; subscriptionId: string; resourceGroup: string }>;
+  /** ARM listed every page as the last sweep stored it: no resource was compared. */
+  sameListing: boolean;
 }
 
 /** A marker row as read back (the manifest's chunks are `manifest0`, `manifest1`, ...). */
@@ -70,6 +80,8 @@ interface MarkerRow {
   manifestEntries?: number;
   syncing?: boolean;
   baselinePending?: boolean;
+  pageDigests?: unknown;
+  pageDigestsVersion?: number;
   [chunk: `manifest${number}`]: unknown;
 }
 
@@ -81,6 +93,8 @@ interface PreviousState {
   baseline: boolean;
   /** The run that took the finished baseline, when the marker says so. */
   baselineRunId?: string;
+  /** The digests of the listing the manifest was taken of (page-digests.ts), when the marker has them. */
+  pageDigests?: Uint8Array;
 }
 
 export interface InventoryTables {
@@ -99,6 +113,12 @@ export interface SyncContext {
 function isPage(entry: InventoryItem | readonly InventoryItem[]): entry is readonly InventoryItem[] {
   return Array.isArray(entry);
 }
+
+/**
+ * Items a sweep holds while its listing is the stored one (their pages' items, until the listing ends
+ * or a page differs). A larger subscription looks each resource up in its manifest as it arrives.
+ */
+const HELD_ITEMS = 10_000;
 
 export class SubscriptionSync {
   readonly inventoryWriter: TableBatchWriter;
@@ -145,7 +165,11 @@ export class SubscriptionSync {
       }
       const manifest = HashManifest.fromChunks(chunks, Number(marker.manifestEntries));
       const baselineRunId = marker.baselineRunId ? { baselineRunId: marker.baselineRunId } : {};
-      if (manifest) return { manifest, fromMarker: true, baseline: false, ...baselineRunId };
+      const pageDigests =
+        marker.pageDigestsVersion === PAGE_DIGESTS_VERSION && marker.pageDigests instanceof Uint8Array
+          ? { pageDigests: marker.pageDigests }
+          : {};
+      if (manifest) return { manifest, fromMarker: true, baseline: false, ...baselineRunId, ...pageDigests };
     }
     const builder = HashManifest.builder();
     const entities = this.tables.inventory.listEntities<{ contentHash?: string }>({
@@ -242,6 +266,7 @@ export class SubscriptionSync {
       removed: 0,
       modified: 0,
       storageAccounts: [],
+      sameListing: false,
     };
     const markerProperties = {
       partitionKey: partition,
@@ -286,85 +311,174 @@ export class SubscriptionSync {
       baselineStarted = true;
       await this.inventoryWriter.upsert({ ...markerProperties, baselinePending: true });
     };
+    let listing = new ListingDigests(undefined);
+    /** Items listed, a repeated one included (a listing that repeats one keeps no digests). */
+    let listed = 0;
+    /** Pages of a listing the same as the stored one so far, taken but not yet looked up. */
+    let held: Array<readonly InventoryItem[]> | undefined;
+    let heldItems = 0;
+    // The per-item steps below are plain functions that return a promise only when there is something
+    // to wait for (a transaction sent, a change written, the snapshot's flush): an async function per
+    // item would cost a promise and a microtask turn for every resource of a sweep.
+    /** Counts an item, and gives it to the snapshot and the fleet views. */
+    const take = (item: InventoryItem): void | Promise<void> => {
+      result.items++;
+      const type = canonicalType(item.type);
+      if (type === 'microsoft.resources/resourcegroups') result.resourceGroups++;
+      if (type === 'microsoft.storage/storageaccounts') {
+        result.storageAccounts.push({
+          id: item.id,
+          name: item.name,
+          subscriptionId: item.subscriptionId,
+          resourceGroup: item.resourceGroup,
+        });
+      }
+      return context.onItem?.(item);
+    };
+    /** A baseline's row, unless an earlier delivery of this baseline wrote it with the same content. */
+    const baselineRow = (
+      state: PreviousState,
+      item: InventoryItem,
+      rowKey: string,
+      index: number,
+      content: { hash: string; words: [number, number] },
+    ): void | Promise<void> => {
+      result.baselined++;
+      if (index >= 0 && state.manifest.sameContent(index, content.words[0], content.words[1])) return;
+      const write = () =>
+        this.inventoryWriter.upsert(
+          inventoryRow(context, partition, item, content.hash, context.now, rowKey),
+        );
+      // A promise only when a transaction is sent (every 100 rows).
+      return baselineStarted ? write() : beforeBaselineWrite().then(write);
+    };
+    /** An item new since the previous state, or whose content hash differs from its row's. */
+    const difference = async (
+      state: PreviousState,
+      item: InventoryItem,
+      rowKey: string,
+      index: number,
+      hash: string,
+    ): Promise<void> => {
+      await beforeChange(state);
+      if (index < 0) {
+        result.added++;
+        await this.recordChange(context, 'added', item, []);
+        await this.inventoryWriter.upsert(inventoryRow(context, partition, item, hash, context.now, rowKey));
+        return;
+      }
+      const before = await this.previousRow(partition, rowKey);
+      const beforeItem = before ? storedToItem(before, subscription.subscriptionId) : undefined;
+      const fields = beforeItem ? changedFields(beforeItem, item) : [];
+      // A hash stored by an older spelling rule (platform/arm-casing.ts) with no compared field changed:
+      // the row takes the new hash, and nothing is reported.
+      if (!beforeItem || fields.length > 0) {
+        result.modified++;
+        await this.recordChange(context, 'modified', item, fields, beforeItem);
+      }
+      await this.inventoryWriter.upsert(
+        inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now, rowKey),
+      );
+    };
+    /** Compares an item with the previous state, once it is counted. `known`: see visit. */
+    const compare = (
+      state: PreviousState,
+      item: InventoryItem,
+      json: string | undefined,
+      known: boolean,
+      rowKey: string,
+      index: number,
+      key: [number, number],
+    ): void | Promise<void> => {
+      if (known && index >= 0) {
+        const [contentHi, contentLo] = state.manifest.contentAt(index);
+        next.add(key[0], key[1], contentHi, contentLo);
+        return;
+      }
+      const content = contentDigest(item, json);
+      next.add(key[0], key[1], content.words[0], content.words[1]);
+      if (state.baseline) return baselineRow(state, item, rowKey, index, content);
+      if (index < 0 || !state.manifest.sameContent(index, content.words[0], content.words[1]))
+        return difference(state, item, rowKey, index, content.hash);
+    };
+    /**
+     * One item against the previous state. `known`: its page is the one stored at its place, so its
+     * content hash is the manifest's; `taken`: counted already (a held page).
+     */
+    const visit = (
+      state: PreviousState,
+      item: InventoryItem,
+      json: string | undefined,
+      known: boolean,
+      taken: boolean,
+    ): void | Promise<void> => {
+      const rowKey = resourceRowKey(item.id);
+      const key = rowKeyHash(rowKey);
+      const index = state.manifest.indexOf(key[0], key[1]);
+      // A page boundary can repeat an item; count it once.
+      if (index >= 0) {
+        if (seen[index]) return;
+        seen[index] = 1;
+      } else if (!seenNew.add(key[0], key[1])) {
+        return;
+      }
+      const counted = taken ? undefined : take(item);
+      if (counted) return counted.then(() => compare(state, item, json, known, rowKey, index, key));
+      return compare(state, item, json, known, rowKey, index, key);
+    };
+    /** The listing is not the stored one after all: the held pages are looked up now. */
+    const release = async (state: PreviousState): Promise<void> => {
+      const pages = held ?? [];
+      held = undefined;
+      for (const page of pages)
+        for (const item of page) {
+          const pending = visit(state, item, undefined, true, true);
+          if (pending) await pending;
+        }
+    };
     for await (const entry of items) {
       if (!previous) {
         previous = await previousRead;
         seen = new Uint8Array(previous.manifest.size);
+        listing = new ListingDigests(previous.pageDigests);
+        // Held only where the whole stored listing can be: a larger one never ends the same within HELD_ITEMS.
+        if (previous.pageDigests && previous.manifest.size <= HELD_ITEMS) held = [];
       }
-      for (const item of isPage(entry) ? entry : [entry]) {
-        const rowKey = resourceRowKey(item.id);
-        const [keyHi, keyLo] = rowKeyHash(rowKey);
-        const index = previous.manifest.indexOf(keyHi, keyLo);
-        // A page boundary can repeat an item; count it once.
-        if (index >= 0) {
-          if (seen[index]) continue;
-          seen[index] = 1;
-        } else if (!seenNew.add(keyHi, keyLo)) {
+      const page = isPage(entry) ? entry : [entry];
+      listed += page.length;
+      // What change detection compares of each item, taken once: for the page's digest and its hashes.
+      const jsons = page.map(comparedJson);
+      const known = listing.add(isPage(entry) ? pageDigest(page, jsons) : undefined);
+      if (held) {
+        if (known && heldItems + page.length <= HELD_ITEMS) {
+          // A page of a stored listing holds no item twice (page-digests.ts): each is counted as it comes.
+          for (const item of page) {
+            const pending = take(item);
+            if (pending) await pending;
+          }
+          held.push(page);
+          heldItems += page.length;
           continue;
         }
-        result.items++;
-        const type = canonicalType(item.type);
-        if (type === 'microsoft.resources/resourcegroups') result.resourceGroups++;
-        if (type === 'microsoft.storage/storageaccounts') {
-          result.storageAccounts.push({
-            id: item.id,
-            name: item.name,
-            subscriptionId: item.subscriptionId,
-            resourceGroup: item.resourceGroup,
-          });
-        }
-        // Awaited only when it returns a promise (the snapshot's rare flush): one microtask turn less per item.
-        const onItem = context.onItem?.(item);
-        if (onItem) await onItem;
-        const {
-          hash,
-          words: [contentHi, contentLo],
-        } = contentDigest(item);
-        next.add(keyHi, keyLo, contentHi, contentLo);
-        if (previous.baseline) {
-          // Rows an earlier delivery of this baseline wrote with the same content are not written again.
-          result.baselined++;
-          if (index < 0 || !previous.manifest.sameContent(index, contentHi, contentLo)) {
-            if (!baselineStarted) await beforeBaselineWrite();
-            // Awaited only when a transaction is sent (every 100 rows).
-            const sent = this.inventoryWriter.upsert(
-              inventoryRow(context, partition, item, hash, context.now, rowKey),
-            );
-            if (sent) await sent;
-          }
-        } else if (index < 0) {
-          result.added++;
-          await beforeChange(previous);
-          await this.recordChange(context, 'added', item, []);
-          await this.inventoryWriter.upsert(
-            inventoryRow(context, partition, item, hash, context.now, rowKey),
-          );
-        } else if (!previous.manifest.sameContent(index, contentHi, contentLo)) {
-          await beforeChange(previous);
-          const before = await this.previousRow(partition, rowKey);
-          const beforeItem = before ? storedToItem(before, subscription.subscriptionId) : undefined;
-          const fields = beforeItem ? changedFields(beforeItem, item) : [];
-          // A hash stored by an older spelling rule (platform/arm-casing.ts) with no compared field changed:
-          // the row takes the new hash, and nothing is reported.
-          if (!beforeItem || fields.length > 0) {
-            result.modified++;
-            await this.recordChange(context, 'modified', item, fields, beforeItem);
-          }
-          await this.inventoryWriter.upsert(
-            inventoryRow(context, partition, item, hash, before?.firstSeen ?? context.now, rowKey),
-          );
-        }
+        await release(previous);
+      }
+      for (let i = 0; i < page.length; i++) {
+        const pending = visit(previous, page[i]!, jsons[i], known, false);
+        if (pending) await pending;
       }
     }
     if (!previous) {
       previous = await previousRead;
       seen = new Uint8Array(previous.manifest.size);
     }
+    result.sameListing = held !== undefined && listing.sameAsStored;
+    if (!result.sameListing) await release(previous);
     // What was there before and is not any more: the manifest knows their key hashes; the partition
     // says which rows they are (a query, only when something is gone).
     const gone = new Set<string>();
-    for (let i = 0; i < previous.manifest.size; i++)
-      if (!seen[i]) gone.add(keyText(...previous.manifest.keyAt(i)));
+    if (!result.sameListing)
+      for (let i = 0; i < previous.manifest.size; i++)
+        if (!seen[i]) gone.add(keyText(...previous.manifest.keyAt(i)));
     if (gone.size > 0) {
       await beforeChange(previous);
       if (previous.baseline) await beforeBaselineWrite();
@@ -391,16 +505,21 @@ export class SubscriptionSync {
       items: result.items,
       resourceGroups: result.resourceGroups,
     };
+    // Digests describe the listing the manifest is taken of: none for a listing that repeated an item.
+    const pageDigests = listed === result.items ? listing.toStore() : undefined;
+    const digestProperties = pageDigests ? { pageDigests, pageDigestsVersion: PAGE_DIGESTS_VERSION } : {};
     if (previous.fromMarker && !changed && !baselineRun) {
       // Nothing changed since the manifest the marker holds: it is this sweep's manifest too. The
       // marker's other properties are merged and its manifest kept, neither built nor sent again. A
-      // merge cannot remove a property: the baseline's run, named until now, is blanked instead.
+      // merge cannot remove a property: the baseline's run, named until now, is blanked instead. The
+      // stored digests still describe a listing of this manifest; this listing's replace them.
       await this.inventoryWriter.merge({
         ...sweptProperties,
         ...(previous.baselineRunId ? { baselineRunId: '' } : {}),
+        ...(sameDigests(pageDigests, previous.pageDigests) ? {} : digestProperties),
       });
     } else {
-      const manifest = next.build();
+      const manifest = result.sameListing ? previous.manifest : next.build();
       const manifestProperties: Record<string, unknown> = {};
       if (manifest.size <= MANIFEST_MAX_ENTRIES) {
         manifestProperties.manifestVersion = MANIFEST_VERSION;
@@ -411,6 +530,8 @@ export class SubscriptionSync {
         ...sweptProperties,
         ...(baselineRun && this.baselineWriter ? { baselineRunId: context.runId } : {}),
         ...manifestProperties,
+        // Only with the manifest: a subscription too large for one is read from its partition.
+        ...(manifestProperties.manifestVersion === undefined ? {} : digestProperties),
       });
     }
     await this.inventoryWriter.flush();
