@@ -250,6 +250,8 @@ export class SubscriptionSync {
     options: {
       /** The subscription left the scope: its rows go, and an unfinished baseline records nothing. */
       retiring?: boolean;
+      /** Items held while the listing is the stored one (default HELD_ITEMS; tests make it small). */
+      heldItems?: number;
     } = {},
   ): Promise<SubscriptionSyncResult> {
     const partition = inventoryPartition(context.tenantId, subscription.subscriptionId);
@@ -317,6 +319,7 @@ export class SubscriptionSync {
     /** Pages of a listing the same as the stored one so far, taken but not yet looked up. */
     let held: Array<readonly InventoryItem[]> | undefined;
     let heldItems = 0;
+    const heldLimit = options.heldItems ?? HELD_ITEMS;
     // The per-item steps below are plain functions that return a promise only when there is something
     // to wait for (a transaction sent, a change written, the snapshot's flush): an async function per
     // item would cost a promise and a microtask turn for every resource of a sweep.
@@ -442,7 +445,7 @@ export class SubscriptionSync {
         seen = new Uint8Array(previous.manifest.size);
         listing = new ListingDigests(previous.pageDigests);
         // Held only where the whole stored listing can be: a larger one never ends the same within HELD_ITEMS.
-        if (previous.pageDigests && previous.manifest.size <= HELD_ITEMS) held = [];
+        if (previous.pageDigests && previous.manifest.size <= heldLimit) held = [];
       }
       const page = isPage(entry) ? entry : [entry];
       listed += page.length;
@@ -450,7 +453,7 @@ export class SubscriptionSync {
       const jsons = page.map(comparedJson);
       const known = listing.add(isPage(entry) ? pageDigest(page, jsons) : undefined);
       if (held) {
-        if (known && heldItems + page.length <= HELD_ITEMS) {
+        if (known && heldItems + page.length <= heldLimit) {
           // A page of a stored listing holds no item twice (page-digests.ts): each is counted as it comes.
           for (const item of page) {
             const pending = take(item);

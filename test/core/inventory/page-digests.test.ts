@@ -25,12 +25,13 @@ async function* listing(pageList: InventoryItem[][]): AsyncGenerator<InventoryIt
   for (const page of pageList) yield await Promise.resolve(page);
 }
 
-async function sweep(runId: string, target: Subscription, pageList: InventoryItem[][]) {
+async function sweep(runId: string, target: Subscription, pageList: InventoryItem[][], heldItems?: number) {
   const sync = new SubscriptionSync(tables);
   const result = await sync.syncSubscription(
     { tenantId, runId, now: new Date().toISOString() },
     target,
     listing(pageList),
+    heldItems === undefined ? {} : { heldItems },
   );
   return { result, stats: sync.stats() };
 }
@@ -216,5 +217,25 @@ describe('a sweep whose listing is the stored one', () => {
     expect(result.sameListing).toBe(true);
     expect(seen).toEqual(items.map((item) => item.id));
     expect(result.storageAccounts.map((account) => account.name)).toEqual(['st500']);
+  });
+
+  it('in a subscription larger than it holds, takes stored pages from the manifest and finds the rest', async () => {
+    const target = newSubscription();
+    const items = disks(target, 250);
+    await sweep('run-1', target, pages(items, 100), 50);
+    const unchanged = await sweep('run-2', target, pages(items, 100), 50);
+    expect(unchanged.result).toMatchObject({ items: 250, modified: 0, removed: 0, sameListing: false });
+    expect(unchanged.stats.inventory.requests).toBe(1);
+
+    const changed = items.map((item, i) => (i === 120 ? { ...item, location: 'northeurope' } : item));
+    const second = await sweep('held-run-3', target, pages(changed.slice(0, 240), 100), 50);
+    expect(second.result).toMatchObject({
+      items: 240,
+      modified: 1,
+      removed: 10,
+      added: 0,
+      sameListing: false,
+    });
+    expect((await changesOf('held-run-3')).filter((row) => row.changeType === 'modified')).toHaveLength(1);
   });
 });
