@@ -327,7 +327,7 @@ export async function* listInventoryPages(
 
 /** ARM's UTC time with an optional fraction (it sends 7 digits). */
 const ARM_UTC_TIME =
-  /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(\d{1,9}))?Z$/;
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z$/;
 
 /** Days in a month of the proleptic Gregorian calendar (Date's). */
 function daysInMonth(year: number, month: number): number {
@@ -337,24 +337,23 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * A time as `new Date(value).toISOString()` gives it (milliseconds, the fraction cut after three
- * digits), built from the text when ARM sends it in its usual form on a day its month has: parsing a
- * date costs more than the rest of a resource's reading (about 1.2 us, every resource of a sweep).
- * Anything else, an impossible date included (it rolls over into the next month), takes Date's own way.
+ * digits), cut from the text when ARM sends it in its usual form on a day its month has: parsing a date
+ * costs more than the rest of a resource's reading (about 1.2 us, every resource of a sweep), and so do a
+ * regular expression's groups (0.19 us against 0.06 for a test and a slice). Anything else, an impossible
+ * date included (it rolls over into the next month), takes Date's own way.
  */
 export function isoTime(value: string): string {
-  const match = ARM_UTC_TIME.exec(value);
-  if (!match) return new Date(value).toISOString();
-  const [, year, month, day, time, fraction] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string?,
-  ];
-  if (Number(day) > 28 && Number(day) > daysInMonth(Number(year), Number(month)))
-    return new Date(value).toISOString();
-  return `${year}-${month}-${day}${time}.${(fraction ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+  if (!ARM_UTC_TIME.test(value)) return new Date(value).toISOString();
+  const digit = (at: number): number => value.charCodeAt(at) - 48;
+  const day = digit(8) * 10 + digit(9);
+  if (day > 28) {
+    const year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+    if (day > daysInMonth(year, digit(5) * 10 + digit(6))) return new Date(value).toISOString();
+  }
+  // `YYYY-MM-DDTHH:MM:SS` is 19 characters, and milliseconds 4 more (`.fff`).
+  if (value.length === 20) return `${value.slice(0, 19)}.000Z`;
+  if (value.length >= 24) return `${value.slice(0, 23)}Z`;
+  return `${value.slice(0, value.length - 1).padEnd(23, '0')}Z`;
 }
 
 export const STORAGE_ACCOUNT_TYPE = 'microsoft.storage/storageaccounts';
