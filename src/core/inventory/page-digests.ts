@@ -64,7 +64,7 @@ export class ListingDigests {
     const same =
       this.stored !== undefined &&
       at + DIGEST_BYTES <= this.stored.length &&
-      Buffer.from(this.stored.buffer, this.stored.byteOffset + at, DIGEST_BYTES).equals(digest);
+      sameDigests(this.stored.subarray(at, at + DIGEST_BYTES), digest);
     if (!same) this.allStored = false;
     return same;
   }

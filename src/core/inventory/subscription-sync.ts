@@ -444,7 +444,7 @@ export class SubscriptionSync {
         previous = await previousRead;
         seen = new Uint8Array(previous.manifest.size);
         listing = new ListingDigests(previous.pageDigests);
-        // Held only where the whole stored listing can be: a larger one never ends the same within HELD_ITEMS.
+        // Held only where the whole stored listing can be: a larger one never ends the same within the limit.
         if (previous.pageDigests && previous.manifest.size <= heldLimit) held = [];
       }
       const page = isPage(entry) ? entry : [entry];

@@ -15,7 +15,8 @@ export class TenantArmClients {
 
   constructor(
     private readonly chain: CredentialChain,
-    private readonly options: ArmOptions,
+    /** The ARM options every tenant's client is built with (the retire path's clients take them too). */
+    readonly options: ArmOptions,
     /** Tenants whose client is kept (the config's `cachedTenants`). */
     capacity: number,
   ) {

@@ -170,7 +170,7 @@ function beginTenantSweep(runtime: FleetRuntime, tenant: TenantRecord, runId: st
     context: { cloud: config.cloud, appClientId: config.appClientId, tenantId },
     credential: runtime.chain.forTenant(tenantId),
     arm: runtime.arm.forTenant(tenantId),
-    armOptions: { cloud: config.cloud, maxRetries: config.sweep.armMaxRetries },
+    armOptions: runtime.arm.options,
     tables,
     markers: new TenantMarkers(tables.inventory),
     baselines: new TableBatchWriter(tables.changes),
