@@ -160,21 +160,40 @@ export async function measurePhase<T>(
 
 /**
  * BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of each phase (`<dir>/<contender>-<label>.cpuprofile`,
- * open it in Chrome DevTools), for finding where a sweep's CPU goes. Off by default.
+ * open it in Chrome DevTools), for finding where a sweep's CPU goes. BENCH_HEAP_PROFILE=<dir> instead: a
+ * sampling heap profile (`.heapprofile`) that keeps what the collector freed, for finding what its time
+ * is spent on. Off by default.
  */
 async function startPhaseProfile(label: string): Promise<{ stop(): Promise<void> } | undefined> {
   const directory = process.env.BENCH_CPU_PROFILE;
-  if (!directory) return undefined;
+  const heapDirectory = process.env.BENCH_HEAP_PROFILE;
+  if (!directory && !heapDirectory) return undefined;
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  if (heapDirectory) {
+    // Every allocation sampled, also those the collector has freed since: what the GC pays for.
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 32_768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   return {
     stop: async () => {
-      const { profile } = await session.post('Profiler.stop');
-      const name = `${basename(process.argv[1] ?? 'contender', '.ts')}-${label}.cpuprofile`;
-      await mkdir(directory, { recursive: true });
-      await writeFile(join(directory, name), JSON.stringify(profile));
+      const base = basename(process.argv[1] ?? 'contender', '.ts');
+      const [outputDirectory, name, profile] = heapDirectory
+        ? [
+            heapDirectory,
+            `${base}-${label}.heapprofile`,
+            (await session.post('HeapProfiler.stopSampling')).profile,
+          ]
+        : [directory!, `${base}-${label}.cpuprofile`, (await session.post('Profiler.stop')).profile];
+      await mkdir(outputDirectory, { recursive: true });
+      await writeFile(join(outputDirectory, name), JSON.stringify(profile));
       session.disconnect();
     },
   };
@@ -214,5 +233,7 @@ export function workerNodeArgs(): string[] {
   const settings = JSON.parse(readFileSync(join(ROOT, 'infra', 'app', 'node-worker.json'), 'utf8')) as {
     maxOldSpaceSizeMB: number;
   };
-  return [`--max-old-space-size=${settings.maxOldSpaceSizeMB}`];
+  // Options added for an experiment (`--trace-gc`, a young generation size), never by default.
+  const extra = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return [`--max-old-space-size=${settings.maxOldSpaceSizeMB}`, ...extra];
 }
