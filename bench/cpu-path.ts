@@ -151,10 +151,12 @@ class MemoryTables {
         });
       if (request.method === 'POST' && request.url.endsWith('/$batch')) {
         this.transactions++;
-        const body = request.body as string;
+        // The product sends a transaction as bytes (table-transaction.ts): only the marker's JSON is read.
+        const body = request.body as Buffer;
         const at = body.indexOf("RowKey='!subscription')");
         if (at >= 0) {
-          const json = body.slice(body.indexOf('{', at), body.indexOf('\r\n', body.indexOf('{', at)));
+          const start = body.indexOf('{', at);
+          const json = body.toString('utf8', start, body.indexOf('\r\n', start));
           const row = JSON.parse(json) as { PartitionKey: string };
           this.markers.set(row.PartitionKey, json);
         }

@@ -18,7 +18,7 @@ describe('transactionBody', () => {
         ['delete', { partitionKey: 't_s', rowKey: 'gone' }],
       ],
       { batch: 'b1', changeset: 'c1' },
-    );
+    ).toString('utf8');
     const lines = body.split('\r\n');
     expect(lines[0]).toBe('--batch_b1');
     expect(lines[1]).toBe('Content-Type: multipart/mixed; boundary=changeset_c1');
