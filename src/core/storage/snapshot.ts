@@ -69,13 +69,16 @@ export class SnapshotWriter {
    *   that did not: no blob is written). A snapshot larger than the writer may hold starts its upload
    *   when it outgrows that (`uploading`); `discard` would still leave no blob (nothing is committed),
    *   so a caller finishes such a snapshot rather than throw the work away.
+   * @param options.holdRecords a deferred writer holds its first records unserialised (the default), so
+   *   a snapshot discarded costs no JSON; false for one that will be finished anyway, whose records are
+   *   then serialised as they come and not kept alive until the end.
    */
   constructor(
     private readonly container: ContainerClient,
     readonly blobName: string,
-    options: { deferred?: boolean } = {},
+    options: { deferred?: boolean; holdRecords?: boolean } = {},
   ) {
-    this.holding = options.deferred === true;
+    this.holding = options.deferred === true && options.holdRecords !== false;
     if (!options.deferred) this.start();
   }
 

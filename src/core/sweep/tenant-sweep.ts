@@ -93,7 +93,7 @@ export async function sweepTenant(
   const knownRead = neverSwept(tenant, redelivered) ? undefined : sweep.markers.read(sweep.tenantId);
   knownRead?.catch(() => undefined); // a failure surfaces at the await below
   const listed = await listSubscriptions(sweep);
-  const snapshot = openSnapshot(sweep);
+  const snapshot = openSnapshot(sweep, redelivered);
   // Counts for the fleet views (aggregates.ts), fed by the same per-item callback as the snapshot.
   const aggregate = new InventoryAggregate();
   const syncContext: SyncContext = {
@@ -316,25 +316,34 @@ function subscriptionsInScope(
  * The snapshot blob of this tenant and run, when snapshots are on: held until the sweep knows whether
  * the inventory changed (finishSnapshot).
  */
-function openSnapshot(sweep: TenantSweep): SnapshotWriter | undefined {
+function openSnapshot(sweep: TenantSweep, redelivered: boolean): SnapshotWriter | undefined {
   const { config, storage } = sweep.runtime;
   if (!config.sweep.snapshots) return undefined;
   return new SnapshotWriter(
     storage.container(config.names.snapshotsContainer),
     snapshotBlobName(sweep.tenantId, sweep.runId),
-    { deferred: true },
+    // Records are held unserialised only while the snapshot may be thrown away: a tenant that is
+    // written a snapshot whatever it finds (its first sweep) would hold every resource to the end for
+    // nothing, each one surviving collection after collection (docs/performance.md).
+    { deferred: true, holdRecords: !snapshotWrittenAnyway(sweep.tenant, redelivered) },
   );
 }
 
 /**
- * True when the run found changes (or, after a redelivery, may have: the counts are the run's), and
- * when no sweep of the tenant has finished well yet: its marker may then name a snapshot that was
- * never written (recordSubscriptionsBeforeSync).
+ * A tenant that gets this run's snapshot whatever the sweep finds: no sweep of it has finished well yet
+ * (its marker may name a snapshot that was never written, recordSubscriptionsBeforeSync), or this is a
+ * redelivery (the run's counts may be an earlier delivery's).
  */
-function changedInventory(tenant: TenantRecord, counts: TenantRunCounts, redelivered: boolean): boolean {
+function snapshotWrittenAnyway(tenant: TenantRecord, redelivered: boolean): boolean {
   const finishedBefore = tenant.lastSweep?.status === 'succeeded' || tenant.lastSweep?.status === 'partial';
+  return !finishedBefore || redelivered;
+}
+
+/** True when the run found changes, or gets a snapshot anyway (snapshotWrittenAnyway). */
+function changedInventory(tenant: TenantRecord, counts: TenantRunCounts, redelivered: boolean): boolean {
   return (
-    !finishedBefore || redelivered || counts.baselined + counts.added + counts.removed + counts.modified > 0
+    snapshotWrittenAnyway(tenant, redelivered) ||
+    counts.baselined + counts.added + counts.removed + counts.modified > 0
   );
 }
 

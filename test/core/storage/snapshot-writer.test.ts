@@ -54,6 +54,22 @@ describe('snapshot writer', () => {
     expect(await container.getBlockBlobClient('tenant-c/run-2.ndjson.gz').exists()).toBe(false);
   });
 
+  it('serialises each record as it comes when told not to hold them, and still defers the upload', async () => {
+    const records = Array.from({ length: 50 }, (_, i) => ({ id: `/subscriptions/s/resource-${i}`, i }));
+    const writer = new SnapshotWriter(container, 'tenant-e/run-1.ndjson.gz', {
+      deferred: true,
+      holdRecords: false,
+    });
+    for (const record of records) {
+      await writer.write(record);
+      record.i = -1; // a record changed after it was written: the snapshot has it as it was written
+    }
+    expect(writer.uploading).toBe(false);
+    expect(await writer.finish()).toMatchObject({ lines: 50 });
+    const lines = (await readBack('tenant-e/run-1.ndjson.gz')).trimEnd().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(records.map((_, i) => i));
+  });
+
   it('starts uploading a deferred snapshot that outgrows what it may hold', async () => {
     // Random content does not compress: a few MiB of it outgrow the writer's memory.
     const { randomBytes } = await import('node:crypto');
