@@ -1,10 +1,8 @@
 /**
  * A small stand-in for the Functions host, for running the app's own timer, queue and poison
  * handlers locally (the real host cannot run here). It keeps the host's queue semantics from
- * host.json: batches of `batchSize` messages, a new batch whenever no more than `newBatchThreshold` of a
- * queue's are in flight (so up to their sum at once, as the host runs them), base64 JSON decoding, a
- * failed message reappears after `visibilityTimeout`, and after `maxDequeueCount` deliveries it moves to
- * `<queue>-poison`.
+ * host.json: up to `batchSize` messages at once, base64 JSON decoding, a failed message reappears after
+ * `visibilityTimeout`, and after `maxDequeueCount` deliveries it moves to `<queue>-poison`.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,21 +53,6 @@ export function readQueueSemantics(hostJsonPath: string): QueueSemantics {
     maxDequeueCount: queues.maxDequeueCount,
     visibilityTimeoutSeconds: timeSpanSeconds(queues.visibilityTimeout),
   };
-}
-
-/**
- * The most messages of one queue the host runs at once: `batchSize + newBatchThreshold` (its documented
- * maximum), what one instance's worker must have the memory and the CPU for.
- */
-export function messagesAtOnce(semantics: Pick<QueueSemantics, 'batchSize' | 'newBatchThreshold'>): number {
-  return semantics.batchSize + semantics.newBatchThreshold;
-}
-
-/** How many of `queue`'s messages are in flight. */
-function inFlightOf(held: ReadonlyMap<Promise<void>, { queue: QueueClient }>, queue: QueueClient): number {
-  let count = 0;
-  for (const message of held.values()) if (message.queue === queue) count++;
-  return count;
 }
 
 export type FunctionHandlers = {
@@ -243,10 +226,8 @@ export class LocalFunctionsHost {
   }
 
   /**
-   * Processes messages until `done()` says so (checked whenever the queues look empty). As the host
-   * does: a queue's messages are received in batches of `batchSize`, a new batch as soon as no more than
-   * `newBatchThreshold` of them are in flight, so up to `batchSize + newBatchThreshold` run at once (the
-   * host's documented maximum; QueuesOptions.BatchSize). The poison queue is asked when the sweep queue is.
+   * Processes messages until `done()` says so (checked whenever the queues look empty), with at most
+   * `batchSize` in flight per queue.
    */
   async drain(
     done: () => Promise<boolean>,
@@ -273,7 +254,7 @@ export class LocalFunctionsHost {
     const deadline = Date.now() + timeoutMs;
     const inFlight = new Set<Promise<void>>();
     const held = new Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>();
-    const { newBatchThreshold } = this.options.semantics;
+    const { batchSize } = this.options.semantics;
     // Ctrl-C must not wait for a slow tenant to finish before stopping to receive.
     const aborted = new Promise<void>((resolve) =>
       signal?.addEventListener('abort', () => resolve(), { once: true }),
@@ -311,7 +292,7 @@ export class LocalFunctionsHost {
           if (finished) return;
           await new Promise((resolve) => setTimeout(resolve, signal?.aborted ? 0 : pollMs));
         }
-      } else if (inFlightOf(held, this.sweepQueue) > newBatchThreshold) {
+      } else if (inFlight.size >= batchSize) {
         await Promise.race([...inFlight, aborted]);
       }
     }
@@ -327,14 +308,13 @@ export class LocalFunctionsHost {
   ): Promise<number> {
     const { batchSize, newBatchThreshold } = this.options.semantics;
     let received = 0;
-    if (inFlightOf(held, this.sweepQueue) <= newBatchThreshold) {
+    if (inFlight.size <= newBatchThreshold) {
       for (const [queue, kind] of [
         [this.sweepQueue, 'sweep'],
         [this.poisonQueue, 'poison'],
       ] as const) {
-        if (inFlightOf(held, queue) > newBatchThreshold) continue;
-        // A whole batch (the service gives at most 32 at once), however many are in flight.
-        const wanted = Math.min(32, batchSize);
+        const wanted = Math.min(32, batchSize - inFlight.size);
+        if (wanted <= 0) break;
         // A short lease renewed while the message is processed (MessageLease), as the host does.
         const response = await queue.receiveMessages({
           numberOfMessages: wanted,
