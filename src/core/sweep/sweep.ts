@@ -299,21 +299,29 @@ export async function processTenantMessage(
     runtime.log('warn', 'dropped a sweep message that is not a sweep message (v, runId, tenantId)');
     return 'invalid-message';
   }
-  inProgress.set(message.runId, (inProgress.get(message.runId) ?? 0) + 1);
+  const { runId } = message;
+  inProgress.set(runId, (inProgress.get(runId) ?? 0) + 1);
+  let left: number;
+  let outcome: ProcessOutcome;
   try {
-    return await processTenant(runtime, message, delivery);
+    outcome = await processTenant(runtime, message, delivery);
   } finally {
-    const left = (inProgress.get(message.runId) ?? 1) - 1;
-    if (left > 0) inProgress.set(message.runId, left);
-    else inProgress.delete(message.runId);
+    left = (inProgress.get(runId) ?? 1) - 1;
+    if (left > 0) inProgress.set(runId, left);
+    else inProgress.delete(runId);
   }
+  if (left === 0) await closeRunIfDrained(runtime, runId);
+  return outcome;
 }
 
 /**
- * Tenant messages of each run that this process is working on. A worker that finishes while another
- * message of its run is still being worked on here leaves the drained check to that one (it finishes
- * later and checks then, or fails and its redelivery does): the last of a run's messages in a process
- * checks, instead of one query per tenant (docs/performance.md).
+ * Tenant messages of each run that this process is working on. Only the worker that leaves none of
+ * its run in flight here checks whether the run is drained, instead of one query per tenant
+ * (docs/performance.md). It checks after it stops counting itself: a message that finishes while
+ * that check reads is then the last in flight, and checks again after its own write (checking while
+ * still counted left a run `running` with every tenant finished). A worker that throws does not
+ * check: its tenant is not finished, and the redelivery (or the poison handler) checks later, after
+ * every write that deferred to it.
  */
 const inProgress = new Map<string, number>();
 
@@ -334,23 +342,17 @@ async function processTenant(
   const claim = await claimTenant(runtime, message, delivery.dequeueCount);
   if (!claim) {
     await reconcileFinishedTenant(runtime, runId, tenantId);
-    await closeRunIfLast(runtime, runId);
     return 'duplicate';
   }
   const tenant = await registeredTenant(job, claim);
-  if (!tenant) {
-    await closeRunIfLast(runtime, runId);
-    return 'skipped';
-  }
-  let outcome: ProcessOutcome;
+  if (!tenant) return 'skipped';
+  let result: TenantSweepResult;
   try {
-    const result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
-    outcome = await recordSwept(job, claim, tenant, result);
+    result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
   } catch (caught) {
-    outcome = await recordFailure(job, claim, tenant, caught);
+    return recordFailure(job, claim, tenant, caught);
   }
-  await closeRunIfLast(runtime, runId);
-  return outcome;
+  return recordSwept(job, claim, tenant, result);
 }
 
 /**
@@ -504,12 +506,6 @@ async function reconcileFinishedTenant(
       if (!(error instanceof NotFoundError)) throw error;
     });
   }
-}
-
-/** Closes the run if this is the last of its messages this process works on and the run is drained. */
-async function closeRunIfLast(runtime: FleetRuntime, runId: string): Promise<void> {
-  if ((inProgress.get(runId) ?? 0) > 1) return;
-  await closeRunIfDrained(runtime, runId);
 }
 
 async function closeRunIfDrained(runtime: FleetRuntime, runId: string): Promise<void> {

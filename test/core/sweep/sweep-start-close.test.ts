@@ -218,6 +218,62 @@ describe('processing tenant messages', () => {
     expect(logs).toContain(`info: run ${runId} closed: completed`);
   });
 
+  it('closes the run when the last tenant finishes while an earlier check of the same process is still reading', async () => {
+    // The interleaving that left a run `running` with every tenant finished: the first worker's
+    // drained check reads while the second tenant is still queued, and the second worker finishes
+    // before that read returns, so it sees the first still in progress and leaves the check to it.
+    const { runtime, logs } = await installation();
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    const [first, second] = await queuedSweepMessages(runtime);
+    const realCheck = runtime.runs.isRunDrained;
+    let releaseFirstCheck = (): void => undefined;
+    const firstCheckHeld = new Promise<void>((resolve) => (releaseFirstCheck = resolve));
+    let firstCheckRead = (): void => undefined;
+    const firstCheckHasRead = new Promise<void>((resolve) => (firstCheckRead = resolve));
+    let checks = 0;
+    runtime.runs.isRunDrained = async (id) => {
+      checks += 1;
+      const drained = await realCheck(id);
+      if (checks === 1) {
+        firstCheckRead();
+        await firstCheckHeld;
+      }
+      return drained;
+    };
+
+    const firstDone = processTenantMessage(runtime, first, { dequeueCount: 1 });
+    await firstCheckHasRead;
+    expect(await processTenantMessage(runtime, second, { dequeueCount: 1 })).toBe('succeeded');
+    releaseFirstCheck();
+    expect(await firstDone).toBe('succeeded');
+
+    expect(await runtime.runs.getRun(runId)).toMatchObject({
+      status: 'completed',
+      totals: { tenants: 2, succeeded: 2 },
+    });
+    expect(logs.filter((line) => line.includes('closed'))).toEqual([`info: run ${runId} closed: completed`]);
+  });
+
+  it('checks once for a burst of messages of one run that all finish while each other is in flight', async () => {
+    const { runtime } = await installation();
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    const messages = await queuedSweepMessages(runtime);
+    const realCheck = runtime.runs.isRunDrained;
+    let checks = 0;
+    runtime.runs.isRunDrained = async (id) => {
+      checks += 1;
+      return realCheck(id);
+    };
+
+    const outcomes = await Promise.all(
+      messages.map((message) => processTenantMessage(runtime, message, { dequeueCount: 1 })),
+    );
+
+    expect(outcomes).toEqual(['succeeded', 'succeeded']);
+    expect((await runtime.runs.getRun(runId)).status).toBe('completed');
+    expect(checks).toBe(1);
+  });
+
   it('logs a message that is not a sweep message and drops it', async () => {
     const { runtime, logs } = await installation();
     expect(await processTenantMessage(runtime, { v: 1, runId: 'nope' }, { dequeueCount: 1 })).toBe(
