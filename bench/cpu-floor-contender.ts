@@ -32,7 +32,7 @@ import type { ResourceManagementClient } from '@azure/arm-resources';
 import pLimit from 'p-limit';
 import type { SandboxEndpoints } from '../sandbox/index.js';
 import { worldFacts } from '../sandbox/generator.js';
-import { readQueueSemantics } from '../dev/local-host.js';
+import { messagesAtOnce, readQueueSemantics } from '../dev/local-host.js';
 // The product's api-versions, so the floor reads the same lists as the fleet.
 import { RESOURCES_API_VERSION, SUBSCRIPTIONS_API_VERSION } from '../src/core/platform/arm.js';
 import { sharedPipelineOptionsFor } from '../src/core/platform/cloud.js';
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
       ),
     ),
   );
-  const workers = readQueueSemantics(join(ROOT, 'host.json')).batchSize;
+  const workers = messagesAtOnce(readQueueSemantics(join(ROOT, 'host.json')));
   const subscriptionConcurrency = config.sweep.subscriptionConcurrency;
   const prepared: Record<string, PreparedRequest[]> = {};
   for (const [phase, path] of Object.entries(input.captures))

@@ -35,6 +35,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
+import { messagesAtOnce, readQueueSemantics } from '../dev/local-host.js';
 import { generateWorld } from '../sandbox/generator.js';
 import { WorldStore } from '../sandbox/state.js';
 import { resourceGroupJson, resourceJson } from '../sandbox/arm/json.js';
@@ -50,8 +51,8 @@ import { TableBatchWriter } from '../src/core/storage/table-batch.js';
 const ARM = 'https://arm.cpu-path.invalid';
 const API = 'api-version=2025-04-01';
 const PAGE = 100;
-/** The fleet works on this many tenants at once (host.json's batchSize). */
-const TENANTS_AT_ONCE = 16;
+/** The fleet works on this many tenants at once (host.json's, as the host runs them; npm runs this at the root). */
+const TENANTS_AT_ONCE = messagesAtOnce(readQueueSemantics(join(process.cwd(), 'host.json')));
 const CHANGED_TIME = '2026-11-30T10:00:00.0000000Z';
 
 interface TenantPages {

@@ -1,7 +1,8 @@
 /**
  * Contender (a): Tenant Fleet's sweep along the production path, in its own process. The app's own
  * timer, queue and worker handlers run under the local Functions host with host.json's queue
- * semantics (batchSize = the tenants one instance works on at once), exactly as `npm start` does.
+ * semantics (batchSize + newBatchThreshold = the tenants one instance works on at once), exactly as
+ * `npm start` does.
  * Setup (tables, registering the tenants) is not timed; each `run` is one whole scheduled sweep.
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { worldFacts } from '../sandbox/generator.js';
 import {
   LocalFunctionsHost,
   loadFunctionHandlers,
+  messagesAtOnce,
   readQueueSemantics,
   runScheduledSweep,
 } from '../dev/local-host.js';
@@ -46,7 +48,7 @@ export interface FleetInput {
 
 export interface FleetInfo {
   tenants: number;
-  /** Tenants one instance works on at once (host.json queues.batchSize). */
+  /** Tenants one instance works on at once (host.json's batchSize + newBatchThreshold). */
   workers: number;
   newBatchThreshold: number;
   subscriptionConcurrency: number;
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
   serveContender<FleetInfo>(
     {
       tenants: facts.customerTenantIds.length,
-      workers: semantics.batchSize,
+      workers: messagesAtOnce(semantics),
       newBatchThreshold: semantics.newBatchThreshold,
       subscriptionConcurrency: config.sweep.subscriptionConcurrency,
       snapshots: config.sweep.snapshots,

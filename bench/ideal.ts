@@ -10,7 +10,8 @@
  *   `subscriptionConcurrency` subscriptions at once;
  * - ARM's token bucket per subscription x principal serves `burst` requests at once and then
  *   `refillPerSecond`: n requests take at least (n - burst) / refill seconds (the throttling floor);
- * - one instance runs `workers` tenants at once (host.json batchSize), so the tenants go in waves.
+ * - one instance runs `workers` tenants at once (host.json's batchSize + newBatchThreshold), so the
+ *   tenants go in waves.
  *
  * Token requests, storage writes and CPU are taken as free: the bound is what ARM alone imposes.
  */
@@ -23,7 +24,7 @@ export interface IdealInput {
   latencyMs: number;
   pageSize: number;
   throttle: { enabled: boolean; burst: number; refillPerSecond: number };
-  /** Tenants in flight on one instance (host.json queues.batchSize). */
+  /** Tenants in flight on one instance (host.json's batchSize + newBatchThreshold). */
   workers: number;
   /** Subscriptions of one tenant in flight (TENANT_FLEET_SUBSCRIPTION_CONCURRENCY). */
   subscriptionConcurrency: number;

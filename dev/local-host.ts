@@ -1,8 +1,10 @@
 /**
  * A small stand-in for the Functions host, for running the app's own timer, queue and poison
  * handlers locally (the real host cannot run here). It keeps the host's queue semantics from
- * host.json: up to `batchSize` messages at once, base64 JSON decoding, a failed message reappears after
- * `visibilityTimeout`, and after `maxDequeueCount` deliveries it moves to `<queue>-poison`.
+ * host.json: batches of `batchSize` messages, a new batch whenever no more than `newBatchThreshold` of a
+ * queue's are in flight (so up to their sum at once, as the host runs them), base64 JSON decoding, a
+ * failed message reappears after `visibilityTimeout`, and after `maxDequeueCount` deliveries it moves to
+ * `<queue>-poison`.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -53,6 +55,21 @@ export function readQueueSemantics(hostJsonPath: string): QueueSemantics {
     maxDequeueCount: queues.maxDequeueCount,
     visibilityTimeoutSeconds: timeSpanSeconds(queues.visibilityTimeout),
   };
+}
+
+/**
+ * The most messages of one queue the host runs at once: `batchSize + newBatchThreshold` (its documented
+ * maximum), what one instance's worker must have the memory and the CPU for.
+ */
+export function messagesAtOnce(semantics: Pick<QueueSemantics, 'batchSize' | 'newBatchThreshold'>): number {
+  return semantics.batchSize + semantics.newBatchThreshold;
+}
+
+/** How many of `queue`'s messages are in flight. */
+function inFlightOf(held: ReadonlyMap<Promise<void>, { queue: QueueClient }>, queue: QueueClient): number {
+  let count = 0;
+  for (const message of held.values()) if (message.queue === queue) count++;
+  return count;
 }
 
 export type FunctionHandlers = {
@@ -226,8 +243,10 @@ export class LocalFunctionsHost {
   }
 
   /**
-   * Processes messages until `done()` says so (checked whenever the queues look empty), with at most
-   * `batchSize` in flight per queue.
+   * Processes messages until `done()` says so (checked whenever the queues look empty). As the host
+   * does: a queue's messages are received in batches of `batchSize`, a new batch as soon as no more than
+   * `newBatchThreshold` of them are in flight, so up to `batchSize + newBatchThreshold` run at once (the
+   * host's documented maximum; QueuesOptions.BatchSize). The poison queue is asked when the sweep queue is.
    */
   async drain(
     done: () => Promise<boolean>,
@@ -254,7 +273,7 @@ export class LocalFunctionsHost {
     const deadline = Date.now() + timeoutMs;
     const inFlight = new Set<Promise<void>>();
     const held = new Map<Promise<void>, { queue: QueueClient; item: DequeuedMessageItem }>();
-    const { batchSize } = this.options.semantics;
+    const { newBatchThreshold } = this.options.semantics;
     // Ctrl-C must not wait for a slow tenant to finish before stopping to receive.
     const aborted = new Promise<void>((resolve) =>
       signal?.addEventListener('abort', () => resolve(), { once: true }),
@@ -292,7 +311,7 @@ export class LocalFunctionsHost {
           if (finished) return;
           await new Promise((resolve) => setTimeout(resolve, signal?.aborted ? 0 : pollMs));
         }
-      } else if (inFlight.size >= batchSize) {
+      } else if (inFlightOf(held, this.sweepQueue) > newBatchThreshold) {
         await Promise.race([...inFlight, aborted]);
       }
     }
@@ -308,13 +327,14 @@ export class LocalFunctionsHost {
   ): Promise<number> {
     const { batchSize, newBatchThreshold } = this.options.semantics;
     let received = 0;
-    if (inFlight.size <= newBatchThreshold) {
+    if (inFlightOf(held, this.sweepQueue) <= newBatchThreshold) {
       for (const [queue, kind] of [
         [this.sweepQueue, 'sweep'],
         [this.poisonQueue, 'poison'],
       ] as const) {
-        const wanted = Math.min(32, batchSize - inFlight.size);
-        if (wanted <= 0) break;
+        if (inFlightOf(held, queue) > newBatchThreshold) continue;
+        // A whole batch (the service gives at most 32 at once), however many are in flight.
+        const wanted = Math.min(32, batchSize);
         // A short lease renewed while the message is processed (MessageLease), as the host does.
         const response = await queue.receiveMessages({
           numberOfMessages: wanted,
