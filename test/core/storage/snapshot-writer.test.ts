@@ -33,6 +33,28 @@ describe('snapshot writer', () => {
     expect(properties.contentEncoding).toBe('gzip');
   });
 
+  it('keeps text beyond ASCII and records larger than a chunk whole, byte for byte', async () => {
+    // Tag values in 2-, 3- and 4-byte UTF-8 (a surrogate pair), a record of well over the chunk's
+    // 256 KiB (the buffer grows for it), then more records after it in the grown buffer.
+    const wide = { id: '/subscriptions/s/wide', tags: { note: 'é€😀'.repeat(40_000) } };
+    const records = [
+      ...Array.from({ length: 500 }, (_, i) => ({
+        id: `/subscriptions/s/r-${i}`,
+        tags: { owner: `Zoë ✓ 𝄞 ${i}` },
+      })),
+      wide,
+      ...Array.from({ length: 500 }, (_, i) => ({
+        id: `/subscriptions/s/after-${i}`,
+        tags: { city: 'Łódź' },
+      })),
+    ];
+    const writer = new SnapshotWriter(container, 'tenant-f/run-1.ndjson.gz');
+    for (const record of records) await writer.write(record);
+    expect(await writer.finish()).toMatchObject({ lines: records.length });
+    const text = await readBack('tenant-f/run-1.ndjson.gz');
+    expect(text).toBe(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+  });
+
   it('writes an empty inventory as a gzip file with nothing in it', async () => {
     const writer = new SnapshotWriter(container, 'tenant-b/run-1.ndjson.gz');
     expect(await writer.finish()).toMatchObject({ lines: 0 });
