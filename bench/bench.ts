@@ -117,6 +117,7 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     peakRssMb: main.first.processPeakRssMb,
     peakRssMbLargestSeriesPoint: largest ? peakRss(largest) : null,
     firstSweepToStorageFloor: firstSweepToStorageFloor(main),
+    azuriteCpuFirstToStorageFloor: main.storageFloor?.azuriteCpuFirstToFloor ?? null,
     fleetCpuUsPerResourceRepeat: main.repeat.cpuUsPerResource,
     fleetCpuUsPerResourceFirst: main.first.cpuUsPerResource,
     cpuFloorUsPerResourceFirst: main.cpuFloor?.first.cpuUsPerResource ?? null,

@@ -53,6 +53,11 @@ export interface BenchReport {
   // Issue 15's targets (each also a row of `targets`).
   /** First sweep wall time / storage floor of the same run (null without the floor). */
   firstSweepToStorageFloor: number | null;
+  /**
+   * Azurite's CPU in the first sweep over its CPU in the storage floor: the lower bound of
+   * firstSweepToStorageFloor in this run, as Azurite answers on one thread (null without the floor).
+   */
+  azuriteCpuFirstToStorageFloor: number | null;
   /** Fleet CPU per resource, microseconds, repeat and first sweep. */
   fleetCpuUsPerResourceRepeat: number;
   fleetCpuUsPerResourceFirst: number;

@@ -222,6 +222,19 @@ describe('npm run bench on a tiny world', () => {
     expect(report.firstSweepToStorageFloor).toBe(
       Number((main.first.wallMs / main.storageFloor!.wallMs).toFixed(2)),
     );
+    // Azurite's own CPU in the sweep against its CPU in the floor: the ratio's lower bound in this run.
+    expectFinitePositive(main.storageFloor!.azuriteCpuMs);
+    expectFinitePositive(main.storageFloor!.azuriteCpuFirstToFloor);
+    expectRatioOfRoundedFigures(
+      main.storageFloor!.azuriteCpuFirstToFloor,
+      main.first.cpuMs.azurite,
+      main.storageFloor!.azuriteCpuMs,
+      2,
+    );
+    expect(report.azuriteCpuFirstToStorageFloor).toBe(main.storageFloor!.azuriteCpuFirstToFloor);
+    expect(report.targets.find((target) => target.name === 'firstSweepToStorageFloor')!.value).toContain(
+      `Azurite's CPU alone ${main.storageFloor!.azuriteCpuFirstToFloor}x its floor's`,
+    );
     expect(report.tokenRequestsPerTenant).toEqual({ min: 1, max: 1 });
     expect(main.first.tenantsSucceeded).toBe(2);
     expect(main.first.runStatus).toBe('completed');
@@ -287,6 +300,7 @@ describe('npm run bench on a tiny world', () => {
       expectFinitePositive(floor.cpuMs);
       expectFinitePositive(floor.cpuUsPerResource);
       expect(Math.abs(floor.cpuUsPerResource - (floor.cpuMs * 1000) / 600)).toBeLessThan(2);
+      expectFinitePositive(floor.azuriteCpuMs);
       expectFinitePositive(floor.fleetCpuToFloor);
       expectRatioOfRoundedFigures(floor.fleetCpuToFloor, sweep.cpuMs.fleet, floor.cpuMs, 2);
     }
@@ -359,6 +373,7 @@ describe('npm run bench on a tiny world', () => {
         'repeatSweepWrites',
         'peakRssMb',
         'firstSweepToStorageFloor',
+        'azuriteCpuFirstToStorageFloor',
         'fleetCpuUsPerResourceRepeat',
         'fleetCpuUsPerResourceFirst',
         'cpuFloorUsPerResourceFirst',
