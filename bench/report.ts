@@ -54,8 +54,8 @@ export interface BenchReport {
   /** First sweep wall time / storage floor of the same run (null without the floor). */
   firstSweepToStorageFloor: number | null;
   /**
-   * Azurite's CPU in the first sweep over its CPU in the storage floor: the lower bound of
-   * firstSweepToStorageFloor in this run, as Azurite answers on one thread (null without the floor).
+   * Azurite's CPU in the first sweep over its CPU in the storage floor (null without the floor): how
+   * much of firstSweepToStorageFloor is Azurite working more, and not waiting.
    */
   azuriteCpuFirstToStorageFloor: number | null;
   /** Fleet CPU per resource, microseconds, repeat and first sweep. */
