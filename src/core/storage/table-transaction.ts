@@ -120,9 +120,11 @@ export function entityJson(entity: TableEntity): string {
  * the two part by part).
  *
  * Why bytes and not a string: the HTTP client measures a string body by encoding it whole (its
- * Content-Length), then encodes it again to send it, and a string built by joining the parts is a third
- * copy on the heap; a transaction of 100 rows is 100+ KB, and these copies were the largest share of a
- * first sweep's garbage (docs/performance.md). The pieces are written once, straight into the buffer.
+ * Content-Length), then encodes it again to send it; a transaction of 100 rows is 100+ KB, and these
+ * copies were the largest share of a first sweep's garbage (docs/performance.md). The pieces are joined
+ * once and encoded once: writing each piece into the buffer on its own allocates less, but its two
+ * native calls per piece (measure, write) cost more CPU than the joined string's copy (195 against 320
+ * us for 100 rows).
  */
 export function transactionBody(
   table: Pick<TableClient, 'url' | 'tableName'>,
@@ -152,12 +154,7 @@ export function transactionBody(
     }
   }
   pieces.push(`${CRLF}--changeset_${ids.changeset}--${CRLF}--batch_${ids.batch}--${CRLF}`);
-  let bytes = 0;
-  for (const piece of pieces) bytes += Buffer.byteLength(piece);
-  const body = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const piece of pieces) at += body.write(piece, at);
-  return body;
+  return Buffer.from(pieces.join(''));
 }
 
 /** What follows an upsert's or a merge's row key: the rest of its request line and its headers. */
