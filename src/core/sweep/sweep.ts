@@ -320,8 +320,8 @@ export async function processTenantMessage(
  * (docs/performance.md). It checks after it stops counting itself: a message that finishes while
  * that check reads is then the last in flight, and checks again after its own write (checking while
  * still counted left a run `running` with every tenant finished). A worker that throws does not
- * check: its tenant is not finished, and the redelivery (or the poison handler) checks later, after
- * every write that deferred to it.
+ * check: the queue redelivers its message, and that delivery (or the poison handler) checks later,
+ * after every write that deferred to it.
  */
 const inProgress = new Map<string, number>();
 
@@ -346,13 +346,12 @@ async function processTenant(
   }
   const tenant = await registeredTenant(job, claim);
   if (!tenant) return 'skipped';
-  let result: TenantSweepResult;
   try {
-    result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
+    const result = await sweepTenant(runtime, tenant, runId, { redelivered: delivery.dequeueCount > 1 });
+    return await recordSwept(job, claim, tenant, result);
   } catch (caught) {
     return recordFailure(job, claim, tenant, caught);
   }
-  return recordSwept(job, claim, tenant, result);
 }
 
 /**
