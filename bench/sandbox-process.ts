@@ -58,9 +58,12 @@ export async function startSandboxProcess(world: WorldShape, arm: ArmShape): Pro
   const spec =
     `tenants=${world.tenants},subscriptions=${world.subscriptionsPerTenant},` +
     `resources=${world.resourcesPerSubscription},seed=${world.seed}`;
+  // BENCH_CPU_PROFILE: the sandbox is profiled too (its ARM shares the machine's cores with the fleet).
+  const profileDirectory = process.env.BENCH_CPU_PROFILE;
   const child = spawn(
     process.execPath,
     [
+      ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDirectory, 'sandbox')}`] : []),
       '--import',
       'tsx',
       'sandbox/cli.ts',
