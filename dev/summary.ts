@@ -87,7 +87,7 @@ export function formatSummary(
         `${totals.subscriptions} subscriptions, ${totals.resourceGroups} resource groups, ${totals.resources} resources, ` +
         // A baseline takes in resource groups as well as resources: say so, or the counts look wrong.
         (totals.baselined
-          ? `${totals.baselined} of them (resource groups and resources together) taken into a first inventory (baseline), `
+          ? `${totals.baselined} resource groups and resources taken into a first inventory (baseline), `
           : '') +
         `${totals.added} added, ${totals.removed} removed, ${totals.modified} modified.`,
     );

@@ -47,9 +47,9 @@ describe('the summary totals', () => {
       }),
     );
     expect(line).toContain('28 resource groups, 221 resources');
-    expect(line).toContain(
-      '249 of them (resource groups and resources together) taken into a first inventory',
-    );
+    expect(line).toContain('249 resource groups and resources taken into a first inventory (baseline)');
+    // Not "249 of them" after "221 resources": the baseline is not a part of the resources.
+    expect(line).not.toContain('of them');
   });
 
   it('leaves the baseline out of a sweep that took none in', () => {
