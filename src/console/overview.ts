@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, canAdmin, type Me } from './api.js';
 import { useLoad } from './data.js';
 import { navigate } from './router.js';
-import { ago, Badge, count, ErrorBox, html, Link, Loading, STATE_LABELS, when } from './ui.js';
+import { ago, Badge, count, ErrorBox, FixLine, html, Link, Loading, STATE_LABELS, when } from './ui.js';
 
 interface TenantOverview {
   tenantId: string;
@@ -39,12 +39,6 @@ interface Overview {
 }
 
 const STATES = ['failing', 'circuitOpen', 'warnings', 'neverSwept', 'excluded', 'healthy'];
-
-function Fix({ text }: { text: string }) {
-  // Links in a fix (the admin-consent link) are made clickable; everything else is text.
-  const parts = text.split(/(https:\/\/\S+[^\s.,;)])/g);
-  return html`${parts.map((part) => (/^https:\/\//.test(part) ? html`<a href=${part} rel="noreferrer noopener" target="_blank">${part}</a>` : part))}`;
-}
 
 function TenantActions({ tenant, onDone }: { tenant: TenantOverview; onDone: (message: string) => void }) {
   const [reason, setReason] = useState('');
@@ -230,7 +224,7 @@ export function OverviewView({ me }: { me?: Me }) {
               ${
                 tenant.diagnosis && tenant.state !== 'healthy' && tenant.state !== 'excluded'
                   ? html`<p><code class="code">${tenant.diagnosis.code}</code> ${tenant.diagnosis.meaning}</p>
-                    <p class="fix"><strong>Fix:</strong> <${Fix} text=${tenant.diagnosis.fix} /></p>
+                    <${FixLine} text=${tenant.diagnosis.fix} />
                     <p><${Link} to=${`onboarding/${tenant.tenantId}`}>What to do: verify ${tenant.displayName} step by step →</${Link}></p>`
                   : null
               }

@@ -1,7 +1,7 @@
 /** Runs: history, and one run's per-tenant progress, polled while it runs. */
 import { api } from './api.js';
 import { useLoad } from './data.js';
-import { Badge, count, duration, ErrorBox, html, Link, Loading, when } from './ui.js';
+import { Badge, count, duration, ErrorBox, FixLine, html, Link, Loading, when } from './ui.js';
 
 interface RunRecord {
   runId: string;
@@ -75,6 +75,36 @@ export function RunsView() {
 
 const FINISHED = new Set(['succeeded', 'partial', 'failed', 'skipped', 'invalid', 'abandoned']);
 
+/**
+ * The order a run's tenants are listed in: what needs the operator first (failed, then partial and
+ * skipped), then what is still under way, then what succeeded; by name within each. The API lists them
+ * by tenant id, which says nothing to a reader.
+ */
+const STATUS_ORDER = [
+  'failed',
+  'invalid',
+  'abandoned',
+  'partial',
+  'skipped',
+  'running',
+  'queued',
+  'succeeded',
+];
+
+/** A warning's scope as the operator reads it (the API's `scope` is `subscription` or `storageAccount`). */
+const SCOPE_LABELS: Record<string, string> = {
+  subscription: 'Subscription',
+  storageAccount: 'Storage account',
+};
+
+function byAttention(a: TenantRun, b: TenantRun): number {
+  const rank = (status: string): number => {
+    const index = STATUS_ORDER.indexOf(status);
+    return index < 0 ? STATUS_ORDER.length : index;
+  };
+  return rank(a.status) - rank(b.status) || a.displayName.localeCompare(b.displayName, 'en');
+}
+
 export function RunView({ runId }: { runId: string }) {
   const loaded = useLoad(
     () => api<RunRecord & { tenants: TenantRun[] }>(`runs/${encodeURIComponent(runId)}`),
@@ -100,7 +130,7 @@ export function RunView({ runId }: { runId: string }) {
       <caption class="sr-only">Tenants of this run</caption>
       <thead><tr><th scope="col">Tenant</th><th scope="col">Status</th><th scope="col" class="num">Attempts</th><th scope="col" class="num">Duration</th><th scope="col" class="num">Resources</th><th scope="col" class="num nowrap">Changes <span class="small muted">+ / − / ~</span></th><th scope="col">Diagnosis and fix</th><th scope="col">Snapshot</th></tr></thead>
       <tbody>
-        ${run.tenants.map(
+        ${[...run.tenants].sort(byAttention).map(
           (tenant) =>
             html`<tr data-tenant=${tenant.displayName}>
               <td>
@@ -119,10 +149,14 @@ export function RunView({ runId }: { runId: string }) {
                 ${
                   tenant.diagnosisCode
                     ? html`<p><code class="code">${tenant.diagnosisCode}</code> ${tenant.diagnosisMeaning}</p>
-                        <p class="fix"><strong>Fix:</strong> ${tenant.diagnosisFix}</p>`
+                        <${FixLine} text=${tenant.diagnosisFix} />`
                     : null
                 }
-                ${(tenant.warnings ?? []).map((warning) => html`<p><code class="code">${warning.code}</code> ${warning.scope} <strong>${warning.id}</strong>: ${warning.fix}</p>`)}
+                ${(tenant.warnings ?? []).map(
+                  (warning) =>
+                    html`<p><code class="code">${warning.code}</code> ${SCOPE_LABELS[warning.scope] ?? warning.scope} <strong>${warning.id}</strong></p>
+                      <${FixLine} text=${warning.fix} />`,
+                )}
               </td>
               <td>
                 ${tenant.snapshotBlob ? html`<a href=${`/api/runs/${run.runId}/tenants/${tenant.tenantId}/snapshot`} download>Download<span class="sr-only"> snapshot of ${tenant.displayName}</span></a>` : html`<span class="muted">—</span>`}

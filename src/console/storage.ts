@@ -2,7 +2,7 @@
 import { api, canReadCustomerData, query, type Me } from './api.js';
 import { useLoad } from './data.js';
 import { navigate } from './router.js';
-import { bytes, count, ErrorBox, html, Link, Loading } from './ui.js';
+import { bytes, count, ErrorBox, FixLine, html, Link, Loading } from './ui.js';
 
 interface Account {
   tenantId: string;
@@ -154,7 +154,7 @@ export function StorageView({ params, me }: { params: URLSearchParams; me?: Me }
                                   <code class="code">${account.diagnosis?.code}</code>
                                   ${account.diagnosis?.meaning}
                                 </p>
-                                <p class="fix"><strong>Fix:</strong> ${account.diagnosis?.fix}</p>`
+                                <${FixLine} text=${account.diagnosis?.fix} />`
                         }
                       </td>
                     </tr>`,

@@ -119,12 +119,24 @@ export function bytes(value: number | undefined): string {
 
 export const count = (value: number | undefined): string => (value ?? 0).toLocaleString('en-US');
 
+/**
+ * A diagnosis's fix, as one line under it. Links in a fix (the admin-consent link) are made clickable;
+ * everything else stays text. Every view shows a fix this way, so the operator finds it in one place.
+ */
+export function FixLine({ text }: { text: string | undefined }) {
+  if (!text) return null;
+  const parts = text.split(/(https:\/\/\S+[^\s.,;)])/g);
+  return html`<p class="fix">
+    <strong>Fix:</strong> ${parts.map((part) => (/^https:\/\//.test(part) ? html`<a href=${part} rel="noreferrer noopener" target="_blank">${part}</a>` : part))}
+  </p>`;
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   const api = error instanceof ApiError ? error : undefined;
   return html`<div class="alert alert-bad" role="alert">
     <strong>${api ? `${api.status} ${api.code}` : 'Error'}:</strong> ${(error as Error).message}
-    ${api?.fix ? html`<p class="fix"><strong>Fix:</strong> ${api.fix}</p>` : null}
+    <${FixLine} text=${api?.fix} />
   </div>`;
 }
 

@@ -156,6 +156,18 @@ describe('the console, as an admin', () => {
     expect([...seen].at(-1)).toBe('completedWithErrors');
     expect(progress.at(-1)).toBe('5 of 5 tenants finished');
     expect(progress.length).toBeGreaterThan(1); // it moved while we watched
+    // What needs the operator comes first: failed, then partial, then succeeded, by name within each.
+    const order = await page
+      .locator('tbody tr[data-tenant]')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-tenant')));
+    expect(order).toEqual(['AdventureWorks', 'Woodgrove Bank', 'Litware', 'Fabrikam', 'Northwind Traders']);
+    // Each fix reads as one in the overview: the consent link is a link, a warning's fix is a fix line.
+    const adventureWorks = page.locator('tr[data-tenant="AdventureWorks"]');
+    await expect(adventureWorks.locator('.fix a[href*="adminconsent"]').count()).resolves.toBe(1);
+    await expect(page.locator('tr[data-tenant="Litware"] .fix').count()).resolves.toBe(2);
+    await expect(page.locator('tr[data-tenant="Litware"]').innerText()).resolves.toContain(
+      'Storage account stlitwarevault01',
+    );
     await shoot(page, 'run');
     expect(await axeProblems(page)).toEqual([]);
     await page.goto(view('runs'));
