@@ -300,17 +300,21 @@ export async function processTenantMessage(
     return 'invalid-message';
   }
   const { runId } = message;
-  inProgress.set(runId, (inProgress.get(runId) ?? 0) + 1);
+  const redelivered = delivery.dequeueCount > 1;
+  count(inProgress, runId, 1);
+  if (redelivered) count(redeliveriesInProgress, runId, 1);
   let left: number;
+  let redeliveriesLeft: number;
   let outcome: ProcessOutcome;
   try {
     outcome = await processTenant(runtime, message, delivery);
   } finally {
-    left = (inProgress.get(runId) ?? 1) - 1;
-    if (left > 0) inProgress.set(runId, left);
-    else inProgress.delete(runId);
+    left = count(inProgress, runId, -1);
+    redeliveriesLeft = redelivered
+      ? count(redeliveriesInProgress, runId, -1)
+      : (redeliveriesInProgress.get(runId) ?? 0);
   }
-  if (left === 0) await closeRunIfDrained(runtime, runId);
+  if (left === 0 || redelivered || redeliveriesLeft > 0) await closeRunIfDrained(runtime, runId);
   return outcome;
 }
 
@@ -322,8 +326,26 @@ export async function processTenantMessage(
  * still counted left a run `running` with every tenant finished). A worker that throws does not
  * check: the queue redelivers its message, and that delivery (or the poison handler) checks later,
  * after every write that deferred to it.
+ *
+ * Redeliveries are the exception. A message delivered again may be in flight twice at once (its lease
+ * ran out while it was processed), and the twin that finishes first deletes it. A check left to the
+ * other twin is then made by a delivery whose message is gone: if its worker dies while closing the
+ * run, no delivery is left to close it (the fault suite found a run left `running` that way, every
+ * tenant finished and the queue empty). So a redelivery checks whatever else is in flight, and so does
+ * any message that finishes while a redelivery of its run is in flight here: each checks while its own
+ * message is still on the queue. Redeliveries are rare, and so are these extra checks.
  */
 const inProgress = new Map<string, number>();
+/** The redeliveries (dequeue count above 1) among `inProgress`. */
+const redeliveriesInProgress = new Map<string, number>();
+
+/** Adds `delta` to a run's count in `counts` and returns the new count (an entry at 0 is removed). */
+function count(counts: Map<string, number>, runId: string, delta: number): number {
+  const value = (counts.get(runId) ?? 0) + delta;
+  if (value > 0) counts.set(runId, value);
+  else counts.delete(runId);
+  return Math.max(value, 0);
+}
 
 async function processTenant(
   runtime: FleetRuntime,

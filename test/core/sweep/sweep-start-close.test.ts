@@ -254,6 +254,36 @@ describe('processing tenant messages', () => {
     expect(logs.filter((line) => line.includes('closed'))).toEqual([`info: run ${runId} closed: completed`]);
   });
 
+  it('closes the run from a redelivery that finishes while its twin is still in flight in the same process', async () => {
+    // What the fault suite found: the same message delivered twice at once (its lease ran out). The
+    // twin that finishes first deletes the message; had it left the check to the other twin, a worker
+    // dying while that twin closes the run would leave no delivery to close it.
+    const { runtime } = await installation();
+    const { runId } = await startSweep(runtime, { trigger: 'timer' });
+    const [first, second] = await queuedSweepMessages(runtime);
+    expect(await processTenantMessage(runtime, first, { dequeueCount: 1 })).toBe('succeeded');
+    const realBegin = runtime.runs.beginTenant.bind(runtime.runs);
+    let releaseTwin = (): void => undefined;
+    const twinHeld = new Promise<void>((resolve) => (releaseTwin = resolve));
+    let begins = 0;
+    runtime.runs.beginTenant = async (...args) => {
+      begins += 1;
+      if (begins === 1) await twinHeld; // the older delivery, held in flight
+      return realBegin(...args);
+    };
+
+    const twin = processTenantMessage(runtime, second, { dequeueCount: 2 });
+    expect(await processTenantMessage(runtime, second, { dequeueCount: 3 })).toBe('succeeded');
+    // Closed by the delivery that returned, while its message is still there to be delivered again.
+    expect(await runtime.runs.getRun(runId)).toMatchObject({
+      status: 'completed',
+      totals: { tenants: 2, succeeded: 2 },
+    });
+    releaseTwin();
+    expect(await twin).toBe('duplicate');
+    expect((await runtime.runs.getRun(runId)).status).toBe('completed');
+  });
+
   it('checks once for a burst of messages of one run that all finish while each other is in flight', async () => {
     const { runtime } = await installation();
     const { runId } = await startSweep(runtime, { trigger: 'timer' });
