@@ -9,8 +9,10 @@
  *  3. keys left over are `removed`.
  * Change records are written before the inventory rows they describe and are keyed by run and resource,
  * so a redelivered message (a crash half-way) neither loses nor duplicates a change.
- * An unchanged subscription costs one read and one write: its marker row (last swept and counts merged
- * into it; its manifest, the same as before, is kept and not sent again).
+ * An unchanged subscription costs one read and no write: its marker row is written only when something
+ * it says changed (the subscription's name or state, its counts, its page digests). Like a resource row,
+ * the marker's `lastRunId` and `lastModified` name the sweep that last wrote it, not the last one that
+ * saw it: no reader needs the latter, and the run's rows say which subscriptions each run read.
  *
  * The marker also keeps the digest of every page ARM listed (page-digests.ts). A page that is the one
  * stored at its place holds the items it held then, whose content hashes are the manifest's: none is
@@ -82,7 +84,24 @@ interface MarkerRow {
   baselinePending?: boolean;
   pageDigests?: unknown;
   pageDigestsVersion?: number;
+  displayName?: string;
+  state?: string;
+  items?: number;
+  resourceGroups?: number;
   [chunk: `manifest${number}`]: unknown;
+}
+
+/** What a marker says of its subscription besides the manifest (rewritten only when one differs). */
+type MarkerFacts = Pick<MarkerRow, 'displayName' | 'state' | 'items' | 'resourceGroups'>;
+
+function sameFacts(stored: MarkerFacts | undefined, current: Required<MarkerFacts>): boolean {
+  return (
+    stored !== undefined &&
+    stored.displayName === current.displayName &&
+    stored.state === current.state &&
+    stored.items === current.items &&
+    stored.resourceGroups === current.resourceGroups
+  );
 }
 
 interface PreviousState {
@@ -95,6 +114,8 @@ interface PreviousState {
   baselineRunId?: string;
   /** The digests of the listing the manifest was taken of (page-digests.ts), when the marker has them. */
   pageDigests?: Uint8Array;
+  /** What the marker says besides its manifest, when it is read from the marker. */
+  facts?: MarkerFacts;
 }
 
 export interface InventoryTables {
@@ -169,7 +190,14 @@ export class SubscriptionSync {
         marker.pageDigestsVersion === PAGE_DIGESTS_VERSION && marker.pageDigests instanceof Uint8Array
           ? { pageDigests: marker.pageDigests }
           : {};
-      if (manifest) return { manifest, fromMarker: true, baseline: false, ...baselineRunId, ...pageDigests };
+      const facts = {
+        displayName: marker.displayName,
+        state: marker.state,
+        items: marker.items,
+        resourceGroups: marker.resourceGroups,
+      };
+      if (manifest)
+        return { manifest, fromMarker: true, baseline: false, facts, ...baselineRunId, ...pageDigests };
     }
     const builder = HashManifest.builder();
     const entities = this.tables.inventory.listEntities<{ contentHash?: string }>({
@@ -502,25 +530,25 @@ export class SubscriptionSync {
       !options.retiring &&
       (previous.baseline || (this.baselineWriter !== undefined && previous.baselineRunId === context.runId));
     if (baselineRun) await this.recordBaseline(context, subscription, result);
-    const sweptProperties = {
-      ...markerProperties,
-      lastSweptAt: context.now,
+    const facts = {
+      displayName: subscription.displayName,
+      state: subscription.state,
       items: result.items,
       resourceGroups: result.resourceGroups,
     };
+    const sweptProperties = { ...markerProperties, ...facts, lastModified: context.now };
     // Digests describe the listing the manifest is taken of: none for a listing that repeated an item.
     const pageDigests = listed === result.items ? listing.toStore() : undefined;
     const digestProperties = pageDigests ? { pageDigests, pageDigestsVersion: PAGE_DIGESTS_VERSION } : {};
     if (previous.fromMarker && !changed && !baselineRun) {
-      // Nothing changed since the manifest the marker holds: it is this sweep's manifest too. The
-      // marker's other properties are merged and its manifest kept, neither built nor sent again. A
-      // merge cannot remove a property: the baseline's run, named until now, is blanked instead. The
-      // stored digests still describe a listing of this manifest; this listing's replace them.
-      await this.inventoryWriter.merge({
-        ...sweptProperties,
-        ...(previous.baselineRunId ? { baselineRunId: '' } : {}),
-        ...(sameDigests(pageDigests, previous.pageDigests) ? {} : digestProperties),
-      });
+      // Nothing changed since the manifest the marker holds: it is this sweep's manifest too, neither
+      // built nor sent again. The marker is merged only where what it says differs: the stored digests
+      // still describe a listing of this manifest, and a different listing's replace them. A baseline's
+      // run, named until a later sweep rewrites the marker, is left named: only a redelivery of that
+      // run reads it (baselineRun below), and a later run's id never equals it.
+      const newDigests = pageDigests !== undefined && !sameDigests(pageDigests, previous.pageDigests);
+      if (newDigests || !sameFacts(previous.facts, facts))
+        await this.inventoryWriter.merge({ ...sweptProperties, ...(newDigests ? digestProperties : {}) });
     } else {
       const manifest = result.sameListing ? previous.manifest : next.build();
       const manifestProperties: Record<string, unknown> = {};

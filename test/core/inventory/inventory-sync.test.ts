@@ -133,12 +133,41 @@ describe('inventory change detection', () => {
     ]);
   });
 
-  it('costs one write (the marker) for an unchanged subscription', async () => {
+  it('writes nothing for an unchanged subscription, and leaves its marker as the last write left it', async () => {
     const { own, items } = await afterBaseline();
+    const partition = inventoryPartition(own.tenantId, own.subscriptionId);
+    const before = await tables.inventory.getEntity(partition, SUBSCRIPTION_MARKER);
     const { result, stats } = await sweep('run-2', items, own);
     expect(result).toMatchObject({ items: 250, added: 0, removed: 0, modified: 0 });
-    expect(stats.inventory).toEqual({ operations: 1, requests: 1 });
+    expect(stats.inventory).toEqual({ operations: 0, requests: 0 });
     expect(stats.changes).toEqual({ operations: 0, requests: 0 });
+    const after = await tables.inventory.getEntity(partition, SUBSCRIPTION_MARKER);
+    expect(after.etag).toBe(before.etag);
+    expect(after).toMatchObject({ lastRunId: 'run-1', items: 250 });
+  });
+
+  it("rewrites an unchanged subscription's marker when its state or counts differ from what it says", async () => {
+    const { own, items } = await afterBaseline();
+    const warned = await sweep('run-2', items, { ...own, state: 'Warned' });
+    expect(warned.stats.inventory).toEqual({ operations: 1, requests: 1 });
+    const partition = inventoryPartition(own.tenantId, own.subscriptionId);
+    expect(await tables.inventory.getEntity(partition, SUBSCRIPTION_MARKER)).toMatchObject({
+      state: 'Warned',
+      lastRunId: 'run-2',
+    });
+    // The same state again: nothing to write.
+    expect((await sweep('run-3', items, { ...own, state: 'Warned' })).stats.inventory.requests).toBe(0);
+    // A marker whose counts are not this listing's (an older marker) is brought up to date.
+    await tables.inventory.updateEntity({ partitionKey: partition, rowKey: SUBSCRIPTION_MARKER, items: 7 });
+    const recounted = await sweep('run-4', items, { ...own, state: 'Warned' });
+    expect(recounted.stats.inventory.requests).toBe(1);
+    expect(await tables.inventory.getEntity(partition, SUBSCRIPTION_MARKER)).toMatchObject({ items: 250 });
+    await tables.inventory.updateEntity({
+      partitionKey: partition,
+      rowKey: SUBSCRIPTION_MARKER,
+      resourceGroups: 9,
+    });
+    expect((await sweep('run-5', items, { ...own, state: 'Warned' })).stats.inventory.requests).toBe(1);
   });
 
   it("merges an unchanged subscription's marker: its manifest kept as stored, the sweep's run and counts set", async () => {
