@@ -131,6 +131,9 @@ const rowSchema = z.object({
   updatedAt: z.string(),
 });
 
+/** The stored tags (built once: a zod schema costs more to build than to run). */
+const tagList = z.array(z.string());
+
 function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
   let value: unknown;
   try {
@@ -155,7 +158,7 @@ export function parseTenantRow(entity: Row): TenantRecord | InvalidTenantRow {
   }
   const row = parsed.data;
   try {
-    const tags = parseJson(z.array(z.string()), row.tags, 'tags');
+    const tags = parseJson(tagList, row.tags, 'tags');
     const subscriptions = parseJson(subscriptionScopeInput, row.subscriptionScope, 'subscriptionScope');
     const record: TenantRecord = {
       tenantId: row.rowKey.toLowerCase(),
