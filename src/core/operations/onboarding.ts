@@ -65,7 +65,10 @@ export async function diagnoseTenant(
     const report = await walkChain(runtime, tenantId);
     const failed = report.steps.find((step) => !step.ok);
     const now = runtime.now();
-    if (!failed || !likelyPropagation(failed.diagnosis, registeredAt, now)) return finish(runtime, report);
+    // The same grace as the sweeps' circuit breaker (TENANT_FLEET_ONBOARDING_GRACE_MINUTES; 0 turns it off).
+    const grace = runtime.config.sweep.onboardingGraceMinutes;
+    if (!failed || !likelyPropagation(failed.diagnosis, registeredAt, now, grace))
+      return finish(runtime, report);
     const minutes = minutesSince(registeredAt, now) ?? 0;
     const retrying = attempt < delays.length;
     report.propagation = { likely: true, registeredMinutesAgo: minutes, attempts: attempt + 1 };

@@ -99,3 +99,35 @@ describe("a newly registered tenant's circuit breaker", () => {
     expect(later.isCircuitOpen(await later.get(tenantId))).toBe(true);
   });
 });
+
+describe('the onboarding grace setting', () => {
+  it('is the one diagnose uses: with TENANT_FLEET_ONBOARDING_GRACE_MINUTES=0 a fresh failure is reported at once', async () => {
+    // Litware freshly registered, its service principal gone again: AADSTS700016, propagation-like.
+    sandbox.store.removeServicePrincipal(ids.appId, ids.customerTenantId);
+    const waits: number[] = [];
+    const options = {
+      retryDelaysMs: [1],
+      sleep: (ms: number) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    };
+
+    // Runtimes of their own: the one above keeps Litware's token from before the removal.
+    const runtimeWith = (onboardingGraceMinutes: number) =>
+      createRuntime(
+        { ...config, sweep: { ...config.sweep, onboardingGraceMinutes } },
+        { log: () => undefined },
+      );
+    const withGrace = await diagnoseTenant(runtimeWith(30), ids.customerTenantId, options);
+    expect(withGrace.propagation).toMatchObject({ likely: true, attempts: 2 });
+    expect(waits).toEqual([1]);
+
+    waits.length = 0;
+    const report = await diagnoseTenant(runtimeWith(0), ids.customerTenantId, options);
+    expect(waits).toEqual([]);
+    expect(report.propagation).toBeUndefined();
+    expect(report.steps.at(-1)).toMatchObject({ name: 'tokenExchange', ok: false });
+    expect(report.steps.at(-1)!.diagnosis!.code).toBe('AADSTS700016');
+  });
+});
