@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { AZURE_CLOUDS, sandboxCloud, type CloudName, type CloudProfile } from './cloud.js';
 import { ConfigError } from './errors.js';
 import { GUID_PATTERN } from './ids.js';
+import { ONBOARDING_GRACE_MINUTES } from './propagation.js';
 
 export type ProviderStorageSetting =
   | { kind: 'connectionString'; connectionString: string }
@@ -140,7 +141,7 @@ const envSchema = z.object({
   TENANT_FLEET_SUBSCRIPTION_CONCURRENCY: intSetting(4, 1, 64),
   TENANT_FLEET_STORAGE_CONCURRENCY: intSetting(4, 1, 64),
   TENANT_FLEET_CIRCUIT_BREAKER_THRESHOLD: intSetting(3, 1, 1000),
-  TENANT_FLEET_ONBOARDING_GRACE_MINUTES: intSetting(30, 0, 24 * 60),
+  TENANT_FLEET_ONBOARDING_GRACE_MINUTES: intSetting(ONBOARDING_GRACE_MINUTES, 0, 24 * 60),
   TENANT_FLEET_RUN_TIMEOUT_MINUTES: intSetting(120, 1, 7 * 24 * 60),
   TENANT_FLEET_ARM_MAX_RETRIES: intSetting(8, 0, 20),
   TENANT_FLEET_SNAPSHOTS: z.enum(['true', 'false']).default('true'),

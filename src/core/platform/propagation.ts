@@ -31,12 +31,16 @@ export function minutesSince(since: string | undefined, now: Date): number | und
   return Number.isNaN(at) ? undefined : Math.max(0, Math.floor((now.getTime() - at) / 60_000));
 }
 
-/** Whether a tenant registered at `registeredAt` failing with `diagnosis` is likely still propagating. */
+/**
+ * Whether a tenant registered at `registeredAt` failing with `diagnosis` is likely still propagating.
+ * `graceMinutes` has no default: each caller passes the configured grace
+ * (TENANT_FLEET_ONBOARDING_GRACE_MINUTES), so that none can quietly ignore the setting.
+ */
 export function likelyPropagation(
   diagnosis: Pick<Diagnosis, 'code'> | undefined,
   registeredAt: string | undefined,
   now: Date,
-  graceMinutes = ONBOARDING_GRACE_MINUTES,
+  graceMinutes: number,
 ): boolean {
   const minutes = minutesSince(registeredAt, now);
   return isPropagationLike(diagnosis) && minutes !== undefined && minutes < graceMinutes;

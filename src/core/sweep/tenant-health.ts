@@ -5,7 +5,7 @@
  */
 import type { Diagnosis } from '../platform/diagnosis.js';
 import type { SweepOutcomeStatus, TenantRecord } from './registry-row.js';
-import { likelyPropagation } from '../platform/propagation.js';
+import { likelyPropagation, ONBOARDING_GRACE_MINUTES } from '../platform/propagation.js';
 
 /** Row changes of a tenant. */
 export type RowChanges = Record<string, unknown>;
@@ -56,7 +56,12 @@ export function sweepOutcomeChanges(
   // (platform/propagation.ts): the failure is recorded but does not count towards the breaker.
   const propagating =
     current.onboardingState !== 'verified' &&
-    likelyPropagation(diagnosis, current.createdAt, new Date(now), onboardingGraceMinutes);
+    likelyPropagation(
+      diagnosis,
+      current.createdAt,
+      new Date(now),
+      onboardingGraceMinutes ?? ONBOARDING_GRACE_MINUTES,
+    );
   const failures =
     status === 'failed' ? current.consecutiveFailures + (alreadyCounted || propagating ? 0 : 1) : 0;
   return {

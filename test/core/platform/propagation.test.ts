@@ -39,12 +39,19 @@ describe('propagation', () => {
   it(`is likely within ${ONBOARDING_GRACE_MINUTES} minutes of registration (or the grace given), not at its end`, () => {
     const failed = { code: 'AuthorizationFailed' };
     expect(ONBOARDING_GRACE_MINUTES).toBe(30);
-    expect(likelyPropagation(failed, '2030-06-01T11:30:30.000Z', NOW)).toBe(true);
-    expect(likelyPropagation(failed, '2030-06-01T11:30:00.000Z', NOW)).toBe(false);
+    expect(likelyPropagation(failed, '2030-06-01T11:30:30.000Z', NOW, ONBOARDING_GRACE_MINUTES)).toBe(true);
+    expect(likelyPropagation(failed, '2030-06-01T11:30:00.000Z', NOW, ONBOARDING_GRACE_MINUTES)).toBe(false);
     expect(likelyPropagation(failed, '2030-06-01T11:55:00.000Z', NOW, 5)).toBe(false);
     expect(likelyPropagation(failed, '2030-06-01T11:55:30.000Z', NOW, 5)).toBe(true);
     expect(likelyPropagation(failed, '2030-06-01T11:59:00.000Z', NOW, 0)).toBe(false);
-    expect(likelyPropagation({ code: 'SubscriptionDisabled' }, '2030-06-01T11:59:00.000Z', NOW)).toBe(false);
-    expect(likelyPropagation(failed, undefined, NOW)).toBe(false);
+    expect(
+      likelyPropagation(
+        { code: 'SubscriptionDisabled' },
+        '2030-06-01T11:59:00.000Z',
+        NOW,
+        ONBOARDING_GRACE_MINUTES,
+      ),
+    ).toBe(false);
+    expect(likelyPropagation(failed, undefined, NOW, ONBOARDING_GRACE_MINUTES)).toBe(false);
   });
 });
