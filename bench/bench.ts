@@ -7,6 +7,8 @@ import { compileContenders } from './compile.js';
 import {
   bookkeepingPerTenant,
   evaluateTargets,
+  cpuFloorFirstToStorageFloor,
+  cpuFloorSpeedupVsNaiveRepeat,
   firstSweepToStorageFloor,
   peakRss,
   worldFigures,
@@ -118,6 +120,8 @@ export async function runBench(options: BenchOptions, log: BenchLog = () => unde
     peakRssMbLargestSeriesPoint: largest ? peakRss(largest) : null,
     firstSweepToStorageFloor: firstSweepToStorageFloor(main),
     azuriteCpuFirstToStorageFloor: main.storageFloor?.azuriteCpuFirstToFloor ?? null,
+    cpuFloorFirstToStorageFloor: cpuFloorFirstToStorageFloor(main),
+    cpuFloorSpeedupVsNaiveRepeat: cpuFloorSpeedupVsNaiveRepeat(main),
     fleetCpuUsPerResourceRepeat: main.repeat.cpuUsPerResource,
     fleetCpuUsPerResourceFirst: main.first.cpuUsPerResource,
     cpuFloorUsPerResourceFirst: main.cpuFloor?.first.cpuUsPerResource ?? null,

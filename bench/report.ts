@@ -58,6 +58,14 @@ export interface BenchReport {
    * much of firstSweepToStorageFloor is Azurite working more, and not waiting.
    */
   azuriteCpuFirstToStorageFloor: number | null;
+  /**
+   * The CPU floor's first sweep wall time / the storage floor (null without either): the sweep's own
+   * requests sent with no product logic, and without waiting for ARM before writing, came this close
+   * to the floor. What the machine allows firstSweepToStorageFloor, whatever the product does.
+   */
+  cpuFloorFirstToStorageFloor: number | null;
+  /** naiveMs / the CPU floor's repeat sweep wall time: what speedupVsNaiveRepeatSweep can reach here. */
+  cpuFloorSpeedupVsNaiveRepeat: number | null;
   /** Fleet CPU per resource, microseconds, repeat and first sweep. */
   fleetCpuUsPerResourceRepeat: number;
   fleetCpuUsPerResourceFirst: number;
@@ -133,7 +141,8 @@ export function formatReport(report: BenchReport): string {
     const differing = (sweep: typeof first): number =>
       sweep.differing.table + sweep.differing.queue + sweep.differing.blob;
     lines.push(
-      `CPU floor: ${seconds(first.cpuMs)} s / ${seconds(repeat.cpuMs)} s of CPU (first / repeat sweep) for the sweeps' requests alone, ` +
+      `CPU floor: ${seconds(first.cpuMs)} s / ${seconds(repeat.cpuMs)} s of CPU in ${seconds(first.wallMs)} s / ${seconds(repeat.wallMs)} s ` +
+        `(first / repeat sweep) for the sweeps' requests alone, ` +
         `sent again by a process with the fleet's Node options and SDK clients and no product logic: ` +
         `${integer(first.armRequests)} / ${integer(repeat.armRequests)} ARM pages, ${integer(first.tokenRequests)} / ${integer(repeat.tokenRequests)} tokens, ` +
         `${integer(first.tableRequests)} / ${integer(repeat.tableRequests)} table, ${integer(first.queueRequests)} / ${integer(repeat.queueRequests)} queue, ` +

@@ -312,6 +312,24 @@ describe('npm run bench on a tiny world', () => {
       fleetCpuToFloorFirst: cpuFloor.first.fleetCpuToFloor,
       fleetCpuToFloorRepeat: cpuFloor.repeat.fleetCpuToFloor,
     });
+    // What the wall-time targets are read against: the same requests with no product logic, their wall
+    // time over the storage floor (first sweep) and the naive loop over it (repeat sweep).
+    expectFinitePositive(cpuFloor.first.wallMs);
+    expectFinitePositive(cpuFloor.repeat.wallMs);
+    expect(report.cpuFloorFirstToStorageFloor).toBe(
+      Number((cpuFloor.first.wallMs / main.storageFloor!.wallMs).toFixed(2)),
+    );
+    expect(report.cpuFloorSpeedupVsNaiveRepeat).toBe(
+      Number((main.naive!.wallMs / cpuFloor.repeat.wallMs).toFixed(1)),
+    );
+    const targetValue = (name: string): string =>
+      report.targets.find((target) => target.name === name)!.value;
+    expect(targetValue('firstSweepToStorageFloor')).toContain(
+      `the requests alone ${report.cpuFloorFirstToStorageFloor})`,
+    );
+    expect(targetValue('speedupVsNaiveRepeatSweep')).toContain(
+      `the requests alone ${report.cpuFloorSpeedupVsNaiveRepeat}x)`,
+    );
 
     expect(report.series).toHaveLength(1);
     // The floors are measured on the default world only.
