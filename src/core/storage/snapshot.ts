@@ -90,6 +90,9 @@ const HELD_RECORDS = 1000;
  */
 const HELD_BYTES = 4 * 1024 * 1024;
 
+/** What a snapshot blob says of itself: NDJSON, gzip-encoded (readers that honour it get the text). */
+const BLOB_HEADERS = { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' };
+
 export class SnapshotWriter {
   /** The compressed members, read by the upload (from when it started). */
   private output: PassThrough | undefined;
@@ -133,7 +136,7 @@ export class SnapshotWriter {
     const output = new PassThrough();
     this.output = output;
     this.upload = this.container.getBlockBlobClient(this.blobName).uploadStream(output, BLOCK_BYTES, 2, {
-      blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
+      blobHTTPHeaders: BLOB_HEADERS,
     });
     // Surface upload errors on finish(); never as an unhandled rejection.
     this.upload.catch(() => {
@@ -191,7 +194,18 @@ export class SnapshotWriter {
   async finish(): Promise<{ blobName: string; lines: number }> {
     await this.flushPending();
     this.pending.release();
-    this.start();
+    if (!this.upload) {
+      // Held whole (under HELD_BYTES compressed: most tenants): one Put Blob. The SDK's stream upload
+      // always stages a block and then commits the list, two requests for every snapshot written.
+      if (this.lines === 0) this.members.push(gzipSync('', GZIP_OPTIONS)); // a gzip file, not an empty blob
+      const body = this.members.length === 1 ? this.members[0]! : Buffer.concat(this.members);
+      this.members = [];
+      this.memberBytes = 0;
+      await this.container
+        .getBlockBlobClient(this.blobName)
+        .upload(body, body.length, { blobHTTPHeaders: BLOB_HEADERS });
+      return { blobName: this.blobName, lines: this.lines };
+    }
     // An inventory with no record is still a gzip file (one empty member), not an empty blob.
     if (this.lines === 0 && !this.failed) this.output!.write(gzipSync('', GZIP_OPTIONS));
     this.output!.end();

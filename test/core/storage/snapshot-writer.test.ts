@@ -92,6 +92,42 @@ describe('snapshot writer', () => {
     expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(records.map((_, i) => i));
   });
 
+  it('writes a snapshot held whole with one Put Blob, and one that outgrew memory in blocks', async () => {
+    // How a blob was written shows in its committed block list: a Put Blob commits no block, a
+    // streamed upload the blocks it staged (one request each, and one more for the commit).
+    const committedBlocks = async (blobName: string): Promise<number> =>
+      (await container.getBlockBlobClient(blobName).getBlockList('committed')).committedBlocks?.length ?? 0;
+
+    const records = Array.from({ length: 3000 }, (_, i) => ({ id: `/subscriptions/s/resource-${i}`, i }));
+    const whole = new SnapshotWriter(container, 'tenant-g/run-1.ndjson.gz', { deferred: true });
+    for (const record of records) await whole.write(record);
+    expect(await whole.finish()).toMatchObject({ lines: 3000 });
+    expect(await committedBlocks('tenant-g/run-1.ndjson.gz')).toBe(0);
+    const lines = (await readBack('tenant-g/run-1.ndjson.gz')).trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual(records);
+    const properties = await container.getBlockBlobClient('tenant-g/run-1.ndjson.gz').getProperties();
+    expect(properties).toMatchObject({ contentEncoding: 'gzip', contentType: 'application/x-ndjson' });
+
+    // A redelivery writes the same blob again: the newer content replaces it whole.
+    const again = new SnapshotWriter(container, 'tenant-g/run-1.ndjson.gz', { deferred: true });
+    await again.write({ id: 'only' });
+    await again.finish();
+    expect(await readBack('tenant-g/run-1.ndjson.gz')).toBe('{"id":"only"}\n');
+
+    const empty = new SnapshotWriter(container, 'tenant-g/run-2.ndjson.gz', { deferred: true });
+    expect(await empty.finish()).toMatchObject({ lines: 0 });
+    expect(await committedBlocks('tenant-g/run-2.ndjson.gz')).toBe(0);
+    expect(await readBack('tenant-g/run-2.ndjson.gz')).toBe('');
+
+    // Random content does not compress: a few MiB of it outgrow what the writer holds, so it streams.
+    const { randomBytes } = await import('node:crypto');
+    const large = new SnapshotWriter(container, 'tenant-g/run-3.ndjson.gz', { deferred: true });
+    for (let i = 0; i < 12_000; i++) await large.write({ i, noise: randomBytes(600).toString('base64') });
+    expect(large.uploading).toBe(true);
+    await large.finish();
+    expect(await committedBlocks('tenant-g/run-3.ndjson.gz')).toBeGreaterThan(1);
+  });
+
   it('starts uploading a deferred snapshot that outgrows what it may hold', async () => {
     // Random content does not compress: a few MiB of it outgrow the writer's memory.
     const { randomBytes } = await import('node:crypto');
