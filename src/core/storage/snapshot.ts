@@ -17,9 +17,9 @@ import type { ContainerClient } from '@azure/storage-blob';
 const noop = (): void => undefined;
 
 /**
- * Block size of the upload. The SDK allocates whole blocks up front (even for a 20 KB snapshot), and a
- * worker instance writes 16 tenants' snapshots at once: 4 MiB blocks held 64+ MiB for nothing. At 512
- * KiB, the 50,000-block limit still allows 24 GiB of compressed inventory per tenant and run.
+ * Block size of a streamed upload (a snapshot that outgrew HELD_BYTES). The SDK allocates whole blocks up
+ * front, and a worker instance writes 16 tenants' snapshots at once: 4 MiB blocks held 64+ MiB for
+ * nothing. At 512 KiB, the 50,000-block limit still allows 24 GiB of compressed inventory per tenant and run.
  */
 const BLOCK_BYTES = 512 * 1024;
 
