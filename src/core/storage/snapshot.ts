@@ -178,38 +178,42 @@ export class SnapshotWriter {
     if (chunk.length === 0 || this.failed) return;
     // Compressed synchronously: the chunk's buffer is free to be written again as soon as this returns.
     const member = gzipSync(chunk, GZIP_OPTIONS);
-    if (!this.output) {
-      this.members.push(member);
-      this.memberBytes += member.length;
-      if (this.memberBytes < HELD_BYTES) return;
-      this.start();
-      return;
-    }
-    if (!this.output.write(member)) {
+    if (!this.addMember(member)) {
       // If the upload dies it stops reading and 'drain' never comes: wait for whichever happens first.
-      await Promise.race([once(this.output, 'drain'), this.upload!.then(noop, noop)]);
+      await Promise.race([once(this.output!, 'drain'), this.upload!.then(noop, noop)]);
     }
+    if (!this.output && this.memberBytes >= HELD_BYTES) this.start();
+  }
+
+  /**
+   * Hands a compressed member on: kept while nothing is uploading, else written to the upload. False
+   * when the upload is behind (wait for 'drain').
+   */
+  private addMember(member: Buffer): boolean {
+    if (this.output) return this.output.write(member);
+    this.members.push(member);
+    this.memberBytes += member.length;
+    return true;
   }
 
   async finish(): Promise<{ blobName: string; lines: number }> {
     await this.flushPending();
     this.pending.release();
-    if (!this.upload) {
+    // An inventory with no record is still a gzip file (one empty member), not an empty blob.
+    if (this.lines === 0 && !this.failed) this.addMember(gzipSync('', GZIP_OPTIONS));
+    if (this.upload) {
+      this.output!.end();
+      await this.upload;
+    } else {
       // Held whole (under HELD_BYTES compressed: most tenants): one Put Blob. The SDK's stream upload
       // always stages a block and then commits the list, two requests for every snapshot written.
-      if (this.lines === 0) this.members.push(gzipSync('', GZIP_OPTIONS)); // a gzip file, not an empty blob
       const body = this.members.length === 1 ? this.members[0]! : Buffer.concat(this.members);
       this.members = [];
       this.memberBytes = 0;
       await this.container
         .getBlockBlobClient(this.blobName)
         .upload(body, body.length, { blobHTTPHeaders: BLOB_HEADERS });
-      return { blobName: this.blobName, lines: this.lines };
     }
-    // An inventory with no record is still a gzip file (one empty member), not an empty blob.
-    if (this.lines === 0 && !this.failed) this.output!.write(gzipSync('', GZIP_OPTIONS));
-    this.output!.end();
-    await this.upload;
     return { blobName: this.blobName, lines: this.lines };
   }
 
