@@ -39,8 +39,8 @@ export class TenantRegistry {
       circuitBreakerThreshold: number;
       defaultCloud: CloudName;
       now?: () => Date;
-      /** Minutes after registration in which propagation-like failures do not count (default 30). */
-      onboardingGraceMinutes?: number;
+      /** Minutes after registration in which propagation-like failures do not count (the setting). */
+      onboardingGraceMinutes: number;
     },
   ) {}
 

@@ -5,7 +5,7 @@
  */
 import type { Diagnosis } from '../platform/diagnosis.js';
 import type { SweepOutcomeStatus, TenantRecord } from './registry-row.js';
-import { likelyPropagation, ONBOARDING_GRACE_MINUTES } from '../platform/propagation.js';
+import { likelyPropagation } from '../platform/propagation.js';
 
 /** Row changes of a tenant. */
 export type RowChanges = Record<string, unknown>;
@@ -45,9 +45,12 @@ export function sweepOutcomeChanges(
   runId: string,
   status: SweepOutcomeStatus,
   now: string,
-  diagnosis?: Diagnosis,
-  /** Minutes after registration in which propagation-like failures do not count (default 30). */
-  onboardingGraceMinutes?: number,
+  diagnosis: Diagnosis | undefined,
+  /**
+   * Minutes after registration in which propagation-like failures do not count: the configured
+   * TENANT_FLEET_ONBOARDING_GRACE_MINUTES, with no default here either (platform/propagation.ts).
+   */
+  onboardingGraceMinutes: number,
 ): RowChanges | undefined {
   if (current.lastSweep?.runId === runId && current.lastSweep.status === status) return undefined;
   if (staysHealthy(current, status)) return undefined;
@@ -56,12 +59,7 @@ export function sweepOutcomeChanges(
   // (platform/propagation.ts): the failure is recorded but does not count towards the breaker.
   const propagating =
     current.onboardingState !== 'verified' &&
-    likelyPropagation(
-      diagnosis,
-      current.createdAt,
-      new Date(now),
-      onboardingGraceMinutes ?? ONBOARDING_GRACE_MINUTES,
-    );
+    likelyPropagation(diagnosis, current.createdAt, new Date(now), onboardingGraceMinutes);
   const failures =
     status === 'failed' ? current.consecutiveFailures + (alreadyCounted || propagating ? 0 : 1) : 0;
   return {

@@ -92,6 +92,7 @@ describe("a newly registered tenant's circuit breaker", () => {
     const later = new TenantRegistry(runtime.storage.table(config.names.tenantsTable), {
       circuitBreakerThreshold: config.sweep.circuitBreakerThreshold,
       defaultCloud: config.cloud.name,
+      onboardingGraceMinutes: config.sweep.onboardingGraceMinutes,
       now: () => new Date(Date.parse(fresh.createdAt) + 31 * 60_000),
     });
     for (let run = 1; run <= config.sweep.circuitBreakerThreshold; run++)

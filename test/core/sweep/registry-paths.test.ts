@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotFoundError } from '../../../src/core/platform/errors.js';
+import { ONBOARDING_GRACE_MINUTES } from '../../../src/core/platform/propagation.js';
 import { isInvalidRow, TenantRegistry, type TenantRecord } from '../../../src/core/sweep/registry.js';
 import { refusingTable, type RefusingTable } from '../../support/refusing-table.js';
 
@@ -25,6 +26,7 @@ async function wire(
   wired.registry = new TenantRegistry(wired.table, {
     circuitBreakerThreshold: 3,
     defaultCloud: options.defaultCloud ?? 'AzurePublicCloud',
+    onboardingGraceMinutes: ONBOARDING_GRACE_MINUTES,
     now: () => clock,
   });
   return wired;

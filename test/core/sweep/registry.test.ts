@@ -4,12 +4,17 @@ import { ConflictError, InputError, NotFoundError } from '../../../src/core/plat
 import { ProviderStorage } from '../../../src/core/storage/provider-storage.js';
 import { isInvalidRow, TenantRegistry } from '../../../src/core/sweep/registry.js';
 import { diagnose } from '../../../src/core/platform/diagnosis.js';
+import { ONBOARDING_GRACE_MINUTES } from '../../../src/core/platform/propagation.js';
 import { testConfig } from '../../support/provider.js';
 
 const config = testConfig();
 const storage = new ProviderStorage(config);
 const table = storage.table(config.names.tenantsTable);
-const registry = new TenantRegistry(table, { circuitBreakerThreshold: 3, defaultCloud: 'AzurePublicCloud' });
+const registry = new TenantRegistry(table, {
+  circuitBreakerThreshold: 3,
+  defaultCloud: 'AzurePublicCloud',
+  onboardingGraceMinutes: ONBOARDING_GRACE_MINUTES,
+});
 
 beforeAll(async () => {
   await storage.ensureResources();
@@ -98,6 +103,7 @@ describe('tenant registry', () => {
     const racingRegistry = new TenantRegistry(racing, {
       circuitBreakerThreshold: 3,
       defaultCloud: 'AzurePublicCloud',
+      onboardingGraceMinutes: ONBOARDING_GRACE_MINUTES,
     });
     await expect(
       racingRegistry.update(tenantId, { displayName: 'Adatum (by bob)' }, 'bob'),

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Diagnosis } from '../../../src/core/platform/diagnosis.js';
+import { ONBOARDING_GRACE_MINUTES } from '../../../src/core/platform/propagation.js';
 import type { TenantRecord } from '../../../src/core/sweep/registry-row.js';
 import {
   circuitResetChanges,
@@ -76,6 +77,7 @@ describe('sweepOutcomeChanges', () => {
       'failed',
       NOW,
       diagnosis('AuthorizationFailed'),
+      ONBOARDING_GRACE_MINUTES,
     );
     expect(failed).toEqual({
       lastSweepRunId: 'run-2',
@@ -92,24 +94,30 @@ describe('sweepOutcomeChanges', () => {
       consecutiveFailures: 2,
       lastSweep: { runId: 'run-2', status: 'failed', at: NOW },
     });
-    expect(sweepOutcomeChanges(counted, 'run-2', 'failed', NOW)).toBeUndefined();
+    expect(
+      sweepOutcomeChanges(counted, 'run-2', 'failed', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+    ).toBeUndefined();
     // The same run reported again with another outcome: recorded, not counted again.
     const partial = record({
       consecutiveFailures: 2,
       lastSweep: { runId: 'run-2', status: 'partial', at: NOW },
     });
-    expect(sweepOutcomeChanges(partial, 'run-2', 'failed', NOW)).toMatchObject({ consecutiveFailures: 2 });
+    expect(
+      sweepOutcomeChanges(partial, 'run-2', 'failed', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+    ).toMatchObject({ consecutiveFailures: 2 });
   });
 
   it('cuts a long diagnosis at 2000 characters', () => {
     const long = { ...diagnosis('X'), meaning: 'm'.repeat(3000) };
-    const changes = sweepOutcomeChanges(record(), 'run-1', 'failed', NOW, long);
+    const changes = sweepOutcomeChanges(record(), 'run-1', 'failed', NOW, long, ONBOARDING_GRACE_MINUTES);
     expect(changes?.lastErrorMessage).toBe('m'.repeat(2000));
   });
 
   it('resets the count on success or partial, and verifies a tenant not verified yet', () => {
     const failing = record({ consecutiveFailures: 2, onboardingState: 'failed' });
-    expect(sweepOutcomeChanges(failing, 'run-3', 'partial', NOW)).toEqual({
+    expect(
+      sweepOutcomeChanges(failing, 'run-3', 'partial', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+    ).toEqual({
       lastSweepRunId: 'run-3',
       lastSweepStatus: 'partial',
       lastSweepAt: NOW,
@@ -117,7 +125,16 @@ describe('sweepOutcomeChanges', () => {
       onboardingState: 'verified',
       updatedAt: NOW,
     });
-    expect(sweepOutcomeChanges(record({ consecutiveFailures: 1 }), 'run-3', 'succeeded', NOW)).toEqual({
+    expect(
+      sweepOutcomeChanges(
+        record({ consecutiveFailures: 1 }),
+        'run-3',
+        'succeeded',
+        NOW,
+        undefined,
+        ONBOARDING_GRACE_MINUTES,
+      ),
+    ).toEqual({
       lastSweepRunId: 'run-3',
       lastSweepStatus: 'succeeded',
       lastSweepAt: NOW,
@@ -126,23 +143,36 @@ describe('sweepOutcomeChanges', () => {
     });
     // A failure does not verify.
     expect(
-      sweepOutcomeChanges(record({ onboardingState: 'pending' }), 'run-3', 'failed', NOW),
+      sweepOutcomeChanges(
+        record({ onboardingState: 'pending' }),
+        'run-3',
+        'failed',
+        NOW,
+        undefined,
+        ONBOARDING_GRACE_MINUTES,
+      ),
     ).not.toHaveProperty('onboardingState');
   });
 
   it('writes nothing for a healthy tenant that stays healthy, and something for any other', () => {
     const healthy = record({ lastSweep: { runId: 'run-1', status: 'succeeded', at: NOW } });
-    expect(sweepOutcomeChanges(healthy, 'run-2', 'succeeded', NOW)).toBeUndefined();
+    expect(
+      sweepOutcomeChanges(healthy, 'run-2', 'succeeded', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+    ).toBeUndefined();
     for (const notQuite of [
       record({ lastSweep: { runId: 'run-1', status: 'partial', at: NOW } }),
       record({ lastSweep: { runId: 'run-1', status: 'succeeded', at: NOW }, consecutiveFailures: 1 }),
       record({ lastSweep: { runId: 'run-1', status: 'succeeded', at: NOW }, onboardingState: 'pending' }),
       record(),
     ])
-      expect(sweepOutcomeChanges(notQuite, 'run-2', 'succeeded', NOW)).toMatchObject({
+      expect(
+        sweepOutcomeChanges(notQuite, 'run-2', 'succeeded', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+      ).toMatchObject({
         lastSweepRunId: 'run-2',
       });
-    expect(sweepOutcomeChanges(healthy, 'run-2', 'partial', NOW)).toMatchObject({
+    expect(
+      sweepOutcomeChanges(healthy, 'run-2', 'partial', NOW, undefined, ONBOARDING_GRACE_MINUTES),
+    ).toMatchObject({
       lastSweepStatus: 'partial',
     });
   });
@@ -150,7 +180,9 @@ describe('sweepOutcomeChanges', () => {
   it('does not count a propagation-like failure of a tenant registered within the grace period', () => {
     const fresh = record({ onboardingState: 'pending', createdAt: '2030-06-01T11:50:00.000Z' });
     const propagating = diagnosis('AuthorizationFailed');
-    expect(sweepOutcomeChanges(fresh, 'run-1', 'failed', NOW, propagating)).toMatchObject({
+    expect(
+      sweepOutcomeChanges(fresh, 'run-1', 'failed', NOW, propagating, ONBOARDING_GRACE_MINUTES),
+    ).toMatchObject({
       consecutiveFailures: 0,
       lastErrorCode: 'AuthorizationFailed',
     });
@@ -159,12 +191,26 @@ describe('sweepOutcomeChanges', () => {
       consecutiveFailures: 1,
     });
     expect(
-      sweepOutcomeChanges(fresh, 'run-1', 'failed', NOW, diagnosis('SubscriptionDisabled')),
+      sweepOutcomeChanges(
+        fresh,
+        'run-1',
+        'failed',
+        NOW,
+        diagnosis('SubscriptionDisabled'),
+        ONBOARDING_GRACE_MINUTES,
+      ),
     ).toMatchObject({
       consecutiveFailures: 1,
     });
     expect(
-      sweepOutcomeChanges({ ...fresh, onboardingState: 'verified' }, 'run-1', 'failed', NOW, propagating),
+      sweepOutcomeChanges(
+        { ...fresh, onboardingState: 'verified' },
+        'run-1',
+        'failed',
+        NOW,
+        propagating,
+        ONBOARDING_GRACE_MINUTES,
+      ),
     ).toMatchObject({ consecutiveFailures: 1 });
   });
 });
